@@ -1,0 +1,507 @@
+"""`python -m ssan` / `ssan`: data, train, evaluate, predict, compare and bench from a terminal.
+
+A thin shell over the library: each subcommand parses its options, calls library functions
+and prints. Bad input ends with one line, `ssan: error: <message>`, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from . import __version__
+from .models import MODEL_NAMES, PRESETS
+from .scene import Scene
+from .splits import Split
+
+SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
+SCENE_HELP = "demo, paviau, paviac, or the path of a .mat file"
+PREDICT_CHUNK = 4096
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # argparse already printed usage or help
+        return int(exc.code or 0)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("ssan: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as err:  # SceneError, CheckpointError, DownloadError, ... are ValueErrors
+        print(f"ssan: error: {err}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="ssan", description="SSAN (Mei/Pan et al. 2019) hyperspectral classification: data, training, "
+                                 "evaluation, maps, comparisons and benchmarks.")
+    parser.add_argument("--version", action="version", version=f"ssan {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = commands.add_parser("data", help="list, download and inspect scenes")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = data_commands.add_parser("list", help="the scenes, their sizes and whether they are downloaded")
+    p.set_defaults(handler=cmd_data_list)
+    p = data_commands.add_parser("fetch", help="download a Pavia scene (verified by sha256)")
+    p.add_argument("key", choices=("paviau", "paviac"))
+    p.set_defaults(handler=cmd_data_fetch)
+    p = data_commands.add_parser("info", help="shape, bands, classes and a split preview of a scene")
+    p.add_argument("scene", metavar="SCENE", help=SCENE_HELP)
+    _add_scene_file_options(p)
+    p.add_argument("--split", default="paper", help=f"split to preview: {SPLIT_HELP} (default paper)")
+    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.set_defaults(handler=cmd_data_info)
+
+    p = commands.add_parser("train", help="train a model, test it, save a checkpoint")
+    _add_scene_options(p, required=True)
+    p.add_argument("--model", choices=MODEL_NAMES, default="ssan")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
+                   help="quick: small network for a CPU; paper: the authors' configuration (GPU)")
+    p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and of training (default 0)")
+    p.add_argument("--out", help="checkpoint folder (default runs/SCENE-MODEL-PRESET-seedS)")
+    _add_device_option(p)
+    p.add_argument("--fit-on", choices=("train", "scene"), default="train",
+                   help="fit scaling and PCA on the training pixels (leak-free, default) or the whole scene (authors' code)")
+    _add_set_option(p)
+    p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
+    p.set_defaults(handler=cmd_train)
+
+    p = commands.add_parser("evaluate", help="test a checkpoint on a scene")
+    p.add_argument("--checkpoint", required=True, metavar="DIR")
+    _add_scene_options(p, required=False)
+    p.add_argument("--split", help="default: the checkpoint's own split (protocol and seed), re-created")
+    p.add_argument("--seed", type=int, help="split seed (default: the checkpoint's)")
+    p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = commands.add_parser("predict", help="classify a scene and save a coloured map (PNG)")
+    p.add_argument("--checkpoint", required=True, metavar="DIR")
+    _add_scene_options(p, required=False)
+    p.add_argument("--out", required=True, metavar="MAP.png")
+    p.add_argument("--labelled-only", action="store_true", help="classify only the labelled pixels")
+    p.set_defaults(handler=cmd_predict)
+
+    p = commands.add_parser("compare", help="train several models over several seeds; mean ± std table")
+    _add_scene_options(p, required=True)
+    p.add_argument("--models", default=",".join(MODEL_NAMES), help=f"comma-separated (default {','.join(MODEL_NAMES)})")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
+    p.add_argument("--seeds", default="0", help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0)")
+    p.add_argument("--out", metavar="REPORT.json", help="save the full report as JSON")
+    _add_device_option(p)
+    _add_set_option(p)
+    p.set_defaults(handler=cmd_compare)
+
+    p = commands.add_parser("bench", help="SSAN training and inference speed on a PaviaU-sized synthetic cube")
+    _add_device_option(p)
+    p.add_argument("--presets", default="quick,paper", help="comma-separated (default quick,paper)")
+    p.add_argument("--iterations", type=_positive_int, metavar="N",
+                   help="timed training steps per preset (default: quick 10, paper 2 on a CPU; 20 on a GPU)")
+    p.add_argument("--size", type=_size, metavar="HxW", help="cube size in pixels (default 610x340, PaviaU)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.set_defaults(handler=cmd_bench)
+    return parser
+
+
+# --------------------------------------------------------------------------- data
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    from .demo import CLASS_NAMES, N_BANDS, make_demo_scene
+    from .download import data_dir
+    from .scenes import list_scenes
+
+    demo_shape = inspect.signature(make_demo_scene).parameters["shape"].default
+    rows = [("scene", "title", "pixels", "bands", "classes", "status"),
+            ("demo", "synthetic demo town", f"{demo_shape[0]}x{demo_shape[1]}", str(N_BANDS), str(len(CLASS_NAMES)),
+             "built in (generated offline)")]
+    for e in list_scenes():
+        status = "cached" if e.cached else f"not cached (download {e.download_bytes / 1e6:.1f} MB)"
+        rows.append((e.name, e.title, f"{e.shape[0]}x{e.shape[1]}", str(e.bands), str(e.classes), status))
+    print(_table(rows))
+    print(f"data folder: {data_dir()} (set SSAN_DATA_DIR to use another)")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .download import fetch_scene_files
+
+    cube, gt = fetch_scene_files(args.key, progressbar=True)
+    print(f"{args.key}: cube {cube}")
+    print(f"{args.key}: ground truth {gt}")
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
+    h, w = scene.shape
+    labelled = int(scene.class_counts().sum())
+    wl = scene.wavelengths
+    print(f"scene: {scene.name} ({scene.source})")
+    print(f"pixels: {h} x {w} = {h * w:,}; labelled {labelled:,} ({100 * labelled / (h * w):.1f}%)")
+    estimated = " (estimated: the file has no wavelengths; ROSIS range assumed)" if scene.wavelengths_estimated else ""
+    print(f"bands: {scene.n_bands}, {wl.min():.1f}-{wl.max():.1f} nm{estimated}")
+    for note in scene.notes:
+        print(f"note: {note}")
+    split = _split(scene, args.split, args.seed)
+    counts = split.counts(scene.n_classes)
+    print(f"classes: {scene.n_classes}")
+    print(f"split: {split.summary()}")
+    for warning in split.warnings:
+        print(f"warning: {warning}")
+    rows = [("id", "class", "colour", "pixels", "train", "val", "test")]
+    for c in range(scene.n_classes):
+        rows.append((str(scene.original_ids[c]), scene.class_names[c], scene.class_colors[c],
+                     f"{scene.class_counts()[c]:,}", f"{counts['train'][c]:,}", f"{counts['val'][c]:,}",
+                     f"{counts['test'][c]:,}"))
+    rows.append(("", "total", "", f"{labelled:,}", f"{split.train.size:,}", f"{split.val.size:,}", f"{split.test.size:,}"))
+    print(_table(rows))
+    return 0
+
+
+# --------------------------------------------------------------------------- train / evaluate / predict
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoints import save_checkpoint
+    from .evaluate import evaluate
+    from .models import CLASSICAL_MODELS
+    from .train import describe_device, estimate_training_time, pick_device, resolve_preset, train
+
+    overrides = parse_overrides(args.set)
+    cfg = resolve_preset(args.model, args.preset, overrides)
+    device = pick_device(args.device)
+    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
+    split = _split(scene, args.split, args.seed)
+    out = Path(args.out or f"runs/{scene.name}-{args.model}-{args.preset}-seed{args.seed}")
+    _print_split(split)
+    print(f"model: {args.model.upper()}, preset {cfg.name}" + (f" with {_settings(overrides)}" if overrides else "")
+          + f", device {describe_device(device)}, preprocessing fitted on the {args.fit_on}")
+    if args.model not in CLASSICAL_MODELS:
+        estimate = estimate_training_time(scene, split, args.model, args.preset, device=device, overrides=overrides)
+        print(f"estimated training time: {estimate.describe()}", flush=True)
+
+    stop = threading.Event()
+    with _ctrl_c_sets(stop), _TrainingBar(cfg.iterations if args.model not in CLASSICAL_MODELS else 0) as bar:
+        fitted = train(scene, split, args.model, args.preset, seed=args.seed, device=device, fit_on=args.fit_on,
+                       overrides=overrides, progress=bar.update, stop=stop)
+    if fitted.cancelled:
+        done = fitted.history[-1]["iteration"] if fitted.history else 0
+        print(f"training stopped at iteration {done} of {cfg.iterations}; "
+              f"kept the best model so far (iteration {fitted.best_iteration})")
+    metrics = evaluate(fitted, scene, split)
+    fitted.metrics = metrics.to_dict()
+    save_checkpoint(fitted, out)
+    print(f"trained in {fitted.train_seconds:.1f} s on {fitted.device}"
+          + (f"; best validation accuracy {100 * fitted.best_val_accuracy:.2f}%" if fitted.best_val_accuracy is not None else "")
+          + (f" at iteration {fitted.best_iteration}" if fitted.best_iteration else ""))
+    _print_metrics(metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}")
+    print(f"checkpoint: {out}")
+    if args.json:
+        print(json.dumps({
+            "model": args.model, "preset": args.preset, "overrides": overrides, "scene": scene.name,
+            "split": split.description, "split_protocol": split.protocol, "leakage": split.leakage,
+            "seed": args.seed, "metrics": metrics.to_dict(), "train_seconds": fitted.train_seconds,
+            "best_iteration": fitted.best_iteration, "best_val_accuracy": fitted.best_val_accuracy,
+            "cancelled": fitted.cancelled, "device": fitted.device, "fit_on": args.fit_on, "checkpoint": str(out),
+        }))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .checkpoints import load_checkpoint
+    from .evaluate import evaluate
+
+    fitted = load_checkpoint(args.checkpoint)
+    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
+    sampler = fitted.sampler(scene)   # refuses a scene the model does not fit
+    seed = fitted.seed if args.seed is None else args.seed
+    if args.split:
+        split = _split(scene, args.split, seed)
+    else:
+        protocol = fitted.split.get("protocol", "")
+        if protocol == "fixed":
+            raise ValueError("this checkpoint was trained on a fixed split; give the two maps again with "
+                             "--split fixed:TRAIN.mat,TEST.mat")
+        split = _split(scene, protocol, seed)
+    print(f"model: {fitted.summary()}")
+    _print_split(split)
+    for line in _split_checks(fitted, scene, split, explicit=bool(args.split or args.seed is not None)):
+        print(f"warning: {line}")
+    metrics = evaluate(fitted, scene, split, sampler)
+    _print_metrics(metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}")
+    if args.json:
+        print(json.dumps({"checkpoint": str(args.checkpoint), "model": fitted.model_name, "preset": fitted.preset.name,
+                          "scene": scene.name, "split": split.description, "split_protocol": split.protocol,
+                          "seed": split.seed, "metrics": metrics.to_dict()}))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .checkpoints import load_checkpoint
+    from .mapimage import save_map
+
+    fitted = load_checkpoint(args.checkpoint)
+    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
+    sampler = fitted.sampler(scene)
+    pixels = scene.labelled_pixels() if args.labelled_only else np.arange(scene.shape[0] * scene.shape[1])
+    flat = np.zeros(scene.shape[0] * scene.shape[1], dtype=np.int32)
+    with tqdm(total=pixels.size, unit="px", file=sys.stderr, disable=None, desc="classifying") as bar:
+        for start in range(0, pixels.size, PREDICT_CHUNK):
+            chunk = pixels[start : start + PREDICT_CHUNK]
+            flat[chunk] = fitted.predict(sampler, chunk)
+            bar.update(chunk.size)
+    class_map = flat.reshape(scene.shape)
+    title = f"{fitted.model_name.upper()} ({fitted.preset.name}) on {scene.name}"
+    path = save_map(args.out, class_map, fitted.scene.class_names, fitted.scene.class_colors, title=title)
+    print(f"classified {pixels.size:,} pixels of {scene.name}" + (" (labelled only)" if args.labelled_only else ""))
+    counts = np.bincount(class_map.ravel(), minlength=fitted.n_classes + 1)[1:]
+    print(_table([("class", "pixels")] + [(n, f"{k:,}") for n, k in zip(fitted.scene.class_names, counts)]))
+    print(f"map: {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- compare / bench
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare, parse_models, parse_seeds
+
+    models, seeds = parse_models(args.models), parse_seeds(args.seeds)
+    overrides = parse_overrides(args.set)
+    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
+    stop = threading.Event()
+    bar = tqdm(total=len(models) * len(seeds), unit="run", file=sys.stderr, disable=None, desc="comparing")
+
+    def on_step(step) -> None:
+        if step.finished:
+            bar.update(1)
+        elif step.training is None:
+            bar.set_description(f"{step.model.upper()} seed {step.seed}")
+        else:
+            p = step.training
+            bar.set_postfix_str(f"it {p.iteration}/{p.iterations} loss {p.loss:.3f}", refresh=False)
+
+    with _ctrl_c_sets(stop), contextlib.closing(bar):
+        report = compare(scene, args.split, models, seeds, args.preset, args.device, overrides, on_step, stop)
+    for line in report.describe():
+        print(line)
+    print(report.format_table())
+    if args.out:
+        print(f"report: {report.save(args.out)}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import PAVIAU_SHAPE, run_bench
+
+    presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+    report = run_bench(args.device, presets, args.iterations, args.size or PAVIAU_SHAPE,
+                       progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report.format_table())
+    return 0
+
+
+# --------------------------------------------------------------------------- helpers
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """`--set key=value` pairs as a dict: ints, floats, true/false, none, and a,b lists become Python values."""
+    overrides: dict[str, Any] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"--set expects key=value (e.g. --set iterations=500); got {item!r}")
+        overrides[key.strip()] = _value(value.strip())
+    return overrides
+
+
+def _value(text: str) -> Any:
+    if "," in text:
+        return tuple(_value(part.strip()) for part in text.split(","))
+    lowered = text.lower()
+    if lowered in ("true", "yes", "on"):
+        return True
+    if lowered in ("false", "no", "off"):
+        return False
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _load_scene(spec: str, gt: str | None = None, cube_var: str | None = None, gt_var: str | None = None) -> Scene:
+    """A scene by name or path; a Pavia scene is downloaded with a progress bar when missing."""
+    from .scenes import SCENE_CHOICES, load_scene
+
+    key = spec.strip().lower()
+    if key in SCENE_CHOICES:
+        if cube_var or gt_var:
+            raise ValueError(f"--cube-var and --gt-var apply to a .mat path, not to the built-in scene '{key}'")
+        return load_scene(key, gt, progressbar=True) if key != "demo" else load_scene(key, gt)
+    names = {k: v for k, v in (("cube_var", cube_var), ("gt_var", gt_var)) if v}
+    return load_scene(spec, gt, **names)
+
+
+def _split(scene: Scene, spec: str, seed: int) -> Split:
+    from .compare import split_from_spec
+
+    return split_from_spec(scene, spec, seed)
+
+
+def _scene_of(args: argparse.Namespace, fitted) -> str:
+    """--scene, or the checkpoint's own scene when it is a built-in one."""
+    from .scenes import SCENE_CHOICES
+
+    if args.scene:
+        return args.scene
+    if fitted.scene.name in SCENE_CHOICES:
+        return fitted.scene.name
+    raise ValueError(f"the checkpoint was trained on '{fitted.scene.name}', which is not a built-in scene; "
+                     "give it with --scene PATH.mat")
+
+
+def _split_checks(fitted, scene: Scene, split: Split, explicit: bool) -> list[str]:
+    """Warnings when the evaluation split is not the one the model was trained on."""
+    trained_on = np.asarray(fitted.split.get("train", []) + fitted.split.get("val", []), dtype=np.int64)
+    if scene.shape != tuple(fitted.scene.shape) or trained_on.size == 0:
+        return []
+    overlap = int(np.isin(split.test, trained_on).sum())
+    out = []
+    if overlap:
+        out.append(f"{overlap:,} of the {split.test.size:,} test pixels were training or validation pixels of this "
+                   "model; these metrics are optimistic")
+    if not explicit and not np.array_equal(np.sort(fitted.split.get("train", [])), split.train):
+        out.append("the re-created split differs from the one stored in the checkpoint (is this the same scene?)")
+    return out
+
+
+def _print_split(split: Split) -> None:
+    print(f"split: {split.summary()}")
+    for warning in split.warnings:
+        print(f"warning: {warning}")
+
+
+def _print_metrics(metrics, class_names: tuple[str, ...], where: str) -> None:
+    print(f"OA {100 * metrics.oa:.2f}%  AA {100 * metrics.aa:.2f}%  kappa {metrics.kappa:.4f}  "
+          f"({metrics.n_pixels:,} {where})")
+    support = metrics.confusion.sum(axis=1)
+    rows = [("class", "test pixels", "accuracy")]
+    for name, n, acc in zip(class_names, support, metrics.per_class):
+        rows.append((name, f"{n:,}", "-" if np.isnan(acc) else f"{100 * acc:.2f}%"))
+    print(_table(rows))
+
+
+def _settings(overrides: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overrides.items())
+
+
+def _table(rows: list[tuple[str, ...]] | list[list[str]]) -> str:
+    """Left-aligned first column, right-aligned numbers, a rule under the header."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) if i == 0 or not _numeric(c) else str(c).rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _numeric(cell: str) -> bool:
+    return bool(cell) and cell.replace(",", "").replace(".", "").replace("%", "").replace("-", "").isdigit()
+
+
+class _TrainingBar:
+    """A tqdm bar on stderr driven by training `Progress`: loss, validation accuracy, time left."""
+
+    def __init__(self, total: int) -> None:
+        self.bar = tqdm(total=total, unit="it", file=sys.stderr, disable=None if total else True, desc="training")
+
+    def __enter__(self) -> "_TrainingBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+    def update(self, p) -> None:
+        from .train import format_duration
+
+        self.bar.update(p.iteration - self.bar.n)
+        best = "-" if p.best_val_accuracy is None else f"{100 * p.best_val_accuracy:.1f}%"
+        self.bar.set_postfix_str(f"loss {p.loss:.3f}, best val {best}, ETA {format_duration(p.remaining)}",
+                                 refresh=False)
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While inside, the first Ctrl-C sets `stop` (training keeps its best model); a second one aborts."""
+    def handler(signum, frame) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nssan: stopping after this step and keeping the best model so far (Ctrl-C again to abort)",
+              file=sys.stderr, flush=True)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:   # not the main thread: no signal handling, Ctrl-C behaves as usual
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _add_scene_file_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gt", metavar="GT.mat", help="labels in a second .mat file (for a .mat scene)")
+    p.add_argument("--cube-var", help="name of the cube variable in the .mat file (default: found by shape)")
+    p.add_argument("--gt-var", help="name of the label variable (default: found by shape)")
+
+
+def _add_scene_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--scene", required=required, help=SCENE_HELP + ("" if required else " (default: the checkpoint's)"))
+    _add_scene_file_options(p)
+
+
+def _add_device_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
+                   help="auto picks CUDA, then Apple MPS, then the CPU (default auto)")
+
+
+def _add_set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a preset setting, e.g. --set iterations=500 --set rnn_hidden=128 (repeatable)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW in pixels, e.g. 120x80; got {text!r}") from None
+    if h < 30 or w < 30:
+        raise argparse.ArgumentTypeError(f"the cube needs at least 30x30 pixels; got {text}")
+    return h, w

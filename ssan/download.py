@@ -1,0 +1,181 @@
+"""Fetching the Pavia files with pooch: verified by sha256 and size, cached, never half-written.
+
+Environment (read at each call): SSAN_DATA_DIR overrides the data folder (default: the OS cache,
+e.g. ~/.cache/ssan); SSAN_DATA_URL names a mirror base, the file URL being base + file name.
+
+The network is used only when a file is missing from the data folder. A file already there
+(downloaded earlier or placed by hand) is used as it is: one whose hash differs from the
+canonical file is neither deleted nor replaced, only reported (`local_file_note`), and the
+loader's shape and class-count checks then catch a wrong file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pooch
+
+from . import pavia
+from .matfile import file_sha256
+from .pavia import EHU_PAGE, PaviaScene, RemoteFile
+from .scene import SceneError
+
+logger = logging.getLogger(__name__)
+
+# One retry covers a dropped connection; pooch waits 1 s before it.
+RETRIES = 1
+CHUNK_BYTES = 1 << 18
+TIMEOUT_S = 60
+
+
+class DownloadError(SceneError):
+    """A file could not be fetched or failed verification; nothing was saved.
+
+    A `SceneError` (hence a ValueError), so one `except SceneError` in the CLI or app covers
+    every reason a scene cannot be had, while the type still tells downloads apart.
+    """
+
+
+def data_dir() -> Path:
+    """The folder holding the downloaded (or hand-placed) files: $SSAN_DATA_DIR, else the OS cache."""
+    override = os.environ.get("SSAN_DATA_DIR", "").strip()
+    return Path(override).expanduser() if override else Path(pooch.os_cache("ssan")).expanduser()
+
+
+def file_url(filename: str) -> str:
+    """Where `filename` is downloaded from: $SSAN_DATA_URL + name when set, else the canonical URL."""
+    remote, _ = _lookup(filename)
+    base = os.environ.get("SSAN_DATA_URL", "").strip()
+    if not base:
+        return remote.url
+    return base.rstrip("/") + "/" + remote.name
+
+
+def is_cached(filename: str) -> bool:
+    """Whether `filename` is in the data folder, so using it needs no network."""
+    return (data_dir() / filename).is_file()
+
+
+def local_file_note(filename: str) -> str | None:
+    """A note when the file in the data folder is not the canonical one (size or sha256 differ), else None."""
+    remote, _ = _lookup(filename)
+    path = data_dir() / filename
+    if not path.is_file():
+        return None
+    size = path.stat().st_size
+    if size == remote.size and file_sha256(path) == remote.sha256:
+        return None
+    found = f"{size:,} bytes" if size != remote.size else f"sha256 {file_sha256(path)[:12]}…"
+    expected = f"{remote.size:,} bytes" if size != remote.size else f"sha256 {remote.sha256[:12]}…"
+    return (
+        f"{path} differs from the canonical {filename} ({found}, expected {expected}); it was used as placed. "
+        "Delete it to download the canonical copy."
+    )
+
+
+def fetch(filename: str, progressbar: Any = False) -> Path:
+    """Path of `filename` in the data folder, downloading and verifying it (sha256 and size) if missing.
+
+    `progressbar`: False, True (tqdm on stderr) or an object with pooch's protocol: `total` is set,
+    then `update(n)` per chunk, `reset()`, `update(total)` and `close()`.
+    """
+    remote, scene = _lookup(filename)
+    folder = data_dir()
+    path = folder / filename
+    if path.is_file():
+        note = local_file_note(filename)
+        if note:
+            logger.warning(note)
+        return path
+
+    import requests  # pooch's own HTTP client; imported here to keep `import ssan` light
+
+    url = file_url(filename)
+    if not url.startswith(("http://", "https://")):
+        raise DownloadError(_failure(scene, folder, remote, url, "SSAN_DATA_URL must start with http:// or https://"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        registry = pooch.create(
+            path=folder,
+            base_url="",
+            registry={filename: f"sha256:{remote.sha256}"},
+            urls={filename: url},
+            retry_if_failed=RETRIES,
+        )
+        registry.fetch(filename, downloader=_SizeCheckedDownloader(remote.size, progressbar))
+    except _WrongSize as err:
+        reason = str(err)
+    except requests.exceptions.HTTPError as err:
+        reason = f"the server answered {err.response.status_code if err.response is not None else err}"
+    except requests.exceptions.ChunkedEncodingError:
+        reason = "the connection closed before the whole file arrived"
+    except requests.exceptions.ConnectionError as err:
+        reason = f"could not connect (offline, or the server is down: {type(err).__name__})"
+    except requests.exceptions.Timeout:
+        reason = f"no answer within {TIMEOUT_S} s"
+    except requests.exceptions.RequestException as err:
+        reason = f"{type(err).__name__}: {err}"
+    except ValueError as err:  # pooch: hash mismatch
+        reason = f"it is not the canonical file ({err})"
+    except OSError as err:
+        reason = f"could not write to {folder} ({err}); set SSAN_DATA_DIR to a writable folder"
+    else:
+        return path
+    raise DownloadError(_failure(scene, folder, remote, url, reason))
+
+
+def fetch_scene_files(key: str, progressbar: Any = False) -> tuple[Path, Path]:
+    """(cube, ground truth) paths of a Pavia scene, downloading whatever is missing (small file first).
+
+    A progress object is reused for each file downloaded: its `total` is set anew for each.
+    """
+    scene = _scene(key)
+    gt = fetch(scene.gt.name, progressbar)
+    return fetch(scene.cube.name, progressbar), gt
+
+
+class _WrongSize(ValueError):
+    pass
+
+
+class _SizeCheckedDownloader:
+    """pooch's HTTP downloader plus a size check; raising inside pooch's download deletes the temp file."""
+
+    def __init__(self, size: int, progressbar: Any) -> None:
+        self.size = size
+        self.http = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=CHUNK_BYTES, timeout=TIMEOUT_S)
+
+    def __call__(self, url: str, output_file: str, pooch_: Any, check_only: bool = False) -> None:
+        self.http(url, output_file, pooch_)
+        got = os.path.getsize(output_file)
+        if got != self.size:
+            raise _WrongSize(f"received {got:,} bytes, expected {self.size:,}")
+
+
+def _failure(scene: PaviaScene, folder: Path, remote: RemoteFile, url: str, reason: str) -> str:
+    cube, gt = scene.cube, scene.gt
+    return (
+        f"Could not download {remote.name} from {url}: {reason}. No file was saved. "
+        f"To use {scene.title} without this download, put {cube.name} and {gt.name} in {folder} "
+        f"(from {cube.url} and {gt.url}, listed on {EHU_PAGE}); or set SSAN_DATA_URL to a mirror that "
+        f"serves them (file URL = SSAN_DATA_URL + file name); or set SSAN_DATA_DIR to a folder that holds them. "
+        "Then try again."
+    )
+
+
+def _scene(key: str) -> PaviaScene:
+    if key not in pavia.PAVIA_SCENES:
+        raise SceneError(f"unknown Pavia scene '{key}'; expected one of {', '.join(pavia.PAVIA_SCENES)}.")
+    return pavia.PAVIA_SCENES[key]
+
+
+def _lookup(filename: str) -> tuple[RemoteFile, PaviaScene]:
+    for scene in pavia.PAVIA_SCENES.values():
+        for remote in scene.files:
+            if remote.name == filename:
+                return remote, scene
+    known = ", ".join(r.name for s in pavia.PAVIA_SCENES.values() for r in s.files)
+    raise DownloadError(f"'{filename}' is not a file this project downloads; known files: {known}.")

@@ -1,0 +1,162 @@
+"""`FittedModel`: a trained classifier together with everything needed to use it again.
+
+Training produces one; checkpoints save and load one; evaluation, attention read-outs and
+the app consume one. It refuses a scene it does not fit (band count, classes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import NEURAL_MODELS, Preset
+from .preprocess import PixelSampler, Preprocessing
+from .scene import Scene
+
+
+class IncompatibleSceneError(ValueError):
+    """A model was asked to classify a scene it was not trained for."""
+
+
+@dataclass(frozen=True)
+class SceneIdentity:
+    """What a model remembers of the scene it was trained on."""
+
+    name: str
+    shape: tuple[int, int]
+    n_bands: int
+    class_names: tuple[str, ...]
+    class_colors: tuple[str, ...]
+    original_ids: tuple[int, ...]
+    wavelengths: tuple[float, ...]
+    sha256: str | None = None
+
+    @classmethod
+    def of(cls, scene: Scene) -> "SceneIdentity":
+        return cls(scene.name, scene.shape, scene.n_bands, scene.class_names, scene.class_colors,
+                   scene.original_ids, tuple(float(w) for w in scene.wavelengths), scene.sha256)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SceneIdentity":
+        return cls(d["name"], tuple(d["shape"]), int(d["n_bands"]), tuple(d["class_names"]), tuple(d["class_colors"]),
+                   tuple(d["original_ids"]), tuple(d["wavelengths"]), d.get("sha256"))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "n_bands": self.n_bands,
+                "class_names": list(self.class_names), "class_colors": list(self.class_colors),
+                "original_ids": list(self.original_ids), "wavelengths": list(self.wavelengths), "sha256": self.sha256}
+
+    def check(self, scene: Scene) -> None:
+        """Refuse a scene whose bands or classes differ from the training scene's."""
+        problems = []
+        if scene.n_bands != self.n_bands:
+            problems.append(f"it has {scene.n_bands} bands, the model expects {self.n_bands}")
+        if scene.n_classes != len(self.class_names):
+            problems.append(f"it has {scene.n_classes} classes, the model was trained on {len(self.class_names)}")
+        elif tuple(scene.class_names) != tuple(self.class_names):
+            problems.append(f"its classes {list(scene.class_names)} differ from the model's {list(self.class_names)}")
+        if problems:
+            raise IncompatibleSceneError(
+                f"this model was trained on scene '{self.name}' and does not fit scene '{scene.name}': "
+                + "; ".join(problems) + ". Load or train a model for this scene."
+            )
+
+
+@dataclass(eq=False)
+class FittedModel:
+    """A trained network (or scikit-learn estimator) with its preprocessing and provenance."""
+
+    model_name: str
+    preset: Preset
+    preprocessing: Preprocessing
+    scene: SceneIdentity
+    split: dict
+    seed: int
+    network: nn.Module | None = None
+    estimator: object | None = None
+    training_set: tuple[np.ndarray, np.ndarray] | None = None  # KNN/SVM: spectra and labels, to refit on load
+    history: list[dict] = field(default_factory=list)
+    best_iteration: int | None = None
+    best_val_accuracy: float | None = None
+    train_seconds: float = 0.0
+    device: str = "cpu"
+    cancelled: bool = False
+    metrics: dict | None = None
+
+    @property
+    def is_neural(self) -> bool:
+        return self.model_name in NEURAL_MODELS
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.scene.class_names)
+
+    @property
+    def has_spectral_attention(self) -> bool:
+        return bool(self.network is not None and self.network.has_spectral_attention)
+
+    @property
+    def has_spatial_attention(self) -> bool:
+        return bool(self.network is not None and self.network.has_spatial_attention)
+
+    def sampler(self, scene: Scene) -> PixelSampler:
+        """A sampler over `scene` with this model's preprocessing (the scene must fit the model)."""
+        self.scene.check(scene)
+        return PixelSampler(scene.cube, self.preprocessing, self.preset.patch_size)
+
+    def scores(self, sampler: PixelSampler, pixels: np.ndarray, batch_size: int = 1024,
+               device: str | torch.device | None = None) -> np.ndarray:
+        """(n, C) class probabilities for flat pixel indices (one-hot for an SVM)."""
+        pixels = np.asarray(pixels, dtype=np.int64)
+        if not self.is_neural:
+            x = sampler.spectra(pixels)
+            if hasattr(self.estimator, "predict_proba"):
+                return self.estimator.predict_proba(x).astype(np.float32)
+            return np.eye(self.n_classes, dtype=np.float32)[self.estimator.predict(x) - 1]
+        return self.forward(sampler, pixels, batch_size, device)[0]
+
+    def forward(self, sampler: PixelSampler, pixels: np.ndarray, batch_size: int = 1024,
+                device: str | torch.device | None = None, attention: bool = False):
+        """Probabilities and, with `attention`, the spectral (n, B) and spatial (n, p, p) maps."""
+        net = self.network
+        device = torch.device(device) if device is not None else next(net.parameters()).device
+        net.to(device).eval()
+        probs, spectral, spatial = [], [], []
+        with torch.inference_mode():
+            for start in range(0, len(pixels), batch_size):
+                idx = pixels[start : start + batch_size]
+                spec, patch = network_inputs(net, sampler, idx, device)
+                if attention:
+                    logits, att = net(spec, patch, return_attention=True)
+                    if att["spectral"] is not None:
+                        spectral.append(att["spectral"].float().cpu().numpy())
+                    if att["spatial"] is not None:
+                        spatial.append(att["spatial"].float().cpu().numpy())
+                else:
+                    logits = net(spec, patch)
+                probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        cat = lambda parts: np.concatenate(parts) if parts else None
+        empty = np.zeros((0, self.n_classes), np.float32)
+        return (cat(probs) if probs else empty), cat(spectral), cat(spatial)
+
+    def predict(self, sampler: PixelSampler, pixels: np.ndarray, **kwargs) -> np.ndarray:
+        """Predicted class ids (1..C) for flat pixel indices."""
+        return self.scores(sampler, pixels, **kwargs).argmax(axis=1) + 1
+
+    def summary(self) -> str:
+        """One line for lists: model, scene, split and the headline metrics."""
+        text = f"{self.model_name.upper()} ({self.preset.name}) on {self.scene.name}, {self.split.get('protocol', '?')} split seed {self.seed}"
+        if self.metrics:
+            text += f": OA {100 * self.metrics['oa']:.2f}%, AA {100 * self.metrics['aa']:.2f}%, kappa {self.metrics['kappa']:.4f}"
+        return text
+
+
+def network_inputs(net: nn.Module, sampler: PixelSampler, pixels: np.ndarray, device: torch.device):
+    """Tensors for the inputs `net` uses; an unused input is an empty tensor."""
+    empty = torch.empty(0, device=device)
+    spec = torch.from_numpy(sampler.spectra(pixels)).to(device) if net.uses_spectra else empty
+    patch = torch.from_numpy(sampler.patches(pixels)).to(device) if net.uses_patches else empty
+    return spec, patch

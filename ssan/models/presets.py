@@ -1,0 +1,155 @@
+"""Network and training settings as data: the authors' "paper" configuration and a CPU "quick" one.
+
+A `Preset` is frozen and validated on construction, so every preset in use (built-in,
+overridden, or read back from a checkpoint's JSON sidecar) is one the networks can build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+MASK_MODES = ("multiply", "residual")
+RNN_POOLINGS = ("mean", "last")
+INITS = ("default", "normal")
+
+_POSITIVE_INTS = (
+    "rnn_hidden", "attention_size", "n_components", "kernel_size", "fc_hidden",
+    "fusion_dim", "fusion_hidden", "batch_size", "iterations", "eval_every",
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Every setting that shapes an SSAN-family network and its training run.
+
+    Defaults are the authors' published configuration (EtPan/SSAN, TensorFlow):
+    BiGRU 512 per direction, attention 32, 27x27 patches of 4 PCA components,
+    conv 5x5 32/64, FC 1024, dropout 0.4 (keep_prob 0.6), fusion 256 -> 1024,
+    Adam lr 0.005, batch 128, 10,000 iterations, validation every 1,000.
+    """
+
+    name: str
+    rnn_hidden: int = 512          # GRU units per direction
+    attention_size: int = 32
+    attention_bias: bool = False   # the slide's b' (authors' code has none)
+    patch_size: int = 27
+    n_components: int = 4          # PCA components of the spatial input
+    conv_channels: tuple[int, int] = (32, 64)
+    kernel_size: int = 5
+    fc_hidden: int = 1024          # spatial branch FC
+    dropout: float = 0.4           # keep_prob 0.6
+    fusion_dim: int = 256          # shared FC C->256
+    fusion_hidden: int = 1024
+    mask_mode: str = "multiply"    # or "residual": x + x*m
+    rnn_pooling: str = "mean"      # RNN comparator without attention: "mean" | "last"
+    init: str = "default"          # or "normal": the authors' N(0,1) (attention weights N(0,0.1))
+    lr: float = 5e-3
+    batch_size: int = 128
+    iterations: int = 10_000
+    eval_every: int = 1_000
+    grad_clip: float | None = None
+    early_stop_patience: int | None = None   # evaluations without val improvement, None = off
+
+    def __post_init__(self) -> None:
+        if isinstance(self.conv_channels, list):
+            object.__setattr__(self, "conv_channels", tuple(self.conv_channels))
+        _validate(self)
+
+    def with_overrides(self, **overrides: Any) -> Preset:
+        """A copy with some settings changed; unknown names or bad values raise ValueError."""
+        unknown = sorted(set(overrides) - set(field_names()))
+        if unknown:
+            raise ValueError(f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}.")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists) that `from_dict` turns back into this preset."""
+        d = dataclasses.asdict(self)
+        d["conv_channels"] = list(self.conv_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preset:
+        """Rebuild a preset from `to_dict` output (e.g. a checkpoint sidecar), validating it."""
+        unknown = sorted(set(d) - set(field_names()))
+        if unknown:
+            raise ValueError(f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}.")
+        if "name" not in d:
+            raise ValueError("A preset dict needs a 'name'.")
+        return cls(**d)
+
+
+def field_names() -> tuple[str, ...]:
+    """The names `Preset` accepts, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(Preset))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate(p: Preset) -> None:
+    """Refuse settings no network can be built or trained with; the message names the value."""
+    if not isinstance(p.name, str) or not p.name:
+        raise ValueError(f"Preset name must be a non-empty string; got {p.name!r}.")
+    for key in _POSITIVE_INTS:
+        value = getattr(p, key)
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"Preset {p.name!r}: {key} must be a positive integer; got {value!r}.")
+    if not _is_int(p.patch_size) or p.patch_size < 5 or p.patch_size % 2 == 0:
+        raise ValueError(
+            f"Preset {p.name!r}: patch_size must be an odd integer >= 5 (a centred patch); got {p.patch_size!r}."
+        )
+    if p.kernel_size % 2 == 0:
+        raise ValueError(
+            f"Preset {p.name!r}: kernel_size must be odd so 'same' padding keeps the size; got {p.kernel_size}."
+        )
+    channels = p.conv_channels
+    if not isinstance(channels, tuple) or len(channels) != 2 or not all(_is_int(c) and c >= 1 for c in channels):
+        raise ValueError(f"Preset {p.name!r}: conv_channels must be two positive integers; got {p.conv_channels!r}.")
+    if not isinstance(p.attention_bias, bool):
+        raise ValueError(f"Preset {p.name!r}: attention_bias must be True or False; got {p.attention_bias!r}.")
+    if not _is_number(p.dropout) or not 0.0 <= p.dropout < 1.0:
+        raise ValueError(f"Preset {p.name!r}: dropout is a drop probability in [0, 1); got {p.dropout!r}.")
+    if not _is_number(p.lr) or p.lr <= 0:
+        raise ValueError(f"Preset {p.name!r}: lr must be a positive number; got {p.lr!r}.")
+    for key, choices in (("mask_mode", MASK_MODES), ("rnn_pooling", RNN_POOLINGS), ("init", INITS)):
+        if getattr(p, key) not in choices:
+            raise ValueError(f"Preset {p.name!r}: {key} must be one of {choices}; got {getattr(p, key)!r}.")
+    if p.grad_clip is not None and (not _is_number(p.grad_clip) or p.grad_clip <= 0):
+        raise ValueError(f"Preset {p.name!r}: grad_clip must be None (off) or a positive number; got {p.grad_clip!r}.")
+    if p.early_stop_patience is not None and (not _is_int(p.early_stop_patience) or p.early_stop_patience < 1):
+        raise ValueError(
+            f"Preset {p.name!r}: early_stop_patience must be None (off) or a positive integer; "
+            f"got {p.early_stop_patience!r}."
+        )
+
+
+PRESETS: dict[str, Preset] = {
+    # The authors' configuration, number for number (EtPan/SSAN ssan.py); meant for a GPU.
+    "paper": Preset(name="paper"),
+    # Chosen by timing one Adam step on 2 CPU cores (README, "Presets"): about XX ms per
+    # step, so training plus validation fits in well under a minute on a laptop.
+    "quick": Preset(
+        name="quick",
+        rnn_hidden=64,
+        fc_hidden=256,
+        fusion_hidden=256,
+        batch_size=64,
+        iterations=400,
+        eval_every=50,
+    ),
+}
+
+
+def get_preset(name: str, **overrides: Any) -> Preset:
+    """The built-in preset `name`, optionally with some settings overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)}.")
+    return PRESETS[name].with_overrides(**overrides) if overrides else PRESETS[name]

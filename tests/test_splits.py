@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+
+from factories import toy_scene
+from ssan.scene import SceneError
+from ssan.splits import leakage_fraction, make_split, parse_split_spec, fixed_split
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return toy_scene(shape=(120, 100), n_classes=4)
+
+
+def _assert_partition(split, scene):
+    sets = [set(split.train.tolist()), set(split.val.tolist()), set(split.test.tolist())]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    for idx in (split.train, split.val, split.test):
+        assert (split.targets(idx) > 0).all(), "only labelled pixels are used"
+
+
+def test_paper_split_counts_and_disjointness(scene):
+    split = make_split(scene, "paper", seed=0)
+    counts = split.counts(scene.n_classes)
+    assert (counts["train"] == 100).all() and (counts["val"] == 100).all()
+    assert (counts["train"] + counts["val"] + counts["test"] == scene.class_counts()).all()
+    _assert_partition(split, scene)
+    assert split.protocol == "paper" and "seed 0" in split.description
+    assert not split.warnings
+
+
+def test_small_class_takes_at_most_a_third_and_warns(scene):
+    labels = scene.labels.copy()
+    small = np.flatnonzero(labels.ravel() == 2)[:90]
+    labels.ravel()[np.setdiff1d(np.flatnonzero(labels.ravel() == 2), small)] = 0
+    split = make_split(scene.with_labels(labels), "paper", seed=1)
+    counts = split.counts(scene.n_classes)
+    assert counts["train"][1] == 30 and counts["val"][1] == 30 and counts["test"][1] == 30
+    assert any("class 2" in w and "90" in w for w in split.warnings)
+
+
+def test_per_class_and_fraction(scene):
+    split = make_split(scene, "per-class:7", seed=3)
+    assert (split.counts(scene.n_classes)["train"] == 7).all()
+    assert (split.counts(scene.n_classes)["val"] == 7).all()
+    frac = make_split(scene, "fraction:0.1", seed=3)
+    expected = np.maximum(1, np.round(0.1 * scene.class_counts()))
+    assert (frac.counts(scene.n_classes)["train"] == expected).all()
+    _assert_partition(frac, scene)
+
+
+def test_splits_are_deterministic_and_seeded(scene):
+    a, b, c = (make_split(scene, "paper", seed=s) for s in (5, 5, 6))
+    assert np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
+    assert not np.array_equal(a.train, c.train)
+
+
+@pytest.mark.parametrize("bad", ["", "random", "per-class:0", "per-class:x", "fraction:0.7", "disjoint:-2"])
+def test_bad_spec_is_refused_with_the_valid_forms(bad):
+    with pytest.raises(ValueError, match="per-class:N"):
+        parse_split_spec(bad)
+
+
+def test_leakage_fraction_against_brute_force():
+    rng = np.random.default_rng(0)
+    shape = (40, 30)
+    train = rng.choice(shape[0] * shape[1], 25, replace=False)
+    test = np.setdiff1d(rng.choice(shape[0] * shape[1], 200, replace=False), train)
+    tr_rc = np.stack(np.divmod(train, shape[1]), 1)
+    expected = np.mean([
+        (np.abs(tr_rc - np.array(divmod(t, shape[1]))).max(axis=1) <= 3).any() for t in test
+    ])
+    assert leakage_fraction(train, test, shape, patch_size=7) == pytest.approx(expected)
+
+
+def test_random_split_leaks_and_disjoint_does_not(scene):
+    assert make_split(scene, "paper").leakage > 0.9
+    split = make_split(scene, "disjoint:40", seed=0, patch_size=9)
+    _assert_partition(split, scene)
+    assert split.leakage == 0.0
+    # the guard band: every test pixel lies more than patch//2 px (Chebyshev) from every train pixel
+    W = scene.shape[1]
+    tr = np.stack(np.divmod(split.train, W), 1)
+    te = np.stack(np.divmod(split.test, W), 1)
+    dist = np.abs(te[:, None, :] - tr[None, :, :]).max(axis=2).min(axis=1)
+    assert dist.min() > 4
+    assert split.test.size > 0 and (split.counts(scene.n_classes)["train"] > 0).all()
+
+
+def test_disjoint_is_deterministic(scene):
+    a, b = make_split(scene, "disjoint", seed=2), make_split(scene, "disjoint", seed=2)
+    assert np.array_equal(a.train, b.train) and np.array_equal(a.test, b.test)
+
+
+def test_fixed_split_maps_original_ids_and_carves_validation(scene):
+    H, W = scene.shape
+    tr = np.zeros((H, W), np.int32)
+    ts = np.zeros((H, W), np.int32)
+    tr[:, :10] = scene.labels[:, :10]
+    ts[:, 50:] = scene.labels[:, 50:]
+    split = fixed_split(scene, tr, ts, seed=0)
+    assert split.train.size + split.val.size == (tr > 0).sum()
+    assert split.test.size == (ts > 0).sum()
+    assert split.val.size == pytest.approx(0.2 * (tr > 0).sum(), abs=scene.n_classes)
+    _assert_partition(split, scene)
+    with pytest.raises(SceneError, match="both the train and the test map"):
+        fixed_split(scene, tr, tr)
+    bad = tr.copy()
+    bad[0, 0] = 77
+    with pytest.raises(SceneError, match=r"class ids \[77\]"):
+        fixed_split(scene, bad, ts)
+    with pytest.raises(SceneError, match="use maps made for this scene"):
+        fixed_split(scene, tr[:-1], ts[:-1])
+
+
+def test_split_record_is_json_ready(scene):
+    import json
+
+    record = make_split(scene, "per-class:5").to_dict()
+    assert json.loads(json.dumps(record))["sizes"]["train"] == 5 * scene.n_classes
