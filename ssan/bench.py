@@ -5,7 +5,8 @@ speed depends on shapes, not on values, so no download is needed. For each prese
 few training steps after a warm-up step (throughput = batch size x steps per second), then
 whole-scene inference through the same code path as `predict_map`. Where classifying all
 pixels would take too long (the paper preset on a CPU), a subset is timed and the total is
-extrapolated, and the result says so.
+extrapolated, and the result says so. Medians over steps and chunks keep a moment of
+competing load on the machine from skewing the figures.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class BenchReport:
 
     def format_table(self) -> str:
         """A small text table, one row per preset, then notes on how each number was taken."""
-        rows = [["preset", "batch", "steps", "ms/step", "train px/s", "scene inference", "peak memory"]]
+        rows = [["preset", "batch", "steps", "ms/step (median)", "train px/s", "scene inference", "peak memory"]]
         for r in self.results:
             infer = format_duration(r.inference_seconds) + (" (extrapolated)" if r.inference_extrapolated else "")
             rows.append([r.preset, str(r.batch_size), str(r.steps), f"{1000 * r.seconds_per_step:.0f}",
@@ -91,7 +92,7 @@ class BenchReport:
         for r in self.results:
             if r.inference_extrapolated:
                 lines.append(f"{r.preset}: scene inference timed on {r.inference_pixels_timed:,} of {r.scene_pixels:,} "
-                             "pixels and extrapolated (includes the PCA pass over the scene)")
+                             "pixels (median per-pixel time of chunks) and extrapolated, plus the PCA pass over the scene")
         if self.results:
             lines.append(f"peak memory: {self.results[0].memory_kind}")
         return "\n".join(lines)
@@ -162,11 +163,13 @@ def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budg
     say(f"{preset}: warm-up step, then {steps} timed training step(s) of {cfg.batch_size} pixels")
     step()
     _sync(dev)
-    start = time.perf_counter()
+    times = []
     for _ in range(steps):
+        start = time.perf_counter()
         step()
-    _sync(dev)
-    per_step = (time.perf_counter() - start) / steps
+        _sync(dev)
+        times.append(time.perf_counter() - start)
+    per_step = float(np.median(times))
 
     say(f"{preset}: whole-scene inference (up to {budget:.0f} s timed, then extrapolated)")
     fitted = FittedModel("ssan", cfg, prep, SceneIdentity.of(scene), {}, 0, network=net.eval(), device=str(dev))
@@ -178,14 +181,18 @@ def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budg
     fresh = PixelSampler(scene.cube, prep, cfg.patch_size)   # a fresh sampler pays the PCA pass, as predict_map does
     fresh.windows
     pca_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    done = 0
-    while done < all_pixels and (done == 0 or time.perf_counter() - start < budget):
+    started, done, per_pixel = time.perf_counter(), 0, []
+    while done < all_pixels and (done == 0 or time.perf_counter() - started < budget):
         pixels = np.arange(done, min(done + chunk, all_pixels))
+        start = time.perf_counter()
         fitted.predict(fresh, pixels, batch_size=min(chunk, 1024))
+        _sync(dev)
+        per_pixel.append((time.perf_counter() - start) / pixels.size)
         done += pixels.size
-    _sync(dev)
-    inference = pca_seconds + (time.perf_counter() - start) * all_pixels / done
+    if done == all_pixels:
+        inference = pca_seconds + time.perf_counter() - started
+    else:
+        inference = pca_seconds + float(np.median(per_pixel)) * all_pixels
     memory, kind = _peak_memory(dev)
     return PresetBench(preset, cfg.batch_size, steps, per_step, cfg.batch_size / per_step, all_pixels, done,
                        inference, done < all_pixels, memory, kind)

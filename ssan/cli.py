@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import inspect
 import json
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from . import __version__
@@ -28,6 +30,12 @@ from .splits import Split
 SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
 SCENE_HELP = "demo, paviau, paviac, or the path of a .mat file"
 PREDICT_CHUNK = 4096
+EXAMPLES = """examples:
+  python -m ssan data info demo --split disjoint
+  python -m ssan train --scene demo --model ssan --preset quick --split per-class:30 --out runs/demo-ssan
+  python -m ssan predict --checkpoint runs/demo-ssan --out demo-map.png
+  python -m ssan compare --scene paviau --preset paper --split paper --seeds 0,1,2,3,4 --out paviau.json
+      (the paper's table, re-run: needs a GPU and the Pavia files, `python -m ssan data fetch paviau`)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,11 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # argparse already printed usage or help
         return int(exc.code or 0)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
         print("ssan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # output piped into e.g. `head`, which stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, OSError) as err:  # SceneError, CheckpointError, DownloadError, ... are ValueErrors
         print(f"ssan: error: {err}", file=sys.stderr)
         return 2
@@ -51,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="ssan", description="SSAN (Mei/Pan et al. 2019) hyperspectral classification: data, training, "
-                                 "evaluation, maps, comparisons and benchmarks.")
+                                 "evaluation, maps, comparisons and benchmarks.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"ssan {__version__}")
+    parser.add_argument("--threads", type=_positive_int, metavar="N",
+                        help="CPU threads for torch (default: torch's choice, one per core); on a busy machine "
+                             "--threads 1 can be far faster for the GRU models")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = commands.add_parser("data", help="list, download and inspect scenes")
@@ -124,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- data
 
 def cmd_data_list(args: argparse.Namespace) -> int:
+    """The scenes, their size and whether their files are already in the data folder."""
     from .demo import CLASS_NAMES, N_BANDS, make_demo_scene
     from .download import data_dir
     from .scenes import list_scenes
@@ -141,6 +159,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
+    """Download a Pavia scene's two files (sha256-verified) and say where they are."""
     from .download import fetch_scene_files
 
     cube, gt = fetch_scene_files(args.key, progressbar=True)
@@ -150,6 +169,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_data_info(args: argparse.Namespace) -> int:
+    """Shape, bands, wavelength range, classes with counts, and a preview of the split."""
     scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
     h, w = scene.shape
     labelled = int(scene.class_counts().sum())
@@ -179,6 +199,7 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- train / evaluate / predict
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Split, estimate, train with a progress bar, test, save the checkpoint, report."""
     from .checkpoints import save_checkpoint
     from .evaluate import evaluate
     from .models import CLASSICAL_MODELS
@@ -192,7 +213,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{scene.name}-{args.model}-{args.preset}-seed{args.seed}")
     _print_split(split)
     print(f"model: {args.model.upper()}, preset {cfg.name}" + (f" with {_settings(overrides)}" if overrides else "")
-          + f", device {describe_device(device)}, preprocessing fitted on the {args.fit_on}")
+          + f", device {describe_device(device)}; scaling and PCA fitted on "
+          + ("the training pixels" if args.fit_on == "train" else "the whole scene (as the authors' code)"))
     if args.model not in CLASSICAL_MODELS:
         estimate = estimate_training_time(scene, split, args.model, args.preset, device=device, overrides=overrides)
         print(f"estimated training time: {estimate.describe()}", flush=True)
@@ -205,6 +227,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         done = fitted.history[-1]["iteration"] if fitted.history else 0
         print(f"training stopped at iteration {done} of {cfg.iterations}; "
               f"kept the best model so far (iteration {fitted.best_iteration})")
+    save_checkpoint(fitted, out)   # before testing, so an interrupted test still leaves the model
     metrics = evaluate(fitted, scene, split)
     fitted.metrics = metrics.to_dict()
     save_checkpoint(fitted, out)
@@ -225,6 +248,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Test a checkpoint, by default on its own split re-created from protocol and seed."""
     from .checkpoints import load_checkpoint
     from .evaluate import evaluate
 
@@ -254,6 +278,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Classify every pixel (or the labelled ones) and save a coloured map with a legend."""
     from .checkpoints import load_checkpoint
     from .mapimage import save_map
 
@@ -280,6 +305,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- compare / bench
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Train every model on every seed's split; print mean ± std beside the paper's numbers."""
     from .compare import compare, parse_models, parse_seeds
 
     models, seeds = parse_models(args.models), parse_seeds(args.seeds)
@@ -308,6 +334,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """Time SSAN training and whole-scene inference for each preset on a PaviaU-sized cube."""
     from .bench import PAVIAU_SHAPE, run_bench
 
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]

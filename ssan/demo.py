@@ -11,11 +11,12 @@ cars on the roads, are left unlabelled.
 Three things are planted on purpose and recorded in `Scene.planted`, so the attention
 maps can be checked against a known truth:
 
-* Red-edge pair: "Meadow, healthy" and "Meadow, drought-stressed" share one mean spectrum
-  except in bands 62-73 (691-738 nm), where the stressed meadow's red edge sits 10 nm
-  lower. Spectral attention should peak there.
+* Red-well pair: "Meadow, healthy" and "Meadow, drought-stressed" share one mean spectrum
+  except in bands 52-61 (649-687 nm), where the stressed grass, with less chlorophyll,
+  reflects more red. The stressed meadow lies in allotment strips between healthy ones.
 * Blue-green pair: "Roof, grey paint" and "Roof, teal-tinted paint" share one mean
   spectrum except in bands 10-21 (472-519 nm), where the tint adds a reflectance bump.
+  Those roofs are two-tone, one paint on each half.
 * Texture pair: both plazas are paved half with light and half with dark stone, drawn
   from the same distributions, so their per-pixel spectra are identically distributed; the
   fine plaza alternates the stones pixel by pixel (a chequer), the coarse plaza lays them
@@ -24,6 +25,9 @@ maps can be checked against a known truth:
 Outside the planted bands each pair's spectra follow the same distribution, so a pixel
 classifier without those bands is at chance, and the light/dark stone contrast is large
 enough to dominate the scene's leading principal components the spatial branch sees.
+Each spectral pair shares its surroundings (strips, two-tone roofs), so context does not
+tell them apart: the spectral branch is needed for the spectral pairs and the spatial
+branch for the texture pair, which is what the joint network is for.
 """
 
 from __future__ import annotations
@@ -51,10 +55,10 @@ CLASS_COLORS = (
     "#1e88e5", "#8d5a3b", "#1c1c3a", "#e3d3ad", "#9c8b6e",
 )
 
-RED_EDGE_BANDS = (62, 74)  # 691-738 nm, half-open band indices
+RED_WELL_BANDS = (52, 62)  # 649-687 nm, half-open band indices
 BLUE_GREEN_BANDS = (10, 22)  # 472-519 nm
 PLANTED = PlantedTruth(
-    spectral_pairs=((MEADOW, STRESSED_MEADOW, *RED_EDGE_BANDS), (GREY_PAINT, TEAL_PAINT, *BLUE_GREEN_BANDS)),
+    spectral_pairs=((MEADOW, STRESSED_MEADOW, *RED_WELL_BANDS), (GREY_PAINT, TEAL_PAINT, *BLUE_GREEN_BANDS)),
     texture_pairs=((FINE_PAVING, COARSE_PAVING),),
 )
 
@@ -101,8 +105,8 @@ def _planted_notes(wl: np.ndarray) -> tuple[str, ...]:
 
     name = {cls: f"'{CLASS_NAMES[cls - 1]}'" for cls in range(1, len(CLASS_NAMES) + 1)}
     return (
-        f"Planted: {name[MEADOW]} and {name[STRESSED_MEADOW]} differ only in {bands(*RED_EDGE_BANDS)}, "
-        "the red edge.",
+        f"Planted: {name[MEADOW]} and {name[STRESSED_MEADOW]} differ only in {bands(*RED_WELL_BANDS)}, "
+        "the red chlorophyll well.",
         f"Planted: {name[GREY_PAINT]} and {name[TEAL_PAINT]} differ only in {bands(*BLUE_GREEN_BANDS)}, "
         "blue-green.",
         f"Planted: {name[FINE_PAVING]} and {name[COARSE_PAVING]} have the same spectra (light and dark "
@@ -141,7 +145,7 @@ def _lay_out_town(rng: np.random.Generator, shape: tuple[int, int]) -> _Town:
     (r0, r1), (c0, c1) = row_bands[1], col_bands[1]
     classes[r0:r1, c0:c1] = COARSE_PAVING
     (r0, r1), (c0, c1) = row_bands[1], col_bands[2]
-    classes[r0:r1, c0:c1] = STRESSED_MEADOW
+    _lay_out_allotments(classes, (r0, r1), (c0, c1), scale)
 
     for r in road_rows:
         classes[r:r + road, :] = ASPHALT
@@ -201,6 +205,20 @@ def _lay_out_buildings(
         block[r0:r1, c0:c1] = True
         classes[shade & block & (classes == MEADOW)] = SHADOW
         classes[building] = roof
+        if roof in _TWO_TONE:  # the other paint on the far half: both paints share every context
+            middle = (left + right) // 2
+            classes[top:bottom, middle:right] = _TWO_TONE[roof]
+
+
+def _lay_out_allotments(classes: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], scale: float) -> None:
+    """Strips of drought-stressed and healthy meadow side by side, so context cannot tell them apart."""
+    (r0, r1), (c0, c1) = rows, cols
+    strip = max(4, round(6 * scale))
+    stressed = ((np.arange(c0, c1) - c0) // strip) % 2 == 0
+    classes[r0:r1, c0:c1] = np.where(stressed[None, :], STRESSED_MEADOW, MEADOW)
+
+
+_TWO_TONE = {GREY_PAINT: TEAL_PAINT, TEAL_PAINT: GREY_PAINT}
 
 
 def _lay_out_park(
@@ -278,9 +296,8 @@ def _endmembers(wl: np.ndarray) -> dict[str, np.ndarray]:
         "grey_paint": grey_paint,
         "teal_paint": grey_paint + 0.07 * _band_window(len(wl), *BLUE_GREEN_BANDS),
         "meadow": meadow,
-        "stressed_meadow": meadow + _band_window(len(wl), *RED_EDGE_BANDS) * (
-            _vegetation(wl, green=0.06, nir=0.45, edge_nm=708) - meadow
-        ),
+        # less chlorophyll: the red absorption well around 670 nm fills up
+        "stressed_meadow": meadow + 0.10 * _band_window(len(wl), *RED_WELL_BANDS),
         "trees": _vegetation(wl, green=0.035, nir=0.36, edge_nm=712),
         "water": 0.008 + 0.05 * (1 - _sigmoid(wl, 600, 30)) + 0.02 * _gauss(wl, 560, 30),
         "soil": 0.10 + 0.22 * (1 - np.exp(-(wl - wl[0]) / 250)),

@@ -86,6 +86,7 @@ class SpectralBranch(nn.Module):
 
     With `attention=False` (the RNN comparator) the states are pooled instead: "mean" over
     the bands, or "last": the forward GRU's final state beside the backward GRU's final state.
+    `centred=True` feeds the min-max scaled values as 2x - 1 (in [-1, 1]); the authors feed [0, 1].
     """
 
     def __init__(
@@ -96,9 +97,11 @@ class SpectralBranch(nn.Module):
         attention_bias: bool = False,
         attention: bool = True,
         pooling: str = "mean",
+        centred: bool = False,
     ) -> None:
         super().__init__()
         self.pooling = pooling
+        self.centred = centred
         self.gru = nn.GRU(input_size=1, hidden_size=hidden, batch_first=True, bidirectional=True)
         self.attention = SpectralAttention(2 * hidden, attention_size, attention_bias) if attention else None
         self.classifier = nn.Linear(2 * hidden, n_classes)
@@ -107,10 +110,13 @@ class SpectralBranch(nn.Module):
     def from_preset(cls, preset: Preset, n_classes: int, attention: bool = True) -> SpectralBranch:
         """The branch sized by `preset`; attention=False gives the RNN comparator's pooling."""
         return cls(
-            n_classes, preset.rnn_hidden, preset.attention_size, preset.attention_bias, attention, preset.rnn_pooling
+            n_classes, preset.rnn_hidden, preset.attention_size, preset.attention_bias, attention, preset.rnn_pooling,
+            preset.spectral_input == "centred",
         )
 
     def forward(self, spectra: Tensor) -> tuple[Tensor, Tensor | None]:
+        if self.centred:  # a constant 0.5 offset on every step biases the gates and slows learning
+            spectra = 2.0 * spectra - 1.0
         states, last = self.gru(spectra.unsqueeze(-1))   # states (n, B, 2H); last (2, n, H)
         if self.attention is not None:
             features, alpha = self.attention(states)

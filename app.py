@@ -1,0 +1,161 @@
+"""Scene: choose a hyperspectral scene, look at it, pick a split, click pixels to see their spectra.
+
+Run the app with `streamlit run app.py`; the other pages are in pages/.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ssan.download import data_dir
+from ssan.figures import class_counts_figure, pin_color, spectrum_figure
+from ssan.scenes import list_scenes
+from ui import loaders, page
+from ui.controls import split_controls
+from ui.progress import StreamlitProgress
+from ui.state import bound
+from ui.uploads import store_scene_upload
+from ui.viewer import class_name, clickable_scene, legend
+
+PIXEL_COLOUR = "#e6a800"
+SCENE_CHOICES = {"demo": "Demo town (synthetic, instant)", "paviau": "Pavia University", "paviac": "Pavia Centre",
+                 "file": "Your own .mat files"}
+
+page.setup("Scene")
+ss = st.session_state
+
+st.title("Attention in hyperspectral images")
+st.markdown(
+    f"An interactive look at **{page.METHOD}**, the spectral-spatial joint attention network: a recurrent "
+    "branch weighs each **band** of a pixel's spectrum, a convolutional branch weighs each **neighbour** in the "
+    "27×27 patch around it. Pick a scene and a split here, train or load a model, then see where it looked."
+)
+
+
+def try_load(spec: tuple, progressbar=False) -> bool:
+    """Load the scene `spec` (downloading with `progressbar` when needed); show why on failure."""
+    try:
+        loaders.scene_for(spec, progressbar)
+    except ValueError as exc:
+        st.error(str(exc))
+        return False
+    ss.scene_spec = spec
+    ss.pixel = None
+    ss.pinned = []
+    return True
+
+
+def choose_pavia(key: str) -> None:
+    entry = next(e for e in list_scenes() if e.name == key)
+    if ss.scene_spec == (key,):
+        return
+    if entry.cached:
+        try_load((key,))
+        return
+    st.info(f"{entry.title} ({entry.shape[0]}×{entry.shape[1]} px, {entry.bands} bands, {entry.classes} classes) "
+            f"needs a one-time download of {entry.download_bytes / 1e6:.0f} MB into `{data_dir()}` "
+            "(set SSAN_DATA_DIR to use another folder).")
+    if st.button(f"Download {entry.title}", type="primary", key="download"):
+        bar = StreamlitProgress(f"Downloading {entry.title}")
+        if try_load((key,), bar):
+            st.rerun()
+
+
+def choose_file() -> None:
+    st.markdown("A cube (rows × cols × bands) and a ground-truth map (rows × cols, 0 = unlabelled), in one .mat "
+                "file or two.")
+    up, typed = st.tabs(["Upload", "Path on this machine"])
+    with up:
+        cube = st.file_uploader("Cube .mat (may also hold the ground truth)", type=["mat"], key="upload_cube")
+        gt = st.file_uploader("Ground-truth .mat (optional)", type=["mat"], key="upload_gt")
+        if st.button("Load uploaded files", disabled=cube is None, key="load_upload"):
+            try:
+                cube_path = store_scene_upload(cube.name, cube.getvalue())
+                gt_path = store_scene_upload(gt.name, gt.getvalue()) if gt is not None else None
+            except ValueError as exc:
+                st.error(str(exc))
+            else:
+                if try_load(loaders.file_spec(cube_path, gt_path)):
+                    st.rerun()
+    with typed:
+        cube_path = bound(st.text_input, "Path of the cube .mat", "scene_path", placeholder="/data/PaviaU.mat")
+        gt_path = bound(st.text_input, "Path of the ground-truth .mat (optional)", "gt_path",
+                        placeholder="/data/PaviaU_gt.mat")
+        if st.button("Load from path", disabled=not cube_path.strip(), key="load_path"):
+            if try_load(loaders.file_spec(cube_path.strip(), gt_path.strip() or None)):
+                st.rerun()
+
+
+with st.container(border=True):
+    choice = bound(st.radio, "Scene", "scene_choice", options=list(SCENE_CHOICES), format_func=SCENE_CHOICES.get,
+                   horizontal=True)
+    if choice == "demo" and ss.scene_spec != ("demo",):
+        try_load(("demo",))
+    elif choice in ("paviau", "paviac"):
+        choose_pavia(choice)
+    elif choice == "file":
+        choose_file()
+
+ctx = page.context()
+scene = ctx.scene
+wl = scene.wavelengths
+approx = "≈ " if scene.wavelengths_estimated else ""
+st.markdown(
+    f"**Showing: {loaders.spec_label(ctx.spec)}** · {scene.shape[0]}×{scene.shape[1]} pixels · {scene.n_bands} bands "
+    f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm) · {scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
+    f"pixels · {scene.source}"
+)
+if scene.notes:
+    with st.expander("Notes on this scene"):
+        for note in scene.notes:
+            st.markdown(f"- {note}")
+
+left, right = st.columns([1.15, 1], gap="large")
+with left:
+    with st.expander("Display: bands, stretch, ground-truth overlay", expanded=False):
+        lo_nm, hi_nm = float(wl.min()), float(wl.max())
+        c1, c2, c3 = st.columns(3)
+        nm = [c.slider(f"{ch} (nm)", lo_nm, hi_nm, float(np.clip(v, lo_nm, hi_nm)), step=1.0, key=f"w_nm_{ch}")
+              for c, ch, v in zip((c1, c2, c3), ("Red", "Green", "Blue"), ss.rgb_nm)]
+        ss.rgb_nm = tuple(nm)
+        bound(st.slider, "Stretch (percentiles)", "stretch", min_value=0.0, max_value=100.0, step=0.5)
+        bound(st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05)
+    st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
+    pixel = clickable_scene(ctx, key="scene_image", pinned=True)
+    legend(scene)
+
+with right:
+    r, c = pixel
+    flat = r * scene.shape[1] + c
+    label = int(scene.labels[r, c])
+    st.subheader(f"Pixel (row {r}, col {c})")
+    st.markdown(f"Ground truth: **{class_name(scene, label)}**")
+    spectra = [(f"({r}, {c})", scene.cube[r, c], PIXEL_COLOUR)]
+    spectra += [(f"#{i + 1} ({pr}, {pc})", scene.cube[pr, pc], pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
+    planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
+    st.plotly_chart(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
+                                    value_title="Value (as stored)"), key="scene_spectrum", config={"displaylogo": False})
+    b1, b2 = st.columns(2)
+    if b1.button("Pin this pixel", disabled=tuple(pixel) in map(tuple, ss.pinned), width="stretch", key="pin"):
+        ss.pinned = [*ss.pinned, tuple(pixel)]
+        st.rerun()
+    if b2.button("Clear pinned pixels", disabled=not ss.pinned, width="stretch", key="unpin"):
+        ss.pinned = []
+        st.rerun()
+    if planted is not None:
+        st.caption("Shaded: the bands planted in the demo scene (two class pairs differ only there).")
+
+st.divider()
+st.subheader("Split")
+split_controls()
+split = ctx.split
+st.markdown(split.summary())
+if split.leakage > 0.5:
+    st.caption("Leakage: with random pixels, most test patches overlap a training patch, which flatters "
+               "spectral-spatial models. The disjoint protocol keeps a guard band between them.")
+for warning in split.warnings:
+    st.warning(warning)
+st.plotly_chart(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
+                                    split_counts=split.counts(scene.n_classes)), key="split_counts",
+                config={"displaylogo": False})

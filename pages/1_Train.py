@@ -1,0 +1,111 @@
+"""Train: fit a model on the current scene and split in the background, or load a saved one."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ssan.checkpoints import CheckpointError
+from ssan.models import CLASSICAL_MODELS, MODEL_LABELS, MODEL_NAMES, PRESETS, get_preset
+from ssan.train import describe_device, pick_device
+from ui import loaders, page, training
+from ui.controls import split_controls
+from ui.state import bound
+from ui.uploads import store_checkpoint_upload
+
+ADVANCED = {  # session key: (preset field, label, widget kwargs)
+    "adv_iterations": ("iterations", "Iterations", {"min_value": 1, "max_value": 200_000, "step": 50}),
+    "adv_eval_every": ("eval_every", "Validate every … iterations", {"min_value": 1, "max_value": 100_000, "step": 10}),
+    "adv_batch_size": ("batch_size", "Batch size", {"min_value": 1, "max_value": 4096, "step": 16}),
+    "adv_lr": ("lr", "Learning rate", {"min_value": 1e-6, "max_value": 1.0, "step": 1e-3, "format": "%.4g"}),
+}
+
+page.setup("Train")
+ctx = page.context()
+ss = st.session_state
+
+st.title("Train a model")
+st.markdown(f"On **{loaders.spec_label(ctx.spec)}** (choose the scene on the Scene page).")
+split_controls()
+st.caption(ctx.split.summary())
+
+device = pick_device()
+left, right = st.columns([1, 1], gap="large")
+with left:
+    model = bound(st.selectbox, "Model", "train_model", options=list(MODEL_NAMES), format_func=MODEL_LABELS.get)
+    neural = model not in CLASSICAL_MODELS
+    c1, c2 = st.columns(2)
+    with c1:
+        preset = bound(st.selectbox, "Preset", "train_preset", options=list(PRESETS), disabled=not neural,
+                       help="quick: small network for a CPU; paper: the authors' configuration (meant for a GPU).")
+    with c2:
+        seed = bound(st.number_input, "Seed", "train_seed", min_value=0, max_value=2**31 - 1, step=1)
+    base = get_preset(preset)
+    with st.expander("Advanced settings", expanded=False):
+        st.caption("Empty fields keep the preset's value.")
+        a1, a2 = st.columns(2)
+        for i, (name, (field, label, kwargs)) in enumerate(ADVANCED.items()):
+            with (a1, a2)[i % 2]:
+                bound(st.number_input, label, name, placeholder=f"{getattr(base, field)} (preset)", disabled=not neural,
+                      **kwargs)
+    overrides = {field: ss[name] for name, (field, _, _) in ADVANCED.items() if ss[name] is not None} if neural else {}
+with right:
+    st.markdown(f"**Device:** {describe_device(device)}, picked automatically.")
+    if not neural:
+        st.markdown(f"**Estimated time:** a grid search over {model.upper()}'s settings on the "
+                    f"{ctx.split.train.size:,} training spectra; seconds on the demo scene.")
+    elif preset == "paper" and device.type == "cpu":
+        st.markdown("**Estimated time:** the paper preset is meant for a GPU; on a CPU it takes hours.")
+        if st.button("Time a few steps to estimate", key="estimate"):
+            est = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
+                                            tuple(sorted(overrides.items())))
+            st.markdown(f"**Estimated time:** {est.describe()}")
+    else:
+        try:
+            est = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
+                                            tuple(sorted(overrides.items())))
+            st.markdown(f"**Estimated time:** {est.describe()}")
+        except ValueError as exc:
+            st.error(str(exc))
+    busy = training.running("train_job")
+    if st.button(f"Train {model.upper()}", type="primary", disabled=busy, key="start_training"):
+        try:
+            training.start_job("train_job", ctx, (model,), preset, int(seed), overrides)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    st.caption(f"Trained models are saved under `{loaders.runs_dir().resolve()}` (set SSAN_RUNS_DIR to change it).")
+
+training.monitor("train_job", adopt=True)
+
+st.divider()
+st.subheader("Saved models for this scene")
+models, problems = loaders.models_for_scene(ctx.scene)
+for problem in problems:
+    st.warning(f"Skipped an unreadable checkpoint: {problem}")
+if not models:
+    st.info("No saved model for this scene yet: train one above, or upload a checkpoint below.")
+else:
+    paths = [str(p) for p, _ in models]
+    labels = {str(p): page.model_label(p, f) for p, f in models}
+    ss.active_model = str(ctx.model_path)
+    st.radio("Active model (used by the attention and compare pages)", paths, format_func=labels.get,
+             key="active_model", on_change=lambda: page.choose_model(ctx.spec, ss.active_model))
+
+with st.expander("Load a checkpoint from files"):
+    st.caption("Upload both files of a checkpoint folder: model.safetensors and model.json.")
+    files = st.file_uploader("Checkpoint files", type=["safetensors", "json"], accept_multiple_files=True,
+                             key="upload_checkpoint")
+    if st.button("Load checkpoint", disabled=not files, key="load_checkpoint"):
+        try:
+            path, fitted = store_checkpoint_upload({f.name: f.getvalue() for f in files}, loaders.runs_dir())
+        except CheckpointError as exc:
+            st.error(str(exc))
+        else:
+            if loaders.fits(fitted, ctx.scene):
+                page.choose_model(ctx.spec, path)
+                page.flash(f"Loaded {fitted.summary()}; it is now the active model.")
+                st.rerun()
+            else:
+                st.warning(f"Saved {fitted.summary()} to `{path}`, but it was trained on scene "
+                           f"'{fitted.scene.name}', not this one: choose that scene to use it.")

@@ -1,0 +1,84 @@
+"""Spectral attention: a clicked pixel's spectrum beside SSAN's per-band attention weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ssan.attention import pixel_attention
+from ssan.figures import class_attention_figure, probability_figure, spectrum_figure
+from ui import loaders, page
+from ui.explain import pixel_table, planted_verdict
+from ui.viewer import class_name, clickable_scene, legend
+
+PIXEL_COLOUR = "#e6a800"
+CONFIG = {"displaylogo": False}
+
+page.setup("Spectral attention")
+ctx = page.context()
+scene = ctx.scene
+
+st.title("Spectral attention: which bands does the model weigh?")
+st.markdown(
+    f"{page.METHOD} reads a pixel's spectrum band by band with a bidirectional GRU and then weighs the bands with "
+    "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis, "
+    "so a peak in α lines up with the bands the model relied on."
+)
+if ctx.model is None:
+    st.info("There is no model for this scene yet. Train one (the quick preset takes about a minute on a CPU) or "
+            "load a checkpoint on the Train page.")
+    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+fitted = ctx.model
+st.caption(f"Model: {page.model_label(ctx.model_path, fitted)} · change it on the Train page.")
+if not fitted.has_spectral_attention:
+    st.warning(f"{fitted.model_name.upper()} has no spectral attention; choose an SSAN or ARNN model on the Train "
+               "page to see α. Its prediction is shown below.")
+
+path, mtime = ctx.model_key
+sampler = loaders.sampler_for(path, mtime, ctx.spec)
+left, right = st.columns([1, 1.3], gap="large")
+with left:
+    row, col = clickable_scene(ctx, key="spectral_image", height=420)
+    legend(scene, counts=False)
+
+flat = row * scene.shape[1] + col
+att = pixel_attention(fitted, sampler, np.array([flat]))
+predicted = int(att.predicted[0])
+truth = int(scene.labels[row, col])
+planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
+alpha = att.spectral[0] if att.spectral is not None else None
+with left:
+    st.markdown("**Class probabilities**")
+    st.plotly_chart(probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
+                    key="spectral_probabilities", config=CONFIG)
+
+with right:
+    verdict = "✓" if truth == predicted else ("✗" if truth else "")
+    st.subheader(f"Pixel (row {row}, col {col})")
+    st.markdown(f"Ground truth **{class_name(scene, truth)}** · predicted **{class_name(scene, predicted)}** "
+                f"({100 * att.probabilities[0, predicted - 1]:.1f}%) {verdict}")
+    st.plotly_chart(
+        spectrum_figure(scene.wavelengths, [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
+                        attention=alpha, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
+                        value_title="Value (as stored)"),
+        key="spectral_spectrum", config=CONFIG)
+    if planted is not None:
+        st.caption("Shaded: bands planted in the demo scene; two class pairs differ only there.")
+    table = pixel_table(scene, row, col, sampler.spectra(np.array([flat]))[0], alpha)
+    st.download_button("Download spectrum and attention (CSV)", table.to_csv(index=False),
+                       file_name=f"{scene.name}_r{row}_c{col}_{fitted.model_name}.csv", mime="text/csv",
+                       key="download_csv", icon=":material/download:")
+
+if fitted.has_spectral_attention:
+    st.subheader("Mean attention per class")
+    mean_att = loaders.class_attention(path, mtime, ctx.spec, "spectral")
+    line = planted_verdict(scene, mean_att)
+    if line:
+        st.markdown(line)
+    st.plotly_chart(class_attention_figure(scene.wavelengths, mean_att, scene.class_names, scene.class_colors,
+                                           planted=planted, wavelengths_estimated=scene.wavelengths_estimated),
+                    key="class_attention", config=CONFIG)
+    st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "
+               "Click a class in the legend to hide it; double-click to show it alone.")

@@ -1,0 +1,94 @@
+"""Spatial attention: the patch around a pixel beside SSAN's spatial attention mask."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.express as px
+import streamlit as st
+
+from ssan.attention import pixel_attention
+from ssan.figures import spatial_attention_figure
+from ssan.imaging import patch_around
+from ui import loaders, page
+from ui.state import bound
+from ui.viewer import class_name, clickable_scene, legend, pixel_inputs
+
+CONFIG = {"displaylogo": False}
+SUMMARY_MAX_PIXELS = 1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
+
+page.setup("Spatial attention")
+ctx = page.context()
+scene = ctx.scene
+ss = st.session_state
+
+st.title("Spatial attention: which neighbours does the model weigh?")
+st.markdown(
+    f"{page.METHOD} also looks at the 27×27 patch around the pixel (its first principal components). Before "
+    "convolving, it multiplies the patch by a spatial attention mask, one weight per neighbour. Click a pixel, or "
+    "step with the arrows, to see its patch and mask."
+)
+if ctx.model is None:
+    st.info("There is no model for this scene yet. Train one or load a checkpoint on the Train page.")
+    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
+    st.stop()
+
+fitted = ctx.model
+st.caption(f"Model: {page.model_label(ctx.model_path, fitted)} · change it on the Train page.")
+if not fitted.has_spatial_attention:
+    st.warning(f"{fitted.model_name.upper()} has no spatial attention; choose an SSAN or ACNN model on the Train "
+               "page to see the mask.")
+    st.stop()
+
+path, mtime = ctx.model_key
+sampler = loaders.sampler_for(path, mtime, ctx.spec)
+left, right = st.columns([1, 1.7], gap="large")
+with left:
+    clickable_scene(ctx, key="spatial_image", height=380)
+    pixel_inputs(scene, key="spatial")
+    legend(scene, counts=False)
+
+row, col = ss.pixel
+att = pixel_attention(fitted, sampler, np.array([row * scene.shape[1] + col]))
+predicted = int(att.predicted[0])
+size = fitted.preset.patch_size
+patch = patch_around(loaders.false_colour_image(ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch)), row, col, size)
+mask = att.spatial[0]
+
+with right:
+    st.subheader(f"Pixel (row {row}, col {col})")
+    st.markdown(f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
+                f"**{class_name(scene, predicted)}** ({100 * att.probabilities[0, predicted - 1]:.1f}%)")
+    opacity = bound(st.slider, "Mask opacity in the overlay", "patch_opacity", min_value=0.0, max_value=1.0,
+                    step=0.05)
+    stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
+    fig = spatial_attention_figure(patch, mask, opacity)
+    if stretch:
+        fig.update_traces(zmin=float(mask.min()), zmax=float(mask.max()), selector={"type": "heatmap"})
+    for annotation, title in zip(fig.layout.annotations, ("Patch (false colour)", "Mask", "Overlay")):
+        annotation.text = title  # short titles: three panels share a narrow column
+    fig.update_layout(height=300)
+    st.plotly_chart(fig, key="spatial_figure", config=CONFIG)
+    st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
+               f"{mask.min():.3f}–{mask.max():.3f}"
+               + (", and the colours are stretched to that range" if stretch else " on a 0–1 colour scale")
+               + ". Bright = neighbours kept, dark = damped. Outside the image the patch is zero padded.")
+
+st.subheader("Mean spatial mask per class")
+if scene.shape[0] * scene.shape[1] > SUMMARY_MAX_PIXELS:
+    st.info("This scene is too large for the class summary here.")
+else:
+    masks = loaders.class_attention(path, mtime, ctx.spec, "spatial")
+    half = size // 2
+    shown = [i for i in range(scene.n_classes) if np.isfinite(masks[i]).all()]
+    fig = px.imshow(masks[shown], facet_col=0, facet_col_wrap=6, color_continuous_scale="Viridis",
+                    x=np.arange(-half, half + 1), y=np.arange(-half, half + 1),
+                    labels={"x": "Δcol", "y": "Δrow", "color": "mask"}, aspect="equal")
+    for annotation in fig.layout.annotations:
+        annotation.text = scene.class_names[shown[int(annotation.text.split("=")[1])]].replace(", ", ",<br>")
+    fig.update_xaxes(showticklabels=False, title_text="")
+    fig.update_yaxes(showticklabels=False, title_text="")
+    fig.update_layout(height=200 + 190 * ((len(shown) - 1) // 6), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    st.plotly_chart(fig, key="class_masks", config=CONFIG)
+    st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on; "
+               "the centre is the classified pixel.")

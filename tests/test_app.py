@@ -1,0 +1,358 @@
+"""The Streamlit app through AppTest: every page on the demo scene, switching scene, split and model,
+simulated clicks, training from the Train page, loading checkpoints, and clear messages for bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+from streamlit.testing.v1 import AppTest
+
+from ssan.attention import pixel_attention
+from ssan.checkpoints import CheckpointError, load_checkpoint
+from ssan.demo import make_demo_scene
+from ssan.scene import SceneError
+from ssan.scenes import load_scene
+from ui.uploads import store_checkpoint_upload, store_scene_upload
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSET = ROOT / "assets" / "demo-ssan"
+SCENE, TRAIN, SPECTRAL, SPATIAL, COMPARE = (
+    "app.py", "pages/1_Train.py", "pages/2_Spectral_attention.py", "pages/3_Spatial_attention.py", "pages/4_Compare.py")
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One intra-op thread: the demo networks are small, and two threads crawl on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """Each test saves its models in its own runs folder."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("SSAN_RUNS_DIR", str(runs))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return make_demo_scene(seed=0)
+
+
+def app(page: str = SCENE) -> AppTest:
+    """The app, run once on the landing page and then switched to `page`."""
+    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    if page != SCENE:
+        at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(e.value for kind in ("markdown", "caption", "subheader", "title", "info", "warning", "error",
+                                           "success") for e in getattr(at, kind))
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The Plotly figure of the chart with `key`, as a dict."""
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if element.proto.id and key in element.proto.id:
+            return spec
+    raise AssertionError(f"no chart with key {key!r}")
+
+
+def values(data) -> np.ndarray:
+    """A figure array as numpy: Plotly sends numpy data as {"dtype", "bdata" (base64)}."""
+    if isinstance(data, dict):
+        shape = [int(n) for n in str(data.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).reshape(shape)
+    return np.asarray(data, dtype=float)
+
+
+def click(at: AppTest, key: str, row: int, col: int) -> AppTest:
+    """Simulate a click on the clickable image `key` (AppTest cannot click Plotly): inject its selection."""
+    at.session_state[key] = {"selection": {"points": [{"curve_number": 1, "x": col, "y": row}],
+                                           "point_indices": [], "box": [], "lasso": []}}
+    return at.run()
+
+
+@pytest.mark.parametrize("page, expected", [
+    (SCENE, "Attention in hyperspectral images"),
+    (TRAIN, "Train a model"),
+    (SPECTRAL, "Spectral attention"),
+    (SPATIAL, "Spatial attention"),
+    (COMPARE, "Compare models"),
+])
+def test_every_page_renders_on_the_demo_scene(page, expected):
+    at = app(page)
+    assert expected in at.title[0].value
+    assert not at.error, [e.value for e in at.error]
+    options = [o for box in at.selectbox for o in box.options]
+    assert "SSAN (Mei/Pan et al. 2019)" in texts(at) + "\n".join(options)
+
+
+def test_scene_page_shows_image_legend_split_and_spectrum(demo):
+    at = app()
+    body = texts(at)
+    assert "150×150 pixels" in body and "103 bands" in body and "12 classes" in body
+    assert "leakage" in body and "paper protocol" in body
+    image = chart(at, "scene_image")
+    assert [t["type"] for t in image["data"][:2]] == ["image", "scattergl"]
+    spectrum = chart(at, "scene_spectrum")
+    assert spectrum["layout"]["xaxis"]["title"]["text"] == "Wavelength (nm)"
+    counts = chart(at, "split_counts")
+    assert {t["name"] for t in counts["data"]} == {"train", "val", "test"}
+
+
+def test_click_on_the_scene_sets_the_pixel_and_pins_compare_spectra(demo):
+    at = click(app(), "scene_image", 40, 30)
+    assert at.session_state["pixel"] == (40, 30)
+    assert "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
+    spectrum = chart(at, "scene_spectrum")
+    assert np.allclose(values(spectrum["data"][0]["y"]), demo.cube[40, 30], atol=1e-5)
+    at.button(key="pin").click().run()
+    at = click(at, "scene_image", 100, 20)
+    assert at.session_state["pinned"] == [(40, 30)]
+    names = [t["name"] for t in chart(at, "scene_spectrum")["data"]]
+    assert names[:2] == ["(100, 20)", "#1 (40, 30)"]
+    marker = chart(at, "scene_image")["data"][-1]
+    assert (marker["x"][0], marker["y"][0]) == (20, 100)
+    at.button(key="unpin").click().run()
+    assert at.session_state["pinned"] == []
+
+
+def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
+    at = app(SPECTRAL)
+    at = click(at, "spectral_image", 12, 34)
+    assert at.session_state["pixel"] == (12, 34)
+    figure = chart(at, "spectral_spectrum")
+    bars = next(t for t in figure["data"] if t["type"] == "bar")
+    fitted = load_checkpoint(ASSET)
+    expected = pixel_attention(fitted, fitted.sampler(demo), np.array([12 * 150 + 34])).spectral[0]
+    assert np.allclose(values(bars["y"]), expected, atol=1e-5)
+    assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
+    assert "Planted bands get" in texts(at)
+    at.switch_page(SPATIAL).run()
+    assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
+    at.button(key="spatial_right").click().run()
+    at.button(key="spatial_down").click().run()
+    assert at.session_state["pixel"] == (13, 35)
+    at.number_input(key="spatial_row").set_value(70).run()
+    assert at.session_state["pixel"] == (70, 35)
+    at.switch_page(SPECTRAL).run()
+    assert "Pixel (row 70, col 35)" in [s.value for s in at.subheader]
+    assert not at.exception
+
+
+def test_a_stale_selection_does_not_override_the_arrows():
+    at = click(app(SPATIAL), "spatial_image", 50, 50)
+    at.button(key="spatial_left").click().run()
+    at.run()
+    assert at.session_state["pixel"] == (50, 49)
+
+
+def test_spectral_page_offers_the_csv(demo):
+    at = click(app(SPECTRAL), "spectral_image", 75, 100)
+    assert at.session_state["pixel"] == (75, 100)
+    (button,) = [b for b in at.get("download_button")]
+    assert button.proto.label.startswith("Download spectrum and attention")
+
+
+def test_switching_split_changes_the_summary():
+    at = app()
+    at.selectbox(key="w_split_kind").set_value("per-class").run()
+    at.number_input(key="w_split_n").set_value(20).run()
+    at.number_input(key="w_split_seed").set_value(3).run()
+    assert "per-class: 20 train / 20 validation per class" in texts(at)
+    assert "seed 3" in texts(at)
+    at.switch_page(TRAIN).run()
+    assert "per-class: 20 train" in texts(at) and at.number_input(key="w_split_n").value == 20
+    at.number_input(key="w_split_seed").set_value(5).run()
+    assert "seed 5" in texts(at)
+    at.switch_page(SCENE).run()
+    assert at.selectbox(key="w_split_kind").value == "per-class" and at.number_input(key="w_split_seed").value == 5
+    assert "per-class: 20 train / 20 validation per class / rest test, random pixels, seed 5" in texts(at)
+
+
+def test_switching_to_your_own_file_and_back(tmp_path, demo):
+    cube = tmp_path / "tiny.mat"
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": rng.random((30, 36, 8)).astype(np.float32), "gt": labels})
+    at = app()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    assert not at.exception and not at.error
+    assert "Showing: tiny.mat" in texts(at) and "30×36 pixels" in texts(at)
+    at.switch_page(SPECTRAL).run()
+    assert "no model for this scene" in texts(at)
+    at.switch_page(SCENE).run()
+    at.radio(key="w_scene_choice").set_value("demo").run()
+    assert "Showing: Demo town" in texts(at)
+
+
+def test_a_bad_path_gives_a_clear_message(tmp_path):
+    bad = tmp_path / "notes.mat"
+    bad.write_text("this is not a MATLAB file")
+    at = app()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(bad)).run()
+    at.button(key="load_path").click().run()
+    assert not at.exception
+    (error,) = at.error
+    assert "notes.mat" in error.value
+    at.text_input(key="w_scene_path").set_value(str(tmp_path / "missing.mat")).run()
+    at.button(key="load_path").click().run()
+    assert not at.exception and "missing.mat" in at.error[0].value
+    assert "Showing: Demo town" in texts(at), "the previous scene stays loaded"
+
+
+def test_pavia_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SSAN_DATA_URL", f"http://127.0.0.1:{closed}/")
+    at = app()
+    at.radio(key="w_scene_choice").set_value("paviau").run()
+    assert "needs a one-time download" in texts(at)
+    at.button(key="download").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "Could not download" in message and str(tmp_path / "data") in message and "PaviaU.mat" in message
+
+
+def test_uploaded_scene_files_are_checked(tmp_path):
+    with pytest.raises(SceneError, match="expected a MATLAB .mat file"):
+        store_scene_upload("cube.txt", b"1 2 3", tmp_path)
+    with pytest.raises(SceneError, match="empty"):
+        store_scene_upload("cube.mat", b"", tmp_path)
+    path = store_scene_upload("cube.mat", b"not a mat file at all", tmp_path)
+    assert path.name == "cube.mat" and path.read_bytes() == b"not a mat file at all"
+    with pytest.raises(SceneError, match="cube.mat"):
+        load_scene(path)
+
+
+def test_uploaded_checkpoints_are_checked(tmp_path, demo):
+    files = {"model.safetensors": (ASSET / "model.safetensors").read_bytes(),
+             "model.json": (ASSET / "model.json").read_bytes()}
+    folder, fitted = store_checkpoint_upload(files, tmp_path)
+    assert folder.parent == tmp_path / "uploaded" and fitted.model_name == "ssan"
+    with pytest.raises(CheckpointError, match="exactly two files"):
+        store_checkpoint_upload({"model.safetensors": files["model.safetensors"]}, tmp_path)
+    tampered = {**files, "model.safetensors": files["model.safetensors"][:-10] + b"0" * 10}
+    with pytest.raises(CheckpointError, match="sha256"):
+        store_checkpoint_upload(tampered, tmp_path)
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        store_checkpoint_upload({**files, "model.json": b"{oops"}, tmp_path)
+    assert len(list((tmp_path / "uploaded").iterdir())) == 1, "refused uploads leave nothing behind"
+
+
+def test_switching_and_loading_models(runs_dir):
+    uploaded, _ = store_checkpoint_upload({"a.safetensors": (ASSET / "model.safetensors").read_bytes(),
+                                           "a.json": (ASSET / "model.json").read_bytes()}, runs_dir)
+    at = app(TRAIN)
+    radio = at.radio(key="active_model")
+    assert len(radio.options) == 2 and radio.value == str(ASSET)
+    assert any("shipped demo checkpoint" in o for o in radio.options)
+    radio.set_value(str(uploaded)).run()
+    assert not at.exception
+    assert at.session_state["model_dirs"][("demo",)] == str(uploaded)
+    at.switch_page(SPECTRAL).run()
+    model_line = next(c.value for c in at.caption if c.value.startswith("Model:"))
+    assert uploaded.name in model_line and "shipped" not in model_line
+
+
+def test_training_a_quick_model_from_the_train_page(runs_dir):
+    at = app(TRAIN)
+    at.session_state["adv_iterations"] = 30
+    at.session_state["adv_eval_every"] = 10
+    at.run()
+    assert "30 iterations" in texts(at)
+    at.button(key="start_training").click().run()
+    assert not at.exception and not at.error
+    _, job = at.session_state["train_job"]
+    assert job.join(timeout=TIMEOUT)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = [m.label for m in at.metric]
+    assert "SSAN OA" in labels and "AA" in labels and "κ" in labels
+    saved = list(runs_dir.rglob("model.json"))
+    assert len(saved) == 1
+    curve = chart(at, "train_job_curve")
+    assert len(values(curve["data"][0]["x"])) == 30
+    assert at.session_state["model_dirs"][("demo",)] == str(saved[0].parent)
+    at.switch_page(SPECTRAL).run()
+    assert saved[0].parent.name in texts(at)
+
+
+def test_cancelling_keeps_the_best_model(runs_dir):
+    at = app(TRAIN)
+    at.session_state["adv_iterations"] = 100_000
+    at.session_state["adv_eval_every"] = 2
+    at.run()
+    at.button(key="start_training").click().run()
+    _, job = at.session_state["train_job"]
+    deadline = time.monotonic() + TIMEOUT
+    while sum(h["val_accuracy"] is not None for h in job.snapshot().history) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at.run()
+    assert at.get("progress") and at.button(key="train_job_cancel").proto.label.startswith("Cancel")
+    at.button(key="train_job_cancel").click().run()
+    assert job.join(timeout=TIMEOUT)
+    at.run()
+    assert "Cancelled: the best model so far was kept" in texts(at)
+    assert len(list(runs_dir.rglob("model.json"))) == 1
+
+
+def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
+    at = app(COMPARE)
+    table = at.dataframe[0].value
+    assert list(table.index) == ["SSAN"] and table.loc["SSAN", "OA %"] > 90
+    at.multiselect(key="compare_models").set_value(["knn"]).run()
+    at.button(key="start_compare").click().run()
+    _, job = at.session_state["compare_job"]
+    assert job.join(timeout=TIMEOUT)
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table.index) == ["KNN", "SSAN"]
+    assert "Asphalt road" in table.columns and "OA % (paper, reported)" not in table.columns
+    assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
+    at.toggle(key="w_cm_normalise").set_value(True).run()
+    z = values(chart(at, "cm_SSAN")["data"][0]["z"])
+    assert np.allclose(z.sum(axis=1), 1.0)
+    at.toggle(key="w_show_maps").set_value(True).run()
+    assert not at.exception
+    for key in ("map_Ground truth", "map_KNN", "map_SSAN"):
+        assert chart(at, key)["data"][0]["type"] == "image"
+
+
+def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
+    shutil.copytree(ASSET, tmp_path / "copy")  # a model exists, but for another scene
+    cube = tmp_path / "small.mat"
+    labels = np.repeat(np.arange(1, 3), 10)[None, :].repeat(20, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels})
+    at = app()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    for page in (SPATIAL, COMPARE):
+        at.switch_page(page).run()
+        assert not at.exception and at.info, page

@@ -1,0 +1,159 @@
+"""Multi-model, multi-seed comparison, the paper's reported numbers, and `ssan compare`."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from ssan.cli import main
+from ssan.compare import Report, RunResult, compare, parse_models, parse_seeds, split_from_spec
+from ssan.models import MODEL_NAMES
+from ssan.reference import LABEL, PAPER_RESULTS, Reported, paper_result, paper_results, reference_key
+from ssan.scenes import load_scene
+
+TINY = {"iterations": 4, "eval_every": 2, "rnn_hidden": 8, "fc_hidden": 32, "fusion_hidden": 32,
+        "batch_size": 32, "conv_channels": (4, 8)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine two OpenMP threads make the GRU ~100x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_scene("demo")
+
+
+@pytest.fixture(scope="module")
+def report(demo):
+    return compare(demo, "per-class:10", ["knn", "cnn"], [0, 1], "quick", "cpu", TINY)
+
+
+def test_every_model_runs_on_the_same_split_per_seed(report):
+    assert [(r.model, r.seed) for r in report.runs] == [("knn", 0), ("cnn", 0), ("knn", 1), ("cnn", 1)]
+    assert [s["seed"] for s in report.splits] == [0, 1]
+    assert report.splits[0]["train"] != report.splits[1]["train"]   # the split is seeded by the seed
+    for s in report.splits:
+        assert s["protocol"] == "per-class:10" and "leakage" in s["summary"]
+    assert report.complete and report.device.startswith("cpu")
+    assert report.presets["cnn"]["iterations"] == 4
+
+
+def test_summaries_are_mean_and_sample_std_over_seeds(report):
+    by_model = {s.model: s for s in report.summaries()}
+    assert set(by_model) == {"knn", "cnn"}
+    oas = [r.metrics["oa"] for r in report.runs if r.model == "knn"]
+    assert by_model["knn"].n_runs == 2
+    assert by_model["knn"].mean["oa"] == pytest.approx(np.mean(oas))
+    assert by_model["knn"].std["oa"] == pytest.approx(np.std(oas, ddof=1))
+    assert len(by_model["cnn"].per_class_mean) == 12
+
+
+def test_report_json_holds_per_seed_confusion_matrices(report, tmp_path):
+    data = json.loads(report.save(tmp_path / "out" / "report.json").read_text())
+    assert data["split_spec"] == "per-class:10" and data["seeds"] == [0, 1] and data["models"] == ["knn", "cnn"]
+    run = data["runs"][0]
+    assert np.asarray(run["metrics"]["confusion"]).shape == (12, 12) and len(run["metrics"]["per_class"]) == 12
+    assert {"train_seconds", "eval_seconds", "best_val_accuracy"} <= set(run)
+    assert data["reference"] is None   # the demo scene has no paper numbers
+    assert {"torch", "numpy", "scikit-learn", "ssan"} <= set(data["versions"])
+    assert data["overrides"]["conv_channels"] == [4, 8]
+
+
+def test_demo_table_has_no_paper_column(report):
+    table = report.format_table()
+    assert "±" in table and "KNN" in table and "CNN" in table and LABEL not in table
+
+
+def test_pavia_table_shows_the_papers_numbers_beside_ours(report):
+    pavia = Report(**{**report.__dict__, "scene": {**report.scene, "name": "paviau"}})
+    table, lines = pavia.format_table(), pavia.describe()
+    assert LABEL in table and "84.48 / 84.88 / 83.00" in table and "89.20 / 93.20 / 85.91" in table
+    assert any("own random split (100 train / 100 validation" in line for line in lines)
+
+
+def test_reference_lookup():
+    assert paper_result("paviau", "ssan") == Reported(99.54, 98.41, 99.12)
+    assert paper_result("Pavia Centre", "ARNN") == Reported(99.47, 91.31, 98.41)
+    assert paper_results("PaviaU") is PAPER_RESULTS["paviau"]
+    assert reference_key("pavia") == "paviac" and reference_key("Pavia University") == "paviau"
+    assert paper_results("demo") is None and paper_result("mine.mat", "ssan") is None
+    for row in PAPER_RESULTS.values():
+        assert set(row) == set(MODEL_NAMES)
+
+
+def test_stop_ends_the_comparison_after_the_running_model(demo):
+    stop = threading.Event()
+    steps = []
+
+    def on_step(step):
+        steps.append(step)
+        if step.finished:
+            stop.set()
+
+    partial = compare(demo, "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu", progress=on_step, stop=stop)
+    assert [r.model for r in partial.runs] == ["knn"] and not partial.complete
+    assert "stopped early" in partial.describe()[-1]
+    assert steps[0].run == 1 and steps[0].runs == 4 and steps[0].training is None
+
+
+def test_network_progress_is_forwarded(demo):
+    seen = []
+    compare(demo, "per-class:10", ["rnn"], [0], "quick", "cpu", TINY, progress=seen.append)
+    training = [s.training for s in seen if s.training is not None]
+    assert [p.iteration for p in training] == [1, 2, 3, 4] and all(s.model == "rnn" for s in seen)
+
+
+def test_fixed_split_from_two_mat_files(demo, tmp_path):
+    rng = np.random.default_rng(0)
+    take = (demo.labels > 0) & (rng.random(demo.shape) < 0.1)
+    scipy.io.savemat(tmp_path / "TR.mat", {"tr": np.where(take, demo.labels, 0).astype(np.uint8)})
+    scipy.io.savemat(tmp_path / "TS.mat", {"ts": np.where(take, 0, demo.labels).astype(np.uint8)})
+    split = split_from_spec(demo, f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}", seed=0)
+    assert split.protocol == "fixed" and split.train.size + split.val.size == int(take.sum())
+    assert "TR.mat + TS.mat" in split.description
+
+
+@pytest.mark.parametrize("text, seeds", [("0,1,2", [0, 1, 2]), ("0-4", [0, 1, 2, 3, 4]), ("7", [7])])
+def test_parse_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "1,1", "-1", "x"])
+def test_parse_seeds_refuses(text):
+    with pytest.raises(ValueError, match="seeds"):
+        parse_seeds(text)
+
+
+def test_parse_models():
+    assert parse_models(" KNN, ssan ") == ["knn", "ssan"]
+    with pytest.raises(ValueError, match="each model may appear once"):
+        parse_models("knn,knn")
+
+
+def test_compare_command_prints_table_and_saves_report(tmp_path, capsys):
+    out_file = tmp_path / "report.json"
+    code = main(["compare", "--scene", "demo", "--models", "knn,svm", "--seeds", "0,1", "--split", "per-class:10",
+                 "--out", str(out_file)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "split 'per-class:10', one per seed" in out and "seed 0: per-class: 10 train" in out and "seed 1:" in out
+    assert "KNN" in out and "SVM" in out and "±" in out and f"report: {out_file}" in out
+    data = json.loads(out_file.read_text())
+    assert len(data["runs"]) == 4 and [s["model"] for s in data["summary"]] == ["knn", "svm"]
+
+
+def test_run_result_round_trips_to_json():
+    run = RunResult("knn", 0, {"oa": 0.5, "aa": 0.5, "kappa": 0.4, "per_class": [None, 1.0], "confusion": [[0]],
+                               "n_pixels": 2}, 1.0, 0.1, None, 0.5, False)
+    assert json.loads(json.dumps(run.to_dict()))["metrics"]["per_class"] == [None, 1.0]

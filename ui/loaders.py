@@ -1,0 +1,178 @@
+"""Cached loaders: scenes, splits, images, models, samplers and read-outs, keyed by cheap keys.
+
+Everything here is `st.cache_resource`: one shared object per key, never copied per rerun
+(the cube of Pavia Centre is 320 MB). Callers treat the results as read-only. Scenes are
+keyed by their spec tuple (a file spec carries the files' mtimes), models by checkpoint
+folder and mtime.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ssan.attention import class_mean_attention
+from ssan.checkpoints import SIDECAR, list_checkpoints, load_checkpoint
+from ssan.evaluate import predict_map
+from ssan.figures import clickable_image, grid_step_for
+from ssan.fitted import FittedModel
+from ssan.imaging import blend, colorize_labels, false_colour
+from ssan.preprocess import PixelSampler
+from ssan.scene import Scene
+from ssan.scenes import load_scene
+from ssan.splits import Split, make_split
+from ssan.train import estimate_training_time, pick_device, TimeEstimate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Leave one core to the page and the browser: with every core in torch's thread pool, its threads
+# spin-wait against the UI thread and a 2-core laptop trains several times slower. SSAN_TORCH_THREADS overrides.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+torch.set_num_threads(int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1)))
+DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
+
+SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes)
+
+
+def runs_dir() -> Path:
+    """Where trained models are saved: $SSAN_RUNS_DIR, else ./runs."""
+    return Path(os.environ.get("SSAN_RUNS_DIR", "").strip() or "runs")
+
+
+def file_spec(cube: str | Path, gt: str | Path | None = None) -> SceneSpec:
+    """The spec of a scene read from files; the mtimes make an edited file a new cache key."""
+    paths = [Path(cube).expanduser()] + ([Path(gt).expanduser()] if gt else [])
+    mtimes = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
+    return ("file", str(paths[0]), str(paths[1]) if gt else "", mtimes)
+
+
+def spec_label(spec: SceneSpec) -> str:
+    """How the UI names a scene spec."""
+    names = {"demo": "Demo town (synthetic)", "paviau": "Pavia University", "paviac": "Pavia Centre"}
+    return names.get(spec[0]) or Path(spec[1]).name
+
+
+@st.cache_resource(show_spinner="Loading the scene…", max_entries=4)
+def scene_for(spec: SceneSpec, _progressbar: Any = False) -> Scene:
+    """The scene named by `spec` (downloaded first for Pavia when missing, with `_progressbar`)."""
+    if spec[0] == "file":
+        return load_scene(spec[1], gt=spec[2] or None)
+    if spec[0] == "demo":
+        return load_scene("demo")
+    return load_scene(spec[0], progressbar=_progressbar)
+
+
+@st.cache_resource(max_entries=16)
+def split_for(spec: SceneSpec, protocol: str, seed: int) -> Split:
+    """The split `protocol` (e.g. "paper", "per-class:20") of the scene, for `seed`."""
+    return make_split(scene_for(spec), protocol, seed)
+
+
+@st.cache_resource(max_entries=8)
+def overlay_image(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float],
+                  opacity: float) -> np.ndarray:
+    """False-colour composite with the ground truth blended in at `opacity` (labelled pixels only)."""
+    scene = scene_for(spec)
+    rgb = false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
+    if opacity <= 0:
+        return rgb
+    return blend(rgb, colorize_labels(scene.labels, scene.class_colors), scene.labels > 0, opacity)
+
+
+@st.cache_resource(max_entries=4)
+def false_colour_image(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float]) -> np.ndarray:
+    """The plain false-colour composite (for patches)."""
+    scene = scene_for(spec)
+    return false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
+
+
+@st.cache_resource(max_entries=48)
+def clickable_figure(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float],
+                     opacity: float, marker: tuple[int, int] | None, pinned: tuple[tuple[int, int], ...],
+                     height: int) -> go.Figure:
+    """The clickable scene image (never mutated: Streamlit keys the chart's selection by its content)."""
+    image = overlay_image(spec, rgb_nm, stretch, opacity)
+    return clickable_image(image, marker=marker, pinned=pinned, grid_step=grid_step_for(image.shape[:2]),
+                           height=height)
+
+
+def checkpoint_mtime(path: str | Path) -> float:
+    """Modification time of a checkpoint's sidecar, part of the model cache key (0 when missing)."""
+    sidecar = Path(path) / SIDECAR
+    return sidecar.stat().st_mtime if sidecar.exists() else 0.0
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=32)
+def model_for(path: str, mtime: float) -> FittedModel:
+    """The checkpoint at `path` (as of `mtime`); CheckpointError when it cannot be used."""
+    return load_checkpoint(path)
+
+
+def model_at(path: str | Path) -> FittedModel:
+    """`model_for` keyed by the checkpoint's current mtime."""
+    return model_for(str(path), checkpoint_mtime(path))
+
+
+@st.cache_resource(max_entries=8)
+def sampler_for(model_path: str, mtime: float, spec: SceneSpec) -> PixelSampler:
+    """The model's sampler over the scene, its PCA image computed once."""
+    sampler = model_for(model_path, mtime).sampler(scene_for(spec))
+    sampler.windows  # noqa: B018 - build the padded PCA image now, not on the first click
+    return sampler
+
+
+@st.cache_resource(show_spinner="Averaging attention per class…", max_entries=16)
+def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -> np.ndarray:
+    """Mean spectral (C, B) or spatial (C, p, p) attention per class over pixels the model never trained on."""
+    fitted = model_for(model_path, mtime)
+    scene = scene_for(spec)
+    seen = np.concatenate([np.asarray(fitted.split.get("train", []), np.int64),
+                           np.asarray(fitted.split.get("val", []), np.int64)])
+    pixels = np.setdiff1d(scene.labelled_pixels(), seen)
+    return class_mean_attention(fitted, sampler_for(model_path, mtime, spec), pixels,
+                                scene.labels.ravel()[pixels], kind=kind, max_per_class=200)
+
+
+@st.cache_resource(show_spinner="Classifying every pixel…", max_entries=16)
+def class_map(model_path: str, mtime: float, spec: SceneSpec) -> np.ndarray:
+    """The model's (H, W) classification of every pixel of the scene."""
+    return predict_map(model_for(model_path, mtime), scene_for(spec), sampler_for(model_path, mtime, spec))
+
+
+@st.cache_resource(show_spinner="Timing a few training steps…", max_entries=32)
+def training_estimate(spec: SceneSpec, protocol: str, seed: int, model: str, preset: str,
+                      overrides: tuple[tuple[str, Any], ...]) -> TimeEstimate:
+    """Expected training time, from a few real steps on the picked device."""
+    return estimate_training_time(scene_for(spec), split_for(spec, protocol, seed), model, preset,
+                                  device=pick_device(), overrides=dict(overrides))
+
+
+def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:
+    """(checkpoint folder, model) for every usable checkpoint trained on this scene, newest first,
+    the shipped demo checkpoint last; plus one message per checkpoint that could not be read."""
+    found, problems = [], []
+    candidates = list_checkpoints(runs_dir())
+    if DEMO_CHECKPOINT.is_dir():
+        candidates.append(DEMO_CHECKPOINT)
+    for path in candidates:
+        try:
+            fitted = model_at(path)
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        if fits(fitted, scene):
+            found.append((path, fitted))
+    return found, problems
+
+
+def fits(fitted: FittedModel, scene: Scene) -> bool:
+    """Whether `fitted` was trained on this scene (same name, size, bands and classes)."""
+    ident = fitted.scene
+    return (ident.name == scene.name and tuple(ident.shape) == scene.shape and ident.n_bands == scene.n_bands
+            and tuple(ident.class_names) == tuple(scene.class_names))

@@ -1,0 +1,88 @@
+"""Session state: the defaults every page relies on, and widgets whose values survive page switches.
+
+Streamlit forgets a widget's value when a page without that widget runs, and a widget on
+another page is another widget even under the same key. Each persistent setting therefore
+lives under its own key (e.g. "stretch"); its widget gets a shadow key ("w_stretch") set from
+it before every draw and copies its value back on change (`bound`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+DEFAULTS: dict[str, Any] = {
+    # scene: what the chooser shows, and the spec of the scene actually loaded (a cache key)
+    "scene_choice": "demo",
+    "scene_spec": ("demo",),
+    "scene_path": "",
+    "gt_path": "",
+    # split
+    "split_kind": "paper",
+    "split_n": 100,
+    "split_fraction": 0.05,
+    "split_seed": 0,
+    # viewer
+    "rgb_nm": (640.0, 550.0, 470.0),
+    "stretch": (2.0, 98.0),
+    "gt_opacity": 0.35,
+    "pixel": None,  # (row, col) in the loaded scene
+    "pinned": [],  # pinned (row, col) pixels, compared on the Scene page
+    "patch_opacity": 0.5,
+    "mask_stretch": True,
+    # models: the chosen checkpoint folder per scene spec
+    "model_dirs": {},
+    # training
+    "train_model": "ssan",
+    "train_preset": "quick",
+    "train_seed": 0,
+    "adv_iterations": None,  # None = the preset's value
+    "adv_eval_every": None,
+    "adv_batch_size": None,
+    "adv_lr": None,
+    "train_job": None,
+    "compare_job": None,
+    # compare
+    "cm_normalise": False,
+    "show_maps": False,
+}
+
+
+def init_state() -> None:
+    """Put every missing default into the session (copied, so lists are never shared)."""
+    for name, value in DEFAULTS.items():
+        if name not in st.session_state:
+            st.session_state[name] = copy.deepcopy(value)
+
+
+def wkey(name: str) -> str:
+    """The widget key shadowing `name`, set from the persistent value (call before drawing the widget)."""
+    key = f"w_{name}"
+    st.session_state[key] = st.session_state[name]
+    return key
+
+
+def store(name: str) -> None:
+    """Widget callback: copy the widget's value into the persistent key."""
+    st.session_state[name] = st.session_state[f"w_{name}"]
+
+
+def bound(widget: Callable[..., Any], label: str, name: str, **kwargs: Any) -> Any:
+    """Draw `widget` bound to the persistent setting `name`; returns its value."""
+    on_change = kwargs.pop("on_change", None)
+
+    def changed() -> None:
+        store(name)
+        if on_change is not None:
+            on_change()
+
+    return widget(label, key=wkey(name), on_change=changed, **kwargs)
+
+
+def set_value(name: str, value: Any) -> None:
+    """Change a persistent setting and the widget that shows it (use in callbacks)."""
+    st.session_state[name] = value
+    st.session_state[f"w_{name}"] = value

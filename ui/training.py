@@ -1,0 +1,91 @@
+"""Start a background training job and watch it: the polling fragment shared by Train and Compare.
+
+The worker (`ssan.jobs.TrainJob`) never calls Streamlit; the fragment below reads its
+snapshot every second while it runs, and asks for one full rerun when it ends so the
+page's buttons and result sections catch up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from ssan.figures import training_curve_figure
+from ssan.jobs import CANCELLED, DONE, FAILED, TrainJob
+from ssan.train import format_duration, pick_device
+
+from . import loaders
+from .page import Context, choose_model
+
+POLL_SECONDS = 1.0
+
+
+def start_job(slot: str, ctx: Context, models: Sequence[str], preset: str, seed: int, overrides: dict) -> None:
+    """Start training `models` on the current scene and split in the background; the job lives in
+    session_state[slot] together with the scene spec it belongs to."""
+    job = TrainJob(ctx.scene, ctx.split, models, preset, seed=seed, device=pick_device(), overrides=overrides,
+                   runs_dir=loaders.runs_dir())
+    st.session_state[slot] = (ctx.spec, job.start())
+    st.session_state[f"_{slot}_running"] = True
+
+
+def running(slot: str) -> bool:
+    """Whether the job in `slot` is still working."""
+    entry = st.session_state.get(slot)
+    return entry is not None and not entry[1].snapshot().finished
+
+
+def monitor(slot: str, adopt: bool) -> None:
+    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results.
+
+    With `adopt`, the last model the job saved becomes the active model of its scene.
+    """
+
+    @st.fragment(run_every=POLL_SECONDS if running(slot) else None)
+    def live() -> None:
+        entry = st.session_state.get(slot)
+        if entry is None:
+            return
+        spec, job = entry
+        snap = job.snapshot()
+        if not snap.finished:
+            p = snap.progress
+            name = (snap.current_model or "").upper()
+            step = f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
+            if p is None:
+                text = f"{name}: preparing…{step}"
+            else:
+                best = f" · best validation {100 * p.best_val_accuracy:.1f}%" if p.best_val_accuracy is not None else ""
+                text = (f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
+                        f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left{step}")
+            st.progress(snap.fraction, text=text)
+            st.button("Cancel (keeps the best model so far)", on_click=job.cancel, key=f"{slot}_cancel",
+                      disabled=job.stop.is_set())
+        if snap.history:
+            st.plotly_chart(training_curve_figure(list(snap.history)), key=f"{slot}_curve",
+                            config={"displaylogo": False})
+        if snap.finished and st.session_state.pop(f"_{slot}_running", False):
+            st.rerun()  # the whole page: re-enable the start button, show the results
+
+    live()
+    entry = st.session_state.get(slot)
+    if entry is None:
+        return
+    spec, job = entry
+    snap = job.snapshot()
+    if snap.status == FAILED:
+        st.error(f"Training failed: {snap.error}")
+    elif snap.status in (DONE, CANCELLED):
+        if snap.status == CANCELLED:
+            st.warning("Cancelled: the best model so far was kept, evaluated and saved.")
+        if adopt and snap.checkpoints and st.session_state.get(f"_{slot}_adopted") is not job:
+            choose_model(spec, snap.checkpoints[-1])
+            st.session_state[f"_{slot}_adopted"] = job
+        for name, metrics, path in zip(snap.models, snap.metrics, snap.checkpoints):
+            c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
+            c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")
+            c2.metric("AA", f"{100 * metrics['aa']:.2f}%")
+            c3.metric("κ", f"{metrics['kappa']:.4f}")
+            c4.caption(f"Test pixels: {metrics['n_pixels']:,}. Trained in {format_duration(snap.elapsed)}. "
+                       f"Saved to `{path}`.")

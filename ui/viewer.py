@@ -1,0 +1,109 @@
+"""The clickable scene image shared by the pages, the class legend, and moving the selected pixel.
+
+A click on the image sets `st.session_state.pixel`. In the browser the chart's `on_select`
+callback does it before the page runs, so the marker moves in the same run; a selection put
+into the session by a test (AppTest cannot click) is applied when the chart is read, followed
+by one rerun. Each selection is applied once, so a stale one never overrides the arrows.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import partial
+
+import streamlit as st
+
+from ssan.figures import grid_step_for
+from ssan.imaging import pixel_from_selection
+from ssan.scene import Scene
+
+from . import loaders
+from .page import Context, current_pixel
+
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+def clickable_scene(ctx: Context, key: str, height: int = 460, pinned: bool = False) -> tuple[int, int]:
+    """Draw the false-colour + ground-truth image under `key`; returns the selected pixel (row, col)."""
+    ss = st.session_state
+    shape = ctx.scene.shape
+    step = grid_step_for(shape)
+    pixel = current_pixel(ctx.scene)
+    pins = tuple(tuple(p) for p in ss.pinned) if pinned else ()
+    fig = loaders.clickable_figure(ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch), float(ss.gt_opacity), pixel,
+                                   pins, height)
+    event = st.plotly_chart(fig, key=key, on_select=partial(_on_select, key, shape, step),
+                            selection_mode="points", config=CHART_CONFIG)
+    if _apply_selection(key, event, shape, step):
+        st.rerun()
+    if step > 1:
+        st.caption(f"Large scene: a click picks one pixel per {step}×{step} block; zoom in for detail, or type the "
+                   "row and column on the Spatial attention page.")
+    return pixel
+
+
+def _on_select(key: str, shape: tuple[int, int], step: int) -> None:
+    _apply_selection(key, st.session_state.get(key), shape, step)
+
+
+def _apply_selection(key: str, selection, shape: tuple[int, int], step: int) -> bool:
+    """Set the pixel from a selection not applied before; True when the pixel changed."""
+    pixel = pixel_from_selection(selection, shape, step)
+    if pixel is None:
+        return False
+    seen_key = f"_applied_{key}"
+    points = json.dumps(selection["selection"]["points"] if "selection" in selection else selection["points"],
+                        sort_keys=True, default=str)
+    if st.session_state.get(seen_key) == points:
+        return False
+    st.session_state[seen_key] = points
+    if pixel == st.session_state.pixel:
+        return False
+    st.session_state.pixel = pixel
+    return True
+
+
+def move_pixel(d_row: int, d_col: int, shape: tuple[int, int]) -> None:
+    """Callback: step the selected pixel, staying inside the image."""
+    r, c = st.session_state.pixel
+    st.session_state.pixel = (min(max(r + d_row, 0), shape[0] - 1), min(max(c + d_col, 0), shape[1] - 1))
+
+
+def pixel_inputs(scene: Scene, key: str) -> None:
+    """Row/column inputs and arrow buttons that move the selected pixel."""
+    ss = st.session_state
+    h, w = scene.shape
+    row_key, col_key = f"{key}_row", f"{key}_col"
+    ss[row_key], ss[col_key] = ss.pixel
+
+    def typed() -> None:
+        ss.pixel = (int(ss[row_key]), int(ss[col_key]))
+
+    c1, c2 = st.columns(2)
+    c1.number_input("Row", 0, h - 1, step=1, key=row_key, on_change=typed)
+    c2.number_input("Column", 0, w - 1, step=1, key=col_key, on_change=typed)
+    moves = (("left", 0, -1, ":material/arrow_back:"), ("up", -1, 0, ":material/arrow_upward:"),
+             ("down", 1, 0, ":material/arrow_downward:"), ("right", 0, 1, ":material/arrow_forward:"))
+    for column, (name, dr, dc, icon) in zip(st.columns(4), moves):
+        column.button("", icon=icon, key=f"{key}_{name}", help=f"Move one pixel {name}", on_click=move_pixel,
+                      args=(dr, dc, scene.shape), width="stretch")
+
+
+def legend(scene: Scene, counts: bool = True) -> None:
+    """Class colours and names (with labelled-pixel counts) as a compact legend."""
+    n = scene.class_counts()
+    items = []
+    for i, (name, colour) in enumerate(zip(scene.class_names, scene.class_colors)):
+        count = f"<span style='opacity:0.65;margin-left:0.3em'>({n[i]:,})</span>" if counts else ""
+        items.append(
+            f"<span style='display:inline-flex;align-items:center;margin:0 0.9em 0.2em 0;white-space:nowrap'>"
+            f"<span style='width:0.9em;height:0.9em;background:{colour};border:1px solid rgba(128,128,128,0.6);"
+            f"display:inline-block;margin-right:0.35em;border-radius:2px'></span>{html.escape(name)}{count}</span>"
+        )
+    st.markdown(f"<div style='line-height:1.5;font-size:0.9em'>{''.join(items)}</div>", unsafe_allow_html=True)
+
+
+def class_name(scene: Scene, class_id: int) -> str:
+    """The name of class 1..C, or 'unlabelled' for 0."""
+    return scene.class_names[class_id - 1] if class_id > 0 else "unlabelled"
