@@ -102,7 +102,8 @@ scene = ctx.scene
 wl = scene.wavelengths
 approx = "≈ " if scene.wavelengths_estimated else ""
 st.markdown(
-    f"**Showing: {loaders.spec_label(ctx.spec)}** · {scene.shape[0]}×{scene.shape[1]} pixels · {scene.n_bands} bands "
+    f"**Showing: {loaders.spec_label(ctx.spec)}** · {scene.shape[0]}×{scene.shape[1]} pixels · "
+    f"{scene.n_bands} bands "
     f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm) · {scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
     f"pixels · {scene.source}"
 )
@@ -135,7 +136,8 @@ with right:
     spectra += [(f"#{i + 1} ({pr}, {pc})", scene.cube[pr, pc], pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
     st.plotly_chart(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
-                                    value_title="Value (as stored)"), key="scene_spectrum", config={"displaylogo": False})
+                                    value_title="Value (as stored)"),
+                    key="scene_spectrum", config={"displaylogo": False})
     b1, b2 = st.columns(2)
     if b1.button("Pin this pixel", disabled=tuple(pixel) in map(tuple, ss.pinned), width="stretch", key="pin"):
         ss.pinned = [*ss.pinned, tuple(pixel)]

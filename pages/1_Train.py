@@ -12,13 +12,6 @@ from ui.controls import split_controls
 from ui.state import bound
 from ui.uploads import store_checkpoint_upload
 
-ADVANCED = {  # session key: (preset field, label, widget kwargs)
-    "adv_iterations": ("iterations", "Iterations", {"min_value": 1, "max_value": 200_000, "step": 50}),
-    "adv_eval_every": ("eval_every", "Validate every … iterations", {"min_value": 1, "max_value": 100_000, "step": 10}),
-    "adv_batch_size": ("batch_size", "Batch size", {"min_value": 1, "max_value": 4096, "step": 16}),
-    "adv_lr": ("lr", "Learning rate", {"min_value": 1e-6, "max_value": 1.0, "step": 1e-3, "format": "%.4g"}),
-}
-
 page.setup("Train")
 ctx = page.context()
 ss = st.session_state
@@ -43,11 +36,11 @@ with left:
     with st.expander("Advanced settings", expanded=False):
         st.caption("Empty fields keep the preset's value.")
         a1, a2 = st.columns(2)
-        for i, (name, (field, label, kwargs)) in enumerate(ADVANCED.items()):
+        for i, (name, (field, label, kwargs)) in enumerate(training.ADVANCED.items()):
             with (a1, a2)[i % 2]:
                 bound(st.number_input, label, name, placeholder=f"{getattr(base, field)} (preset)", disabled=not neural,
                       **kwargs)
-    overrides = {field: ss[name] for name, (field, _, _) in ADVANCED.items() if ss[name] is not None} if neural else {}
+    overrides = training.advanced_overrides() if neural else {}
 with right:
     st.markdown(f"**Device:** {describe_device(device)}, picked automatically.")
     if not neural:
@@ -104,8 +97,8 @@ with st.expander("Load a checkpoint from files"):
         else:
             if loaders.fits(fitted, ctx.scene):
                 page.choose_model(ctx.spec, path)
-                page.flash(f"Loaded {fitted.summary()}; it is now the active model.")
+                page.flash(f"Loaded {page.model_label(path, fitted)}; it is now the active model.")
                 st.rerun()
             else:
-                st.warning(f"Saved {fitted.summary()} to `{path}`, but it was trained on scene "
+                st.warning(f"Saved {page.model_label(path, fitted)}, but it was trained on scene "
                            f"'{fitted.scene.name}', not this one: choose that scene to use it.")

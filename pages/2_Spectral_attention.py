@@ -49,10 +49,6 @@ predicted = int(att.predicted[0])
 truth = int(scene.labels[row, col])
 planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
 alpha = att.spectral[0] if att.spectral is not None else None
-with left:
-    st.markdown("**Class probabilities**")
-    st.plotly_chart(probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
-                    key="spectral_probabilities", config=CONFIG)
 
 with right:
     verdict = "✓" if truth == predicted else ("✗" if truth else "")
@@ -70,6 +66,10 @@ with right:
     st.download_button("Download spectrum and attention (CSV)", table.to_csv(index=False),
                        file_name=f"{scene.name}_r{row}_c{col}_{fitted.model_name}.csv", mime="text/csv",
                        key="download_csv", icon=":material/download:")
+
+st.subheader("Class probabilities")
+st.plotly_chart(probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
+                key="spectral_probabilities", config=CONFIG)
 
 if fitted.has_spectral_attention:
     st.subheader("Mean attention per class")

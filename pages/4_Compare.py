@@ -13,9 +13,6 @@ from ui.state import bound
 from ui.viewer import legend
 
 CONFIG = {"displaylogo": False}
-ADVANCED = ("adv_iterations", "adv_eval_every", "adv_batch_size", "adv_lr")
-FIELDS = {"adv_iterations": "iterations", "adv_eval_every": "eval_every", "adv_batch_size": "batch_size",
-          "adv_lr": "lr"}
 
 page.setup("Compare")
 ctx = page.context()
@@ -49,7 +46,7 @@ with st.expander("Train comparators on this split", expanded=not chosen or len(c
     c1, c2 = st.columns(2)
     with c1:
         preset = bound(st.selectbox, "Preset for the networks", "train_preset", options=list(PRESETS))
-    overrides = {FIELDS[k]: ss[k] for k in ADVANCED if ss[k] is not None}
+    overrides = training.advanced_overrides()
     c2.caption("Shared with the Train page, with its seed and advanced settings"
                + (f" ({', '.join(f'{k}={v}' for k, v in overrides.items())})" if overrides else "") + ".")
     if st.button(f"Train {len(picked)} model(s)", type="primary", key="start_compare",
@@ -79,7 +76,8 @@ for (path, fitted), name in zip(chosen, names):
                 "κ (paper, reported)": reported.kappa / 100}
         bar |= {"paper_oa": reported.oa / 100, "paper_aa": reported.aa / 100, "paper_kappa": reported.kappa / 100}
     row |= {cls: (None if a is None else 100 * a) for cls, a in zip(scene.class_names, m["per_class"])}
-    row["trained"] = f"{fitted.preset.name if fitted.is_neural else '—'}, {fitted.train_seconds:.0f} s, {fitted.device}"
+    preset_name = fitted.preset.name if fitted.is_neural else "—"
+    row["trained"] = f"{preset_name}, {fitted.train_seconds:.0f} s, {fitted.device}"
     table.append(row)
     bars.append(bar)
 
@@ -94,12 +92,17 @@ st.subheader("Confusion matrices")
 shown = st.multiselect("Models", names, default=names[:3], max_selections=4,
                        key=f"compare_shown_{'-'.join(names)}")  # a new set of models starts a new selection
 normalise = bound(st.toggle, "Row-normalised (share of each true class)", "cm_normalise")
+# Long class names leave no room for two matrices side by side: number the classes instead.
+numbered = max(len(n) for n in scene.class_names) > 14
+axis_names = [str(i) for i in range(1, scene.n_classes + 1)] if numbered else list(scene.class_names)
+if numbered:
+    st.caption("Classes: " + " · ".join(f"{i} {n}" for i, n in enumerate(scene.class_names, start=1)))
 cols = st.columns(2)
 for i, name in enumerate(shown):
     fitted = chosen[names.index(name)][1]
     with cols[i % 2]:
-        fig = confusion_matrix_figure(fitted.metrics["confusion"], scene.class_names, normalise, title=name)
-        fig.update_layout(height=560)
+        fig = confusion_matrix_figure(fitted.metrics["confusion"], axis_names, normalise, title=name)
+        fig.update_layout(height=480)
         st.plotly_chart(fig, key=f"cm_{name}", config=CONFIG)
 
 st.subheader("Classification maps")

@@ -69,7 +69,8 @@ def test_asset_is_small_and_loads_into_the_current_code(script, shipped, scene):
 
 
 def test_stored_metrics_match_an_evaluation_now(shipped, scene, split):
-    assert shipped.split["train"] == split.train.tolist(), "the demo scene or the split changed since the asset was built"
+    assert shipped.split["train"] == split.train.tolist(), \
+        "the demo scene or the split changed since the asset was built: run scripts/make_demo_checkpoint.py"
     metrics = evaluate(shipped, scene, split)
     assert metrics.oa == pytest.approx(shipped.metrics["oa"], abs=1e-4)
     assert metrics.kappa == pytest.approx(shipped.metrics["kappa"], abs=1e-4)
@@ -77,7 +78,8 @@ def test_stored_metrics_match_an_evaluation_now(shipped, scene, split):
 
 
 def test_attention_concentrates_on_planted_bands(shipped, scene, split):
-    att = class_mean_attention(shipped, shipped.sampler(scene), split.test, split.targets(split.test), max_per_class=200)
+    att = class_mean_attention(shipped, shipped.sampler(scene), split.test, split.targets(split.test),
+                               max_per_class=200)
     ratios = [planted_band_ratio(att[[a - 1, b - 1]], scene.planted.bands_for_class(a, scene.n_bands))
               for a, b, _, _ in scene.planted.spectral_pairs]
     assert max(ratios) > 1.5, f"attention on planted bands / elsewhere, per pair: {ratios}"

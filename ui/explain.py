@@ -22,7 +22,8 @@ def planted_verdict(scene: Scene, class_attention: np.ndarray) -> str | None:
         mask = scene.planted.bands_for_class(a, scene.n_bands)
         ratio = planted_band_ratio(class_attention[[a - 1, b - 1]], mask)
         ratios.append(ratio)
-        parts.append(f"{ratio:.1f}× for “{scene.class_names[a - 1]}” vs “{scene.class_names[b - 1]}” "
+        shown = "<0.1" if ratio < 0.1 else f"{ratio:.1f}"
+        parts.append(f"{shown}× for “{scene.class_names[a - 1]}” vs “{scene.class_names[b - 1]}” "
                      f"(bands {lo}–{hi - 1}, {wl[lo]:.0f}–{wl[hi - 1]:.0f} nm)")
     best = max(ratios)
     if min(ratios) >= FOUND:

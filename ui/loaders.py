@@ -27,15 +27,15 @@ from ssan.preprocess import PixelSampler
 from ssan.scene import Scene
 from ssan.scenes import load_scene
 from ssan.splits import Split, make_split
-from ssan.train import estimate_training_time, pick_device, TimeEstimate
+from ssan.train import TimeEstimate, estimate_training_time, pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
+DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
 
 # Leave one core to the page and the browser: with every core in torch's thread pool, its threads
 # spin-wait against the UI thread and a 2-core laptop trains several times slower. SSAN_TORCH_THREADS overrides.
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 torch.set_num_threads(int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1)))
-DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
 
 SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes)
 

@@ -19,6 +19,19 @@ from . import loaders
 from .page import Context, choose_model
 
 POLL_SECONDS = 1.0
+ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
+    "adv_iterations": ("iterations", "Iterations", {"min_value": 1, "max_value": 200_000, "step": 50}),
+    "adv_eval_every": ("eval_every", "Validate every … iterations",
+                       {"min_value": 1, "max_value": 100_000, "step": 10}),
+    "adv_batch_size": ("batch_size", "Batch size", {"min_value": 1, "max_value": 4096, "step": 16}),
+    "adv_lr": ("lr", "Learning rate", {"min_value": 1e-6, "max_value": 1.0, "step": 1e-3, "format": "%.4g"}),
+}
+
+
+def advanced_overrides() -> dict:
+    """The preset overrides set in the Train page's advanced settings (the empty ones left out)."""
+    return {field: st.session_state[name] for name, (field, _, _) in ADVANCED.items()
+            if st.session_state[name] is not None}
 
 
 def start_job(slot: str, ctx: Context, models: Sequence[str], preset: str, seed: int, overrides: dict) -> None:
@@ -56,7 +69,8 @@ def monitor(slot: str, adopt: bool) -> None:
             if p is None:
                 text = f"{name}: preparing…{step}"
             else:
-                best = f" · best validation {100 * p.best_val_accuracy:.1f}%" if p.best_val_accuracy is not None else ""
+                best = ("" if p.best_val_accuracy is None
+                        else f" · best validation {100 * p.best_val_accuracy:.1f}%")
                 text = (f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
                         f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left{step}")
             st.progress(snap.fraction, text=text)

@@ -22,7 +22,8 @@ def store_scene_upload(name: str, data: bytes, folder: Path = UPLOAD_DIR) -> Pat
     """Write an uploaded .mat file under `folder` (one sub-folder per content hash); returns its path."""
     if Path(name).suffix.lower() != ".mat":
         raise SceneError(f"{name}: expected a MATLAB .mat file (a cube, or a ground-truth map); "
-                         f"got a '{Path(name).suffix or 'no'}' extension. Save it with scipy.io.savemat or MATLAB's save.")
+                         f"got a '{Path(name).suffix or 'no'}' extension. "
+                         "Save it with scipy.io.savemat or MATLAB's save.")
     if not data:
         raise SceneError(f"{name}: the uploaded file is empty (0 bytes). Upload it again.")
     target = folder / hashlib.sha256(data).hexdigest()[:16] / Path(name).name
