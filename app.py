@@ -57,9 +57,12 @@ def choose_pavia(key: str) -> None:
             f"needs a one-time download of {entry.download_bytes / 1e6:.0f} MB into `{data_dir()}` "
             "(set SSAN_DATA_DIR to use another folder).")
     if st.button(f"Download {entry.title}", type="primary", key="download"):
-        bar = StreamlitProgress(f"Downloading {entry.title}")
+        slot = st.empty()
+        with slot:
+            bar = StreamlitProgress(f"Downloading {entry.title}")
         if try_load((key,), bar):
             st.rerun()
+        slot.empty()  # the download failed: the error above says why
 
 
 def choose_file() -> None:

@@ -175,6 +175,12 @@ def test_gradients_reach_both_branches_and_both_attentions():
         assert grad is not None and grad.abs().sum() > 0, name
 
 
+def test_centred_spectral_input_feeds_the_gru_2x_minus_1():
+    spectra = inputs()[0]
+    unit, centred = tiny("arnn").eval(), tiny("arnn", spectral_input="centred").eval()
+    torch.testing.assert_close(centred(spectra, torch.empty(0)), unit(2 * spectra - 1, torch.empty(0)))
+
+
 def test_attention_bias_switch_adds_b_prime():
     assert tiny("arnn").spectral.attention.score.bias is None
     assert tiny("arnn", attention_bias=True).spectral.attention.score.bias is not None
@@ -205,7 +211,7 @@ def test_paper_preset_is_the_authors_configuration():
     assert (p.patch_size, p.n_components, p.conv_channels, p.kernel_size) == (27, 4, (32, 64), 5)
     assert (p.fc_hidden, p.dropout, p.fusion_dim, p.fusion_hidden) == (1024, 0.4, 256, 1024)
     assert (p.lr, p.batch_size, p.iterations, p.eval_every) == (5e-3, 128, 10_000, 1_000)
-    assert (p.mask_mode, p.grad_clip) == ("multiply", None)
+    assert (p.mask_mode, p.grad_clip, p.init, p.spectral_input) == ("multiply", None, "default", "unit")
 
 
 def test_paper_ssan_spatial_fc_sees_7x7x64():
@@ -239,7 +245,8 @@ def test_with_overrides_rejects_unknown_names_listing_valid_ones():
         {"rnn_hidden": 0}, {"fc_hidden": -1}, {"iterations": 2.5}, {"batch_size": True},
         {"patch_size": 8}, {"patch_size": 3}, {"kernel_size": 4}, {"conv_channels": (32,)},
         {"dropout": 1.0}, {"dropout": -0.1}, {"lr": 0}, {"mask_mode": "add"}, {"init": "xavier"},
-        {"rnn_pooling": "max"}, {"grad_clip": 0}, {"early_stop_patience": 0}, {"attention_bias": 1},
+        {"rnn_pooling": "max"}, {"spectral_input": "raw"}, {"grad_clip": 0}, {"early_stop_patience": 0},
+        {"attention_bias": 1},
     ],
 )
 def test_with_overrides_rejects_bad_values(bad):
