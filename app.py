@@ -47,6 +47,7 @@ def try_load(spec: tuple, progressbar=False) -> bool:
 
 
 def choose_pavia(key: str) -> None:
+    """Load a Pavia scene, offering the download (with a progress bar) when its files are missing."""
     entry = next(e for e in list_scenes() if e.name == key)
     if ss.scene_spec == (key,):
         return
@@ -62,10 +63,11 @@ def choose_pavia(key: str) -> None:
             bar = StreamlitProgress(f"Downloading {entry.title}")
         if try_load((key,), bar):
             st.rerun()
-        slot.empty()  # the download failed: the error above says why
+        slot.empty()  # the download failed; the error message says why and where to put the files
 
 
 def choose_file() -> None:
+    """Load the user's .mat files, uploaded or named by path."""
     st.markdown("A cube (rows × cols × bands) and a ground-truth map (rows × cols, 0 = unlabelled), in one .mat "
                 "file or two.")
     up, typed = st.tabs(["Upload", "Path on this machine"])

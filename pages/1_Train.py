@@ -69,7 +69,7 @@ with right:
             st.rerun()
     st.caption(f"Trained models are saved under `{loaders.runs_dir().resolve()}` (set SSAN_RUNS_DIR to change it).")
 
-training.monitor("train_job", adopt=True)
+training.monitor("train_job")
 
 st.divider()
 st.subheader("Saved models for this scene")

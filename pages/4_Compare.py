@@ -57,7 +57,7 @@ with st.expander("Train comparators on this split", expanded=not chosen or len(c
             st.error(str(exc))
         else:
             st.rerun()
-    training.monitor("compare_job", adopt=False)
+    training.monitor("compare_job")
 
 if not chosen:
     st.info("No model trained on this split yet: train some above, or change the split on the Scene page back "

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .fitted import FittedModel, SceneIdentity, network_inputs
-from .models import CLASSICAL_MODELS, MODEL_NAMES, NEURAL_MODELS, Preset, build_classical, build_network, get_preset
+from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset
 from .preprocess import FIT_ON_CHOICES, PixelSampler, fit_preprocessing
 from .scene import Scene
 from .splits import Split

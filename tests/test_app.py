@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
 from streamlit.testing.v1 import AppTest
 
 from ssan.attention import pixel_attention
@@ -28,15 +27,6 @@ ASSET = ROOT / "assets" / "demo-ssan"
 SCENE, TRAIN, SPECTRAL, SPATIAL, COMPARE = (
     "app.py", "pages/1_Train.py", "pages/2_Spectral_attention.py", "pages/3_Spatial_attention.py", "pages/4_Compare.py")
 TIMEOUT = 180
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: the demo networks are small, and two threads crawl on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
 from PIL import Image
 
 from ssan import cli
@@ -31,14 +30,6 @@ TINY = ["--set", "iterations=6", "--set", "eval_every=3", "--set", "rnn_hidden=8
         "--set", "fusion_hidden=32", "--set", "batch_size=32", "--set", "conv_channels=4,8"]
 SPLIT = ["--split", "per-class:10"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two OpenMP threads make the GRU ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ import threading
 import numpy as np
 import pytest
 import scipy.io
-import torch
 
 from ssan.cli import main
 from ssan.compare import Report, RunResult, compare, parse_models, parse_seeds, split_from_spec
@@ -19,14 +18,6 @@ from ssan.scenes import load_scene
 TINY = {"iterations": 4, "eval_every": 2, "rnn_hidden": 8, "fc_hidden": 32, "fusion_hidden": 32,
         "batch_size": 32, "conv_channels": (4, 8)}
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two OpenMP threads make the GRU ~100x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

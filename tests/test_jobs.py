@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from factories import toy_scene
 from ssan.checkpoints import load_checkpoint
@@ -16,15 +15,6 @@ from ssan.splits import make_split
 
 TINY = dict(rnn_hidden=4, attention_size=4, fc_hidden=16, fusion_dim=8, fusion_hidden=16, conv_channels=(4, 4),
             patch_size=7, iterations=12, eval_every=4, batch_size=16)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread: tiny networks gain nothing from two, and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

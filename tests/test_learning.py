@@ -3,9 +3,7 @@
 These train real models for a minute or two each (marked `slow`; CI runs them).
 """
 
-import numpy as np
 import pytest
-import torch
 
 from ssan.attention import class_mean_attention, planted_band_ratio
 from ssan.demo import BLUE_GREEN_BANDS, GREY_PAINT, TEAL_PAINT, make_demo_scene
@@ -26,7 +24,6 @@ def demo():
 @pytest.fixture(scope="module")
 def demo_runs(demo):
     scene, split = demo
-    torch.manual_seed(0)
     runs = {m: train(scene, split, m, "quick", seed=0, device="cpu") for m in ("ssan", "arnn", "acnn")}
     return {m: (f, evaluate(f, scene, split)) for m, f in runs.items()}
 

@@ -206,3 +206,10 @@ def test_time_estimate_is_positive_and_scales_with_iterations(scene, split):
     short = estimate_training_time(scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=2)
     assert short.total_seconds > 0 and short.iterations == 30 and "cpu" in short.device
     assert "iterations" in short.describe()
+
+
+def test_summary_names_split_seed_and_training_seed(scene, split):
+    f = train(scene, split, "knn", "quick", seed=7)
+    f.metrics = evaluate(f, scene, split).to_dict()
+    text = f.summary()
+    assert "per-class:20 split (seed 0), training seed 7" in text and "OA" in text

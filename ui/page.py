@@ -49,11 +49,25 @@ def setup(title: str) -> None:
     # No page_icon: a Material icon favicon is fetched from fonts.gstatic.com, and the app must work offline.
     st.set_page_config(page_title=f"{title} · SSAN", layout="wide")
     init_state()
+    adopt_trained_model()
     for message in st.session_state.pop("_flash", []):
         st.toast(message, icon=":material/check_circle:")
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
+
+
+def adopt_trained_model() -> None:
+    """Once the Train page's job has saved its model, make it the active model of its scene (once,
+    before anything on the page reads the active model)."""
+    entry = st.session_state.get("train_job")
+    if entry is None or st.session_state.get("_adopted_job") is entry[1]:
+        return
+    spec, job = entry
+    snap = job.snapshot()
+    if snap.finished and snap.checkpoints:
+        choose_model(spec, snap.checkpoints[-1])
+        st.session_state["_adopted_job"] = job
 
 
 def flash(message: str) -> None:
@@ -132,8 +146,8 @@ def sidebar_status(ctx: Context) -> None:
             entry = st.session_state.get(slot)
             snap = entry[1].snapshot() if entry is not None else None
             if snap is not None and not snap.finished:
-                st.caption(f"**Training** · {snap.current_model.upper()} {100 * snap.fraction:.0f}% "
-                           f"(see the {where} page)")
+                st.caption(f"**Training** · {snap.current_model.upper()} in the background (progress on the "
+                           f"{where} page)")
 
 
 def current_pixel(scene: Scene) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from ssan.jobs import CANCELLED, DONE, FAILED, TrainJob
 from ssan.train import format_duration, pick_device
 
 from . import loaders
-from .page import Context, choose_model
+from .page import Context
 
 POLL_SECONDS = 1.0
 ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
@@ -49,18 +49,15 @@ def running(slot: str) -> bool:
     return entry is not None and not entry[1].snapshot().finished
 
 
-def monitor(slot: str, adopt: bool) -> None:
-    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results.
-
-    With `adopt`, the last model the job saved becomes the active model of its scene.
-    """
+def monitor(slot: str) -> None:
+    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results."""
 
     @st.fragment(run_every=POLL_SECONDS if running(slot) else None)
     def live() -> None:
         entry = st.session_state.get(slot)
         if entry is None:
             return
-        spec, job = entry
+        job = entry[1]
         snap = job.snapshot()
         if not snap.finished:
             p = snap.progress
@@ -86,20 +83,16 @@ def monitor(slot: str, adopt: bool) -> None:
     entry = st.session_state.get(slot)
     if entry is None:
         return
-    spec, job = entry
-    snap = job.snapshot()
+    snap = entry[1].snapshot()
     if snap.status == FAILED:
         st.error(f"Training failed: {snap.error}")
     elif snap.status in (DONE, CANCELLED):
         if snap.status == CANCELLED:
             st.warning("Cancelled: the best model so far was kept, evaluated and saved.")
-        if adopt and snap.checkpoints and st.session_state.get(f"_{slot}_adopted") is not job:
-            choose_model(spec, snap.checkpoints[-1])
-            st.session_state[f"_{slot}_adopted"] = job
         for name, metrics, path in zip(snap.models, snap.metrics, snap.checkpoints):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
             c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")
             c2.metric("AA", f"{100 * metrics['aa']:.2f}%")
             c3.metric("κ", f"{metrics['kappa']:.4f}")
-            c4.caption(f"Test pixels: {metrics['n_pixels']:,}. Trained in {format_duration(snap.elapsed)}. "
-                       f"Saved to `{path}`.")
+            c4.caption(f"Test pixels: {metrics['n_pixels']:,}. Trained and evaluated in "
+                       f"{format_duration(snap.elapsed)}. Saved to `{path}`.")
