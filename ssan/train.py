@@ -87,7 +87,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "cpu":
-        return f"cpu ({torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        return f"cpu ({threads} thread{'s' if threads > 1 else ''})"
     return device.type
 
 
@@ -261,7 +262,7 @@ def estimate_training_time(scene: Scene, split: Split, model: str = "ssan", pres
         step()
     _sync(dev)
     per_step = (time.perf_counter() - start) / steps
-    val_batch = split.val[: min(1024, split.val.size)]
+    val_batch = split.val[: min(256, split.val.size)]
     start = time.perf_counter()
     _accuracy(net, sampler, val_batch, split.targets(val_batch), dev)
     _sync(dev)
