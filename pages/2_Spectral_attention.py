@@ -24,14 +24,7 @@ st.markdown(
     "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis, "
     "so a peak in α lines up with the bands the model relied on."
 )
-if ctx.model is None:
-    st.info("There is no model for this scene yet. Train one (the quick preset takes about a minute on a CPU) or "
-            "load a checkpoint on the Train page.")
-    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
-
-fitted = ctx.model
-st.caption(f"Model: {page.model_label(ctx.model_path, fitted)} · change it on the Train page.")
+fitted = page.require_model(ctx)
 if not fitted.has_spectral_attention:
     st.warning(f"{fitted.model_name.upper()} has no spectral attention; choose an SSAN or ARNN model on the Train "
                "page to see α. Its prediction is shown below.")

@@ -27,13 +27,7 @@ st.markdown(
     "convolving, it multiplies the patch by a spatial attention mask, one weight per neighbour. Click a pixel, or "
     "step with the arrows, to see its patch and mask."
 )
-if ctx.model is None:
-    st.info("There is no model for this scene yet. Train one or load a checkpoint on the Train page.")
-    st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
-
-fitted = ctx.model
-st.caption(f"Model: {page.model_label(ctx.model_path, fitted)} · change it on the Train page.")
+fitted = page.require_model(ctx)
 if not fitted.has_spatial_attention:
     st.warning(f"{fitted.model_name.upper()} has no spatial attention; choose an SSAN or ACNN model on the Train "
                "page to see the mask.")

@@ -131,6 +131,17 @@ def model_label(path: Path, fitted: FittedModel) -> str:
     return f"{text} · {where}"
 
 
+def require_model(ctx: Context) -> FittedModel:
+    """The active model, captioned; without one, say how to get one and stop the page."""
+    if ctx.model is None:
+        st.info("There is no model for this scene yet. Train one (the quick preset takes about a minute on a CPU) "
+                "or load a checkpoint on the Train page.")
+        st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)} · change it on the Train page.")
+    return ctx.model
+
+
 def sidebar_status(ctx: Context) -> None:
     """Scene, split, model, pixel and any running job, in the sidebar."""
     with st.sidebar:
