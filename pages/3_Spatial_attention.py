@@ -55,11 +55,7 @@ with right:
     opacity = bound(st.slider, "Mask opacity in the overlay", "patch_opacity", min_value=0.0, max_value=1.0,
                     step=0.05)
     stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
-    fig = spatial_attention_figure(patch, mask, opacity)
-    if stretch:
-        fig.update_traces(zmin=float(mask.min()), zmax=float(mask.max()), selector={"type": "heatmap"})
-    for annotation, title in zip(fig.layout.annotations, ("Patch (false colour)", "Mask", "Overlay")):
-        annotation.text = title  # short titles: three panels share a narrow column
+    fig = spatial_attention_figure(patch, mask, opacity, stretch=stretch)
     fig.update_layout(height=300)
     st.plotly_chart(fig, key="spatial_figure", config=CONFIG)
     st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "

@@ -271,10 +271,12 @@ def probability_figure(
     return _finish(fig, height=80 + 26 * n, l=10, b=45, t=10)
 
 
-def spatial_attention_figure(patch_rgb: np.ndarray, mask: np.ndarray, overlay_opacity: float = 0.5) -> go.Figure:
-    """The patch around a pixel, its spatial attention mask (0..1) and the two overlaid; centre pixel marked.
+def spatial_attention_figure(patch_rgb: np.ndarray, mask: np.ndarray, overlay_opacity: float = 0.5,
+                             stretch: bool = False) -> go.Figure:
+    """The patch around a pixel, its spatial attention mask and the two overlaid; centre pixel marked.
 
-    Axes are offsets from the centre pixel, so the hover reads Δrow/Δcol.
+    Axes are offsets from the centre pixel, so the hover reads Δrow/Δcol. The colour scale is
+    0..1, or the mask's own range with `stretch` (a trained mask often spans only ~0.4-0.6).
     """
     p = patch_rgb.shape[0]
     if patch_rgb.shape != (p, p, 3) or patch_rgb.dtype != np.uint8 or np.shape(mask) != (p, p):
@@ -288,11 +290,13 @@ def spatial_attention_figure(patch_rgb: np.ndarray, mask: np.ndarray, overlay_op
     at = {"x0": -half, "y0": -half, "dx": 1, "dy": 1}
     offsets = "Δrow %{y}, Δcol %{x}"
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04,
-                        subplot_titles=("Patch (false colour)", "Spatial attention mask", "Overlay"))
+                        subplot_titles=("Patch (false colour)", "Mask", "Overlay"))
+    z = np.asarray(mask, dtype=np.float64)
+    zmin, zmax = (float(z.min()), float(z.max())) if stretch and z.max() > z.min() else (0.0, 1.0)
 
     def heatmap(opacity: float, showscale: bool) -> go.Heatmap:
         return go.Heatmap(
-            z=np.asarray(mask, dtype=np.float64), **at, colorscale="Viridis", zmin=0.0, zmax=1.0,
+            z=z, **at, colorscale="Viridis", zmin=zmin, zmax=zmax,
             opacity=opacity, showscale=showscale, name="mask",
             colorbar={"title": {"text": "mask"}, "thickness": 12, "len": 0.9},
             hovertemplate=f"{offsets}<br>mask %{{z:.3f}}<extra></extra>",

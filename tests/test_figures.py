@@ -252,9 +252,12 @@ def test_spatial_attention_figure_three_panels() -> None:
     heat, overlay = fig.data[1], fig.data[3]
     assert (heat.zmin, heat.zmax, heat.showscale) == (0.0, 1.0, True)
     assert overlay.opacity == 0.3 and overlay.showscale is False
-    assert [a.text for a in fig.layout.annotations] == ["Patch (false colour)", "Spatial attention mask", "Overlay"]
+    assert [a.text for a in fig.layout.annotations] == ["Patch (false colour)", "Mask", "Overlay"]
     assert all((t.x[0], t.y[0]) == (0, 0) for t in fig.data[4:])
     assert fig.data[0].x0 == -2
+    stretched = F.spatial_attention_figure(patch, mask * 0.2 + 0.4, stretch=True)
+    assert (stretched.data[1].zmin, stretched.data[1].zmax) == pytest.approx((0.402, 0.598))
+    assert (stretched.data[3].zmin, stretched.data[3].zmax) == pytest.approx((0.402, 0.598))
     with pytest.raises(SceneError, match="mask"):
         F.spatial_attention_figure(patch, np.ones((4, 4)))
 
