@@ -133,14 +133,14 @@ def make_split(
 ) -> Split:
     """Build the split named by `spec` for `scene`; ``fixed`` needs `fixed_maps` (train, test)."""
     kind, arg = parse_split_spec(spec)
-    rng = np.random.default_rng(seed)
-    labels = scene.labels
     if kind == "fixed":
         if fixed_maps is None:
             raise ValueError("the fixed split needs a train and a test label map (fixed:TRAIN.mat,TEST.mat)")
         return fixed_split(scene, *fixed_maps, seed=seed, patch_size=patch_size)
     if kind == "disjoint":
         return disjoint_split(scene, per_class=int(arg), seed=seed, patch_size=patch_size)
+    rng = np.random.default_rng(seed)
+    labels = scene.labels
     names = scene.class_names
     if kind == "paper":
         train, val, test, warns = _per_class_split(labels, lambda n: PAPER_PER_CLASS, names, rng)
