@@ -148,7 +148,8 @@ class FittedModel:
 
     def summary(self) -> str:
         """One line for lists: model, scene, split and the headline metrics."""
-        text = (f"{self.model_name.upper()} ({self.preset.name}) on {self.scene.name}, "
+        preset = f" ({self.preset.name})" if self.is_neural else ""
+        text = (f"{self.model_name.upper()}{preset} on {self.scene.name}, "
                 f"{self.split.get('protocol', '?')} split (seed {self.split.get('seed', '?')}), training seed {self.seed}")
         if self.metrics:
             text += f": OA {100 * self.metrics['oa']:.2f}%, AA {100 * self.metrics['aa']:.2f}%, kappa {self.metrics['kappa']:.4f}"

@@ -212,4 +212,4 @@ def test_summary_names_split_seed_and_training_seed(scene, split):
     f = train(scene, split, "knn", "quick", seed=7)
     f.metrics = evaluate(f, scene, split).to_dict()
     text = f.summary()
-    assert "per-class:20 split (seed 0), training seed 7" in text and "OA" in text
+    assert "KNN on toy, per-class:20 split (seed 0), training seed 7" in text and "OA" in text

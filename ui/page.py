@@ -120,15 +120,9 @@ def choose_model(spec: tuple, path: Path | str) -> None:
 
 
 def model_label(path: Path, fitted: FittedModel) -> str:
-    """One line naming a saved model in lists: model, preset, split, seeds, headline metrics, folder."""
+    """One line naming a saved model in lists: its summary and where it is saved."""
     where = "shipped demo checkpoint" if Path(path) == loaders.DEMO_CHECKPOINT else Path(path).name
-    split = fitted.split
-    text = (f"{fitted.model_name.upper()}" + (f" ({fitted.preset.name})" if fitted.is_neural else "")
-            + f" · {split.get('protocol', '?')} split, seed {split.get('seed', '?')} · training seed {fitted.seed}")
-    if fitted.metrics:
-        m = fitted.metrics
-        text += f" · OA {100 * m['oa']:.2f}%, AA {100 * m['aa']:.2f}%, κ {m['kappa']:.3f}"
-    return f"{text} · {where}"
+    return f"{fitted.summary()} · {where}"
 
 
 def require_model(ctx: Context) -> FittedModel:
