@@ -162,8 +162,8 @@ def make_split(
 def _per_class_split(labels, n_train_for, class_names, rng, pool: np.ndarray | None = None):
     """Per class: shuffle, take n train and n validation (at most a third each), rest test.
 
-    `pool` restricts train/validation candidates (flat indices); the test set is then empty
-    and the caller chooses it.
+    `pool` restricts train/validation candidates (flat indices, at most half each); the test
+    set is then empty and the caller chooses it.
     """
     flat = labels.ravel()
     train, val, test, warns = [], [], [], []
@@ -174,7 +174,7 @@ def _per_class_split(labels, n_train_for, class_names, rng, pool: np.ndarray | N
             continue
         idx = rng.permutation(idx)
         want = n_train_for(idx.size)
-        n = min(want, idx.size // 3)
+        n = min(want, idx.size // 3 if pool is None else idx.size // 2)  # a pool holds no test pixels
         if n < want:
             warns.append(
                 f"class {c} ({class_names[c - 1]}) has only {idx.size} pixels available: "
@@ -188,55 +188,104 @@ def _per_class_split(labels, n_train_for, class_names, rng, pool: np.ndarray | N
 
 
 def disjoint_split(scene: Scene, per_class: int = PAPER_PER_CLASS, seed: int = 0, patch_size: int = DEFAULT_PATCH,
-                   block_size: int | None = None, max_train_share: float = 0.5) -> Split:
+                   block_size: int | None = None, max_train_share: float = 0.5,
+                   test_reserve: float = 0.2) -> Split:
     """Spatially disjoint split: train/validation come from whole blocks, test from far away.
 
-    The image is cut into square blocks (default: one patch wide). Blocks are picked, in a
-    seeded order that prefers the classes still short of 2 x `per_class` pixels, until every
-    class is covered or the training region holds `max_train_share` of the labelled pixels.
-    Test pixels are the labelled pixels more than patch_size // 2 px (the guard band) from
-    any pixel of the training region, so no test patch contains a training pixel.
+    The image is cut into square blocks. Blocks are picked, in a seeded order that prefers
+    the classes still short of 2 x `per_class` pixels, until every class is covered or the
+    training region holds `max_train_share` of the labelled pixels. A block is passed over
+    when its guard band would leave a class fewer than `test_reserve` of its pixels as test
+    pixels, so small scenes keep test pixels in every class where the geometry allows.
+    Without `block_size`, blocks one patch wide, a half and a third of it are tried and the
+    split that serves the most classes is kept. Test pixels are the labelled pixels more
+    than patch_size // 2 px (the guard band) from the training region, so no test patch
+    contains a training pixel.
     """
+    sizes = [block_size] if block_size else sorted({patch_size, -(-patch_size // 2), -(-patch_size // 3)}, reverse=True)
+    layouts = [_pick_blocks(scene.labels, b, per_class, patch_size // 2, seed, max_train_share, test_reserve)
+               for b in sizes]
+    region, block, n_chosen, n_blocks = max(layouts, key=lambda layout: _layout_score(scene, layout[0], per_class,
+                                                                                       patch_size // 2))
     labels = scene.labels
-    H, W = labels.shape
-    block = block_size or patch_size
     guard = patch_size // 2
     rng = np.random.default_rng(seed)
-    n_classes = scene.n_classes
-    block_id = (np.arange(H)[:, None] // block) * (-(-W // block)) + (np.arange(W)[None, :] // block)
-    n_blocks = int(block_id.max()) + 1
-    # per-block class histogram (n_blocks, C+1)
-    hist = np.zeros((n_blocks, n_classes + 1), dtype=np.int64)
-    np.add.at(hist, (block_id.ravel(), labels.ravel()), 1)
-    hist = hist[:, 1:]
-    need = np.minimum(2 * per_class, scene.class_counts())
-    have = np.zeros(n_classes, dtype=np.int64)
-    chosen = np.zeros(n_blocks, dtype=bool)
-    budget = max_train_share * labels.astype(bool).sum()
-    order = rng.permutation(n_blocks)
-    while (have < need).any() and hist[chosen].sum() < budget:
-        short = (have < need)
-        gain = (np.minimum(hist[order], np.maximum(need - have, 0)) * short).sum(axis=1)
-        gain[chosen[order]] = 0
-        if gain.max() == 0:
-            break
-        pick = order[int(np.argmax(gain))]  # ties go to the earliest block in the seeded order
-        chosen[pick] = True
-        have += hist[pick]
-    region = chosen[block_id]
     pool = np.flatnonzero(region.ravel() & (labels.ravel() > 0))
     train, val, _, warns = _per_class_split(labels, lambda n: per_class, scene.class_names, rng, pool=pool)
-    guarded = ndimage.binary_dilation(region, structure=np.ones((2 * guard + 1, 2 * guard + 1), bool))
-    test = np.flatnonzero(~guarded.ravel() & (labels.ravel() > 0)).astype(np.int64)
-    test_counts = np.bincount(labels.ravel()[test], minlength=n_classes + 1)[1:]
-    for c in np.flatnonzero((test_counts == 0) & (scene.class_counts() > 0)):
-        warns.append(f"class {c + 1} ({scene.class_names[c]}) has no test pixel outside the guard band")
+    test = np.flatnonzero(~_guarded(region, guard).ravel() & (labels.ravel() > 0)).astype(np.int64)
+    test_counts = np.bincount(labels.ravel()[test], minlength=scene.n_classes + 1)[1:]
+    train_counts = np.bincount(labels.ravel()[train], minlength=scene.n_classes + 1)[1:]
+    for c in np.flatnonzero(scene.class_counts() > 0):
+        name = f"class {c + 1} ({scene.class_names[c]})"
+        if train_counts[c] == 0:
+            warns.append(f"{name} has no training pixel: every block holding it would leave it without "
+                         f"{test_reserve:.0%} of its pixels beyond the guard band for testing")
+        if test_counts[c] == 0:
+            warns.append(f"{name} has no test pixel outside the guard band")
     desc = (
-        f"disjoint: {int(chosen.sum())}/{n_blocks} blocks of {block} px for train/validation "
+        f"disjoint: {n_chosen}/{n_blocks} blocks of {block} px for train/validation "
         f"({per_class} + {per_class} per class), guard band {guard} px, test = labelled pixels beyond it, seed {seed}"
     )
     protocol = "disjoint" if per_class == PAPER_PER_CLASS else f"disjoint:{per_class}"
     return Split(protocol, seed, train, val, test, labels, desc, patch_size, tuple(warns))
+
+
+def _guarded(region: np.ndarray, guard: int) -> np.ndarray:
+    """The region grown by the guard band: no test pixel may lie inside it."""
+    return ndimage.binary_dilation(region, structure=np.ones((2 * guard + 1, 2 * guard + 1), bool))
+
+
+def _layout_score(scene: Scene, region: np.ndarray, per_class: int, guard: int) -> tuple[int, int, int]:
+    """Rank block layouts: classes with both training and test pixels, then training pixels, then test pixels."""
+    labels = scene.labels
+    n = scene.n_classes + 1
+    pool = np.bincount(labels[region], minlength=n)[1:]
+    test = np.bincount(labels[~_guarded(region, guard)], minlength=n)[1:]
+    usable = np.minimum(pool // 2, per_class)
+    return int(((usable > 0) & (test > 0)).sum()), int(usable.sum()), int(test.sum())
+
+
+def _pick_blocks(labels: np.ndarray, block: int, per_class: int, guard: int, seed: int,
+                 max_train_share: float, test_reserve: float) -> tuple[np.ndarray, int, int, int]:
+    """Greedy block choice for `disjoint_split`: (training region mask, block size, blocks chosen, blocks)."""
+    H, W = labels.shape
+    n_classes = int(labels.max())
+    rng = np.random.default_rng(seed)
+    rows, cols = -(-H // block), -(-W // block)
+    block_id = (np.arange(H)[:, None] // block) * cols + (np.arange(W)[None, :] // block)
+    n_blocks = rows * cols
+    hist = np.zeros((n_blocks, n_classes + 1), dtype=np.int64)
+    np.add.at(hist, (block_id.ravel(), labels.ravel()), 1)
+    hist = hist[:, 1:]
+    counts = hist.sum(axis=0)
+    need = np.minimum(2 * per_class, counts)
+    reserve = np.ceil(test_reserve * counts).astype(np.int64)
+    # each block's guarded window, in pixel coordinates (half-open)
+    r0 = np.clip(np.arange(n_blocks) // cols * block - guard, 0, H)
+    c0 = np.clip(np.arange(n_blocks) % cols * block - guard, 0, W)
+    r1 = np.clip(np.arange(n_blocks) // cols * block + block + guard, 0, H)
+    c1 = np.clip(np.arange(n_blocks) % cols * block + block + guard, 0, W)
+    one_hot = labels[None, :, :] == np.arange(1, n_classes + 1)[:, None, None]
+    have = np.zeros(n_classes, dtype=np.int64)
+    chosen = np.zeros(n_blocks, dtype=bool)
+    guarded = np.zeros((H, W), dtype=bool)
+    budget = max_train_share * counts.sum()
+    order = rng.permutation(n_blocks)
+    while (have < need).any() and hist[chosen].sum() < budget:
+        test_now = (one_hot & ~guarded).sum(axis=(1, 2))
+        integral = np.pad((one_hot & ~guarded).cumsum(1).cumsum(2), ((0, 0), (1, 0), (1, 0)))
+        lost = (integral[:, r1, c1] - integral[:, r0, c1] - integral[:, r1, c0] + integral[:, r0, c0]).T
+        after = test_now - lost
+        keeps_reserve = ((after >= reserve) | (lost == 0)).all(axis=1)
+        gain = (np.minimum(hist, np.maximum(need - have, 0)) * (have < need)).sum(axis=1)
+        gain[chosen | ~keeps_reserve] = 0
+        if gain.max() == 0:
+            break
+        pick = order[int(np.argmax(gain[order]))]  # ties go to the earliest block in the seeded order
+        chosen[pick] = True
+        have += hist[pick]
+        guarded[r0[pick]:r1[pick], c0[pick]:c1[pick]] = True
+    return chosen[block_id], block, int(chosen.sum()), n_blocks
 
 
 def fixed_split(scene: Scene, train_map: np.ndarray, test_map: np.ndarray, seed: int = 0,

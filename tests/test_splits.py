@@ -117,3 +117,45 @@ def test_split_record_is_json_ready(scene):
 
     record = make_split(scene, "per-class:5").to_dict()
     assert json.loads(json.dumps(record))["sizes"]["train"] == 5 * scene.n_classes
+
+
+def _small_scene_with_clustered_classes():
+    """A 60x40 scene: two big classes in halves, two small ones in 6x6 clusters, like a crop of a city."""
+    from ssan.scene import Scene, rosis_wavelengths
+
+    labels = np.ones((60, 40), np.int32)
+    labels[30:] = 2
+    labels[4:10, 4:10] = 3
+    labels[44:50, 30:36] = 3
+    labels[20:26, 28:34] = 4
+    labels[50:56, 6:12] = 4
+    rng = np.random.default_rng(0)
+    cube = (rng.random((5, 6))[labels] + 0.01 * rng.standard_normal((60, 40, 6))).astype(np.float32)
+    return Scene("clusters", cube, labels, ("a", "b", "c", "d"), rosis_wavelengths(6), source="test")
+
+
+def test_disjoint_reserves_test_pixels_for_every_class_on_a_small_scene():
+    scene = _small_scene_with_clustered_classes()
+    split = make_split(scene, "disjoint:10", seed=0, patch_size=9)
+    _assert_partition(split, scene)
+    counts = split.counts(scene.n_classes)
+    assert (counts["test"] > 0).all(), f"a class lost all its test pixels: {counts['test']}"
+    assert (counts["train"] > 0).all(), f"a class got no training pixel: {counts['train']}"
+    assert split.leakage == 0.0 and not any("no test pixel" in w for w in split.warnings)
+
+
+def test_disjoint_says_plainly_when_a_class_cannot_have_both():
+    scene = _small_scene_with_clustered_classes()
+    scene.labels[44:50, 30:36] = 2  # class c now lives in one cluster: training on it leaves no test pixel
+    split = make_split(scene, "disjoint:10", seed=0, patch_size=9)
+    counts = split.counts(scene.n_classes)
+    assert counts["train"][2] == 0 and counts["test"][2] > 0
+    assert any("class 3 (c) has no training pixel" in w for w in split.warnings), split.warnings
+
+
+def test_disjoint_pool_gives_half_of_each_class_to_train_at_most():
+    scene = _small_scene_with_clustered_classes()
+    split = make_split(scene, "disjoint:500", seed=0, patch_size=9)
+    counts = split.counts(scene.n_classes)
+    assert (counts["train"] == counts["val"]).all()
+    assert "blocks of" in split.description and "guard band 4 px" in split.description
