@@ -147,6 +147,8 @@ def _fit_network(fitted: FittedModel, sampler: PixelSampler, split: Split, devic
     rng = np.random.default_rng(fitted.seed)
     net = build_network(fitted.model_name, sampler.prep.n_bands, fitted.n_classes, cfg).to(device)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, cfg.iterations)
+                if cfg.lr_schedule == "cosine" else None)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     train_x = network_inputs(net, sampler, split.train, device)
@@ -166,7 +168,7 @@ def _fit_network(fitted: FittedModel, sampler: PixelSampler, split: Split, devic
         idx = torch.from_numpy(next(batches)).to(device)
         net.train()
         with torch.autocast(device.type, enabled=use_amp):
-            loss = nn.functional.cross_entropy(net(*(x[idx] if x.numel() else x for x in train_x)), train_y[idx])
+            loss = net.training_loss(*(x[idx] if x.numel() else x for x in train_x), train_y[idx])
         optimiser.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if cfg.grad_clip:
@@ -174,6 +176,8 @@ def _fit_network(fitted: FittedModel, sampler: PixelSampler, split: Split, devic
             nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
         scaler.step(optimiser)
         scaler.update()
+        if schedule is not None:
+            schedule.step()
         record = {"iteration": it, "loss": float(loss.detach()), "val_accuracy": None}
         if it % cfg.eval_every == 0 or it == cfg.iterations:
             acc = _accuracy(net, sampler, split.val, val_y, device)
@@ -250,7 +254,7 @@ def estimate_training_time(scene: Scene, split: Split, model: str = "ssan", pres
     def step() -> None:
         x = network_inputs(net, sampler, idx, dev)
         with torch.autocast(dev.type, enabled=dev.type == "cuda"):
-            loss = nn.functional.cross_entropy(net(*x), y)
+            loss = net.training_loss(*x, y)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -181,6 +181,34 @@ def test_centred_spectral_input_feeds_the_gru_2x_minus_1():
     torch.testing.assert_close(centred(spectra, torch.empty(0)), unit(2 * spectra - 1, torch.empty(0)))
 
 
+def test_band_embedding_gives_each_band_its_own_token_and_keeps_one_alpha_per_band():
+    model = tiny("arnn", band_embedding=6).eval()
+    tokens = model.spectral.tokens
+    assert tokens.weight.shape == (B, 6) and model.spectral.gru.input_size == 6
+    spectra = inputs()[0]
+    same_value = torch.full((1, B), 0.3)
+    steps = tokens(same_value)[0]
+    assert steps.shape == (B, 6) and not torch.allclose(steps[0], steps[1]), "one value, yet bands alike"
+    _, maps = model(spectra, torch.empty(0), return_attention=True)
+    assert maps["spectral"].shape == (N, B)
+    torch.testing.assert_close(maps["spectral"].sum(1), torch.ones(N))
+    assert tiny("arnn").spectral.tokens is None, "the authors' scalar input stays the default"
+
+
+def test_branch_loss_adds_each_branch_cross_entropy_to_the_fused_one():
+    model = tiny("ssan").eval()
+    spectra, patches = inputs()
+    y = torch.tensor([0, 1, 2, 3, 0])
+    fused = torch.nn.functional.cross_entropy(model(spectra, patches), y)
+    torch.testing.assert_close(model.training_loss(spectra, patches, y), fused)
+    aided = tiny("ssan", branch_loss=0.5).eval()
+    spectral, _ = aided.spectral(spectra)
+    spatial, _ = aided.spatial(patches)
+    ce = torch.nn.functional.cross_entropy
+    expected = ce(aided(spectra, patches), y) + 0.5 * (ce(spectral, y) + ce(spatial, y))
+    torch.testing.assert_close(aided.training_loss(spectra, patches, y), expected)
+
+
 def test_attention_bias_switch_adds_b_prime():
     assert tiny("arnn").spectral.attention.score.bias is None
     assert tiny("arnn", attention_bias=True).spectral.attention.score.bias is not None
@@ -212,6 +240,7 @@ def test_paper_preset_is_the_authors_configuration():
     assert (p.fc_hidden, p.dropout, p.fusion_dim, p.fusion_hidden) == (1024, 0.4, 256, 1024)
     assert (p.lr, p.batch_size, p.iterations, p.eval_every) == (5e-3, 128, 10_000, 1_000)
     assert (p.mask_mode, p.grad_clip, p.init, p.spectral_input) == ("multiply", None, "default", "unit")
+    assert (p.band_embedding, p.branch_loss, p.spectral_dropout, p.lr_schedule) == (0, 0.0, 0.0, "constant")
 
 
 def test_paper_ssan_spatial_fc_sees_7x7x64():
@@ -246,7 +275,8 @@ def test_with_overrides_rejects_unknown_names_listing_valid_ones():
         {"patch_size": 8}, {"patch_size": 3}, {"kernel_size": 4}, {"conv_channels": (32,)},
         {"dropout": 1.0}, {"dropout": -0.1}, {"lr": 0}, {"mask_mode": "add"}, {"init": "xavier"},
         {"rnn_pooling": "max"}, {"spectral_input": "raw"}, {"grad_clip": 0}, {"early_stop_patience": 0},
-        {"attention_bias": 1},
+        {"attention_bias": 1}, {"band_embedding": -1}, {"band_embedding": 2.0}, {"spectral_dropout": 1.0},
+        {"branch_loss": -0.5}, {"branch_loss": float("inf")}, {"lr_schedule": "step"},
     ],
 )
 def test_with_overrides_rejects_bad_values(bad):

@@ -18,7 +18,7 @@ class _SpectralOnly(PixelNetwork):
 
     def __init__(self, n_bands: int, n_classes: int, preset: Preset) -> None:
         super().__init__(n_bands, n_classes, preset)
-        self.spectral = SpectralBranch.from_preset(preset, n_classes, attention=self.has_spectral_attention)
+        self.spectral = SpectralBranch.from_preset(preset, n_bands, n_classes, attention=self.has_spectral_attention)
 
     def forward(
         self, spectra: Tensor, patches: Tensor, return_attention: bool = False

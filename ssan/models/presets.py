@@ -13,6 +13,7 @@ from typing import Any
 MASK_MODES = ("multiply", "residual")
 RNN_POOLINGS = ("mean", "last")
 SPECTRAL_INPUTS = ("unit", "centred")
+LR_SCHEDULES = ("constant", "cosine")
 INITS = ("default", "normal")
 
 _POSITIVE_INTS = (
@@ -44,8 +45,13 @@ class Preset:
     fusion_dim: int = 256          # shared FC C->256
     fusion_hidden: int = 1024
     mask_mode: str = "multiply"    # or "residual": x + x*m
+    branch_loss: float = 0.0       # SSAN: weight of each branch's own cross-entropy beside the fused one (0 = authors)
     rnn_pooling: str = "mean"      # RNN comparator without attention: "mean" | "last"
     spectral_input: str = "unit"   # GRU input: min-max [0, 1] (authors) or "centred" to [-1, 1]
+    band_embedding: int = 0        # 0: the bare scalar per GRU step (authors); d: each band's own d-dim embedding
+    token_skip: bool = False       # attention reads each band's embedding beside its BiGRU state
+    spectral_dropout: float = 0.0  # dropout on the attended spectral feature s
+    lr_schedule: str = "constant"  # or "cosine": decay to 0 over the run
     init: str = "default"          # or "normal": the authors' N(0,1) (attention weights N(0,0.1))
     lr: float = 5e-3
     batch_size: int = 128
@@ -115,14 +121,23 @@ def _validate(p: Preset) -> None:
     channels = p.conv_channels
     if not isinstance(channels, tuple) or len(channels) != 2 or not all(_is_int(c) and c >= 1 for c in channels):
         raise ValueError(f"Preset {p.name!r}: conv_channels must be two positive integers; got {p.conv_channels!r}.")
-    if not isinstance(p.attention_bias, bool):
-        raise ValueError(f"Preset {p.name!r}: attention_bias must be True or False; got {p.attention_bias!r}.")
-    if not _is_number(p.dropout) or not 0.0 <= p.dropout < 1.0:
-        raise ValueError(f"Preset {p.name!r}: dropout is a drop probability in [0, 1); got {p.dropout!r}.")
+    for key in ("attention_bias", "token_skip"):
+        if not isinstance(getattr(p, key), bool):
+            raise ValueError(f"Preset {p.name!r}: {key} must be True or False; got {getattr(p, key)!r}.")
+    if p.token_skip and not p.band_embedding:
+        raise ValueError(f"Preset {p.name!r}: token_skip reads the band embeddings; set band_embedding > 0 too.")
+    for key in ("dropout", "spectral_dropout"):
+        if not _is_number(getattr(p, key)) or not 0.0 <= getattr(p, key) < 1.0:
+            raise ValueError(f"Preset {p.name!r}: {key} is a drop probability in [0, 1); got {getattr(p, key)!r}.")
+    if not _is_int(p.band_embedding) or p.band_embedding < 0:
+        raise ValueError(f"Preset {p.name!r}: band_embedding must be 0 (off) or a positive integer; "
+                         f"got {p.band_embedding!r}.")
+    if not _is_number(p.branch_loss) or not 0.0 <= p.branch_loss < float("inf"):
+        raise ValueError(f"Preset {p.name!r}: branch_loss must be a number >= 0 (0 = off); got {p.branch_loss!r}.")
     if not _is_number(p.lr) or p.lr <= 0:
         raise ValueError(f"Preset {p.name!r}: lr must be a positive number; got {p.lr!r}.")
     for key, choices in (("mask_mode", MASK_MODES), ("rnn_pooling", RNN_POOLINGS), ("spectral_input", SPECTRAL_INPUTS),
-                         ("init", INITS)):
+                         ("init", INITS), ("lr_schedule", LR_SCHEDULES)):
         if getattr(p, key) not in choices:
             raise ValueError(f"Preset {p.name!r}: {key} must be one of {choices}; got {getattr(p, key)!r}.")
     if p.grad_clip is not None and (not _is_number(p.grad_clip) or p.grad_clip <= 0):

@@ -52,6 +52,10 @@ class PixelNetwork(nn.Module):
                 f"{name}: {spectra.shape[0]} spectra but {patches.shape[0]} patches; one of each per pixel is needed."
             )
 
+    def training_loss(self, spectra: Tensor, patches: Tensor, targets: Tensor) -> Tensor:
+        """The loss a training step minimises: cross-entropy of the logits (targets are 0-based)."""
+        return F.cross_entropy(self(spectra, patches), targets)
+
     @staticmethod
     def _result(
         logits: Tensor, spectral: Tensor | None, spatial: Tensor | None, return_attention: bool
@@ -81,9 +85,30 @@ class SpectralAttention(nn.Module):
         return s, alpha
 
 
-class SpectralBranch(nn.Module):
-    """A pixel's spectrum as a sequence of B scalars -> BiGRU -> attention (or pooling) -> C scores.
+class BandTokens(nn.Module):
+    """Each band's scalar turned into a d-vector by that band's own affine map: tanh(x_i W_i + b_i).
 
+    A GRU shares its weights across steps, so fed bare scalars it cannot tell band 12 from
+    band 80 and must weigh every band alike; a per-band embedding (as FT-Transformer tokenises
+    numerical features) lets it weigh each band by what it measures, as a linear model or an
+    SVM on the spectrum does. Each step still reads one band and one scalar, and alpha keeps
+    one weight per band.
+    """
+
+    def __init__(self, n_bands: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_bands, dim).uniform_(-1.0, 1.0))
+        self.bias = nn.Parameter(torch.empty(n_bands, dim).uniform_(-1.0, 1.0))
+
+    def forward(self, spectra: Tensor) -> Tensor:
+        return torch.tanh(spectra.unsqueeze(-1) * self.weight + self.bias)   # (n, B, dim)
+
+
+class SpectralBranch(nn.Module):
+    """A pixel's spectrum as a sequence of B steps -> BiGRU -> attention (or pooling) -> C scores.
+
+    Each step reads one band: its min-max scaled value (the authors' scalar input), or with
+    `band_embedding=d` that value through the band's own embedding (`BandTokens`).
     With `attention=False` (the RNN comparator) the states are pooled instead: "mean" over
     the bands, or "last": the forward GRU's final state beside the backward GRU's final state.
     `centred=True` feeds the min-max scaled values as 2x - 1 (in [-1, 1]); the authors feed [0, 1].
@@ -91,6 +116,7 @@ class SpectralBranch(nn.Module):
 
     def __init__(
         self,
+        n_bands: int,
         n_classes: int,
         hidden: int = 512,
         attention_size: int = 32,
@@ -98,33 +124,44 @@ class SpectralBranch(nn.Module):
         attention: bool = True,
         pooling: str = "mean",
         centred: bool = False,
+        band_embedding: int = 0,
+        token_skip: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.pooling = pooling
         self.centred = centred
-        self.gru = nn.GRU(input_size=1, hidden_size=hidden, batch_first=True, bidirectional=True)
-        self.attention = SpectralAttention(2 * hidden, attention_size, attention_bias) if attention else None
-        self.classifier = nn.Linear(2 * hidden, n_classes)
+        self.tokens = BandTokens(n_bands, band_embedding) if band_embedding else None
+        self.token_skip = token_skip and self.tokens is not None
+        state_size = 2 * hidden + (band_embedding if self.token_skip else 0)
+        self.gru = nn.GRU(input_size=band_embedding or 1, hidden_size=hidden, batch_first=True, bidirectional=True)
+        self.attention = SpectralAttention(state_size, attention_size, attention_bias) if attention else None
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(state_size, n_classes)
 
     @classmethod
-    def from_preset(cls, preset: Preset, n_classes: int, attention: bool = True) -> SpectralBranch:
+    def from_preset(cls, preset: Preset, n_bands: int, n_classes: int, attention: bool = True) -> SpectralBranch:
         """The branch sized by `preset`; attention=False gives the RNN comparator's pooling."""
         return cls(
-            n_classes, preset.rnn_hidden, preset.attention_size, preset.attention_bias, attention, preset.rnn_pooling,
-            preset.spectral_input == "centred",
+            n_bands, n_classes, preset.rnn_hidden, preset.attention_size, preset.attention_bias, attention,
+            preset.rnn_pooling, preset.spectral_input == "centred", preset.band_embedding, preset.token_skip,
+            preset.spectral_dropout,
         )
 
     def forward(self, spectra: Tensor) -> tuple[Tensor, Tensor | None]:
         if self.centred:  # a constant 0.5 offset on every step biases the gates and slows learning
             spectra = 2.0 * spectra - 1.0
-        states, last = self.gru(spectra.unsqueeze(-1))   # states (n, B, 2H); last (2, n, H)
+        steps = spectra.unsqueeze(-1) if self.tokens is None else self.tokens(spectra)
+        states, last = self.gru(steps)   # states (n, B, 2H); last (2, n, H)
+        if self.token_skip:
+            states = torch.cat([states, steps], dim=-1)
         if self.attention is not None:
             features, alpha = self.attention(states)
         elif self.pooling == "mean":
             features, alpha = states.mean(dim=1), None
         else:
             features, alpha = torch.cat([last[0], last[1]], dim=1), None
-        return self.classifier(features), alpha
+        return self.classifier(self.dropout(features)), alpha
 
 
 # --------------------------------------------------------------------------- spatial branch
@@ -237,7 +274,7 @@ class SSAN(PixelNetwork):
 
     def __init__(self, n_bands: int, n_classes: int, preset: Preset) -> None:
         super().__init__(n_bands, n_classes, preset)
-        self.spectral = SpectralBranch.from_preset(preset, n_classes)
+        self.spectral = SpectralBranch.from_preset(preset, n_bands, n_classes)
         self.spatial = SpatialBranch.from_preset(preset, n_classes)
         self.fusion = ScoreFusion(n_classes, preset.fusion_dim, preset.fusion_hidden)
 
@@ -248,6 +285,18 @@ class SSAN(PixelNetwork):
         spectral_scores, alpha = self.spectral(spectra)
         spatial_scores, mask = self.spatial(patches)
         return self._result(self.fusion(spectral_scores, spatial_scores), alpha, mask, return_attention)
+
+    def training_loss(self, spectra: Tensor, patches: Tensor, targets: Tensor) -> Tensor:
+        """The fused cross-entropy (the authors' loss), plus `preset.branch_loss` times each branch's own
+        cross-entropy when that switch is on, so each branch must classify by itself too."""
+        self.check_inputs(spectra, patches)
+        spectral_scores, _ = self.spectral(spectra)
+        spatial_scores, _ = self.spatial(patches)
+        loss = F.cross_entropy(self.fusion(spectral_scores, spatial_scores), targets)
+        if self.preset.branch_loss:
+            loss = loss + self.preset.branch_loss * (
+                F.cross_entropy(spectral_scores, targets) + F.cross_entropy(spatial_scores, targets))
+        return loss
 
 
 # --------------------------------------------------------------------------- initialisation
