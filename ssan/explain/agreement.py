@@ -3,7 +3,9 @@
 Agreement is the per-pixel Spearman rank correlation between attention and an attribution
 (scipy.stats: ranks, then Pearson along each row). Planted precision@k asks, for the demo
 scene's planted class pairs, how many of a ranking's top-k bands lie in the planted range,
-k being the planted width: 1 = all found, width / B = what a random ranking finds.
+k being the planted width: 1 = all found, width / B = what a random ranking finds. It ranks
+by magnitude (evidence for or against the class both count as found), while deletion and
+agreement use the signed attributions (evidence for the predicted class first).
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ class PlantedPrecision:
 
 def planted_precision(planted: PlantedTruth | None, labels: np.ndarray, scores: dict[str, np.ndarray]
                       ) -> list[PlantedPrecision]:
-    """For each planted spectral pair and ranking, the mean share of the top-k bands inside the planted range
-    over the pixels of the pair's two classes (by ground truth); empty off the demo scene."""
+    """For each planted spectral pair and ranking, the mean share of the top-k bands (by magnitude) inside the
+    planted range over the pixels of the pair's two classes (by ground truth); empty off the demo scene."""
     if planted is None:
         return []
     out = []
@@ -59,7 +61,7 @@ def planted_precision(planted: PlantedTruth | None, labels: np.ndarray, scores: 
             continue
         width = hi - lo
         for name, s in scores.items():
-            top = np.argsort(-np.asarray(s[chosen], float), axis=1, kind="stable")[:, :width]
+            top = np.argsort(-np.abs(np.asarray(s[chosen], float)), axis=1, kind="stable")[:, :width]
             hits = ((top >= lo) & (top < hi)).mean(axis=1)
             out.append(PlantedPrecision((a, b), (lo, hi), name, float(hits.mean()), width / s.shape[1],
                                         int(chosen.sum())))
