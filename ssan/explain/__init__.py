@@ -10,13 +10,13 @@ from .attributions import METHODS, AttributionSettings, Attributions, pixel_attr
 from .branches import DECIDERS, BranchDecision, branch_decision
 from .deletion import AreaEstimate, DeletionCurves, band_deletion_curves, neighbour_deletion_curves
 from .inputs import ExplainError, held_out_pixels, pixel_batch, require_explainable, sample_pixels, training_baseline
-from .report import Explanation, Faithfulness, explain_model, faithfulness
+from .report import Explanation, Faithfulness, explain_model, explain_pixels, faithfulness
 from .stability import SeedPair, seed_stability
 
 __all__ = [
     "DECIDERS", "METHODS", "AreaEstimate", "AttributionSettings", "Attributions", "BranchDecision", "DeletionCurves",
     "ExplainError", "Explanation", "Faithfulness", "PlantedPrecision", "SeedPair", "band_deletion_curves",
-    "branch_decision", "explain_model", "faithfulness", "held_out_pixels", "neighbour_deletion_curves",
+    "branch_decision", "explain_model", "explain_pixels", "faithfulness", "held_out_pixels", "neighbour_deletion_curves",
     "pixel_attributions", "pixel_batch", "planted_precision", "rank_correlation", "require_explainable",
     "sample_pixels", "seed_stability", "training_baseline",
 ]

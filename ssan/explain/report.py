@@ -162,6 +162,16 @@ def _summary(values: np.ndarray) -> dict:
     return {"median": float(median), "q1": float(q1), "q3": float(q3), "n": int(finite.size)}
 
 
+def explain_pixels(fitted: FittedModel, scene: Scene, pixels: np.ndarray, baseline: Baseline | None = None,
+                   settings: AttributionSettings = AttributionSettings()) -> tuple[PixelBatch, Attributions]:
+    """Inputs, α, mask, prediction and every attribution for a few pixels (e.g. the one clicked in the app)."""
+    require_explainable(fitted)
+    sampler = fitted.sampler(scene)
+    batch = pixel_batch(fitted, sampler, scene, np.atleast_1d(pixels))
+    baseline = baseline or training_baseline(fitted, sampler)
+    return batch, pixel_attributions(fitted.network, batch, baseline, settings)
+
+
 def explain_model(fitted: FittedModel, scene: Scene, n_pixels: int = 500, seed: int = 0, steps: int = STEPS,
                   n_random: int = N_RANDOM, settings: AttributionSettings = AttributionSettings(),
                   progress: Progress | None = None) -> Explanation:
