@@ -243,3 +243,34 @@ def test_acnn_gets_the_spatial_tests_only(scene):
     explanation = explain_model(fitted, scene, n_pixels=20, steps=3, n_random=1)
     assert set(explanation.curves) == {"spatial"} and not explanation.planted
     assert any("no spectral attention" in n for n in explanation.notes)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_every_figure_names_model_split_and_pixels(scene):
+    from ssan.explain import explain_pixels
+    from ssan.explain.figures import (agreement_figure, branch_map_figure, branch_shares_figure, deletion_figure,
+                                      pixel_bands_figure, pixel_patch_figure)
+
+    fitted = random_ssan(scene)
+    explanation = explain_model(fitted, scene, n_pixels=24, steps=3, n_random=1)
+    provenance = explanation.provenance
+    assert "SSAN (quick, training seed 0) on known, fraction:0.3 split (seed 0); 24 held-out pixels" in provenance
+    batch, attributions = explain_pixels(fitted, scene, scene.labelled_pixels()[:1])
+    figures = [
+        pixel_bands_figure(scene.wavelengths, batch.alpha[0], {m: a[0] for m, a in attributions.spectral.items()},
+                           provenance, scene.planted.band_mask(N_BANDS)),
+        pixel_patch_figure(batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()}, provenance),
+        deletion_figure(explanation.curves["spectral"], provenance),
+        deletion_figure(explanation.curves["spatial"], provenance),
+        branch_map_figure(explanation.branches.as_map(scene.shape), provenance),
+        branch_shares_figure(explanation.branches.shares(explanation.batch.labels, 2), scene.class_names, provenance),
+        agreement_figure(explanation.agreement_by_class("spectral", "ig"), scene.class_names, "ig", "spectral",
+                         provenance),
+    ]
+    for figure in figures:
+        assert provenance in figure.layout.title.text
+    bands = figures[0]
+    assert max(abs(v) for v in bands.data[-1].y) == pytest.approx(1.0)   # each curve scaled to its own maximum
+    assert [t.name for t in figures[2].data if t.showlegend is not False][0].startswith("attention (area ")

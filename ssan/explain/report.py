@@ -62,11 +62,11 @@ class Faithfulness:
                 f"predicted class's probability, against {r.mean:.2f} ({r.low:.2f} to {r.high:.2f}) for random "
                 f"{what}")
         if self.faster_than_random is True:
-            head += f": attention falls faster than random"
+            head += ": attention falls faster than random"
         elif self.faster_than_random is False:
-            head += f": attention falls slower than random, so it points away from the evidence"
+            head += ": attention falls slower than random, so it points away from the evidence"
         else:
-            head += f": attention cannot be told apart from random"
+            head += ": attention cannot be told apart from random"
         best = RANKING_LABELS[self.best]
         if a.mean <= b.mean:
             tail = f"and at least as fast as the best attribution, {best} ({b.mean:.2f})."
