@@ -27,11 +27,12 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 
 
 def explain_page() -> AppTest:
+    """The page on the demo checkpoint with a small sample, its background test finished (no thread left over)."""
     at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
     at.session_state["explain_pixels"] = PIXELS
     at.switch_page(PAGE).run()
     assert not at.exception, [e.message for e in at.exception]
-    return at
+    return wait_for_results(at)
 
 
 def wait_for_results(at: AppTest, seconds: float = 120) -> AppTest:
@@ -46,7 +47,9 @@ def wait_for_results(at: AppTest, seconds: float = 120) -> AppTest:
 
 
 def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
-    at = explain_page()
+    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at.session_state["explain_pixels"] = PIXELS
+    at.switch_page(PAGE).run()
     assert at.title[0].value == "Does attention explain?"
     body = texts(at)
     assert "Attention is not Explanation" in body and "NAACL 2019" in body
@@ -76,7 +79,7 @@ def test_seed_stability_with_a_second_checkpoint(runs_dir):
     other = load_checkpoint(ASSET)
     other.seed += 1    # the same weights under another seed: α agrees perfectly, which the table must show
     save_checkpoint(other, runs_dir / "demo" / "second-seed")
-    at = wait_for_results(explain_page())
+    at = explain_page()
     table = at.dataframe[-1].value
     assert list(table["seeds"]) == ["2 vs 3"]
     assert table["median per-pixel Spearman of α"].iloc[0] == pytest.approx(1.0)
