@@ -147,22 +147,21 @@ def random_ssan(scene: Scene, seed: int = 0) -> FittedModel:
 
 
 def ssan_reading_only(scene: Scene, used: str) -> FittedModel:
-    """An SSAN whose fusion predicts the argmax of the `used` branch's scores and reads nothing from the other;
-    that branch's bias is set so its decision splits the pixels in half."""
+    """An SSAN whose fusion predicts from the `used` branch's scores alone (only the fusion is rewired, so the
+    branches' internals may change): class 2 when s1 - s0 exceeds its median over the pixels, so half each."""
     fitted = random_ssan(scene)
     net = fitted.network
-    branch = getattr(net, used)
-    last = branch.classifier if used == "spectral" else branch.fc2
-    spectra, patches = (torch.from_numpy(x) for x in (fitted.sampler(scene).spectra(scene.labelled_pixels()),
-                                                       fitted.sampler(scene).patches(scene.labelled_pixels())))
+    sampler = fitted.sampler(scene)
+    inputs = sampler.spectra(scene.labelled_pixels()) if used == "spectral" else sampler.patches(scene.labelled_pixels())
     half = 0 if used == "spectral" else net.fusion.shared.out_features   # the fused vector is [spectral | spatial]
     with torch.no_grad():
-        scores = branch(spectra if used == "spectral" else patches)[0]
-        last.bias[0] -= torch.median(scores[:, 0] - scores[:, 1])
+        scores = getattr(net, used)(torch.from_numpy(inputs))[0]
+        middle = torch.median(scores[:, 0] - scores[:, 1])
         for layer in (net.fusion.shared, net.fusion.fc, net.fusion.out):
             layer.weight.zero_(), layer.bias.zero_()
-        net.fusion.shared.weight[0] = torch.tensor([1.0, -1.0])   # relu(s0 - s1)
-        net.fusion.shared.weight[1] = torch.tensor([-1.0, 1.0])   # relu(s1 - s0)
+        net.fusion.shared.weight[0] = torch.tensor([1.0, -1.0])    # relu(s0 - s1 - median)
+        net.fusion.shared.weight[1] = torch.tensor([-1.0, 1.0])    # relu(s1 - s0 + median)
+        net.fusion.shared.bias[:2] = torch.stack([-middle, middle])
         net.fusion.fc.weight[0, half] = net.fusion.fc.weight[1, half + 1] = 1.0
         net.fusion.out.weight[0, 0] = net.fusion.out.weight[1, 1] = 1.0
     return fitted
