@@ -1,7 +1,7 @@
 """Time the "Does attention explain?" tests: attributions and deletion curves for N pixels, all rankings.
 
-    python scripts/explain_bench.py                       # the quick-preset SSAN, 500 pixels, 2 threads
-    python scripts/explain_bench.py --checkpoint assets/demo-ssan --threads 1
+    python scripts/explain_bench.py                       # the quick-preset SSAN, 500 pixels, 1 thread
+    python scripts/explain_bench.py --checkpoint assets/demo-ssan --threads 2
 
 Without --checkpoint it builds an SSAN with the quick preset on the demo scene and trains it for
 a few steps: the timing depends on the network's size, not on how well it is trained. Prints one
@@ -35,7 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="a checkpoint folder (default: a quick-preset SSAN trained for 5 steps)")
     parser.add_argument("--pixels", type=int, default=500)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on a busy 2-core machine two threads spin against each other)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     scene = load_scene("demo")
