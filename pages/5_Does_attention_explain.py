@@ -186,5 +186,7 @@ else:
             "median class-mean Spearman of α": round(float(np.nanmedian(p.class_correlation)), 2),
             "accuracies": f"{100 * p.accuracy[0]:.1f}% / {100 * p.accuracy[1]:.1f}%",
         } for p in pairs]), hide_index=True)
+        for pair in pairs:
+            st.markdown(pair.sentence())
         st.caption(f"On the same {explanation.batch.pixels.size} held-out pixels. Accuracy can agree while attention "
                    "does not: a low correlation beside a small accuracy difference is that case.")

@@ -400,6 +400,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
             rows.append((METHODS[method], f"{med:.2f}", f"{q1:.2f} to {q3:.2f}"))
         print(f"\n{kind} agreement: per-pixel Spearman correlation between attention and each attribution")
         print(_table(rows))
+        rows = [("class (median per class)", *(METHODS[m] for m in by_method))]
+        medians = {m: explanation.agreement_by_class(kind, m) for m in by_method}
+        for c, name in enumerate(scene.class_names):
+            if medians[next(iter(by_method))][c].size:
+                rows.append((name, *(f"{np.median(medians[m][c]):.2f}" if medians[m][c].size else "-" for m in by_method)))
+        print(_table(rows))
     if explanation.planted:
         print("\nplanted bands: precision@k of each ranking's top-k bands (k = planted width) on the pair's pixels")
         rows = [("pair", "bands", "ranking", "precision", "chance")]
@@ -430,6 +436,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             rows.append((f"{pair.seeds[0]} vs {pair.seeds[1]}", f"{np.nanmedian(pair.pixel_correlation):.2f}",
                          f"{np.nanmedian(pair.class_correlation):.2f}", f"{100 * pair.accuracy_difference:.1f} points"))
         print(_table(rows))
+        for pair in pairs:
+            print(f"  {pair.sentence()}")
         summary["stability"] = [pair.to_dict() for pair in pairs]
     if args.json:
         summary["checkpoints"] = [str(path) for path in args.checkpoint]

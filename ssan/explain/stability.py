@@ -19,6 +19,9 @@ from ssan.scene import Scene
 from .agreement import rank_correlation
 from .inputs import ExplainError, pixel_batch
 
+SAME_ACCURACY = 0.02      # accuracies within 2 points count as agreeing
+ATTENTION_AGREES = 0.5    # a median per-pixel Spearman of α below this counts as attention disagreeing
+
 
 @dataclass(frozen=True)
 class SeedPair:
@@ -33,10 +36,30 @@ class SeedPair:
     def accuracy_difference(self) -> float:
         return abs(self.accuracy[0] - self.accuracy[1])
 
+    @property
+    def median_pixel_correlation(self) -> float:
+        finite = self.pixel_correlation[np.isfinite(self.pixel_correlation)]
+        return float(np.median(finite)) if finite.size else float("nan")
+
+    @property
+    def accuracy_agrees_attention_does_not(self) -> bool:
+        """The case the test exists to show: the same accuracy, different attention."""
+        return self.accuracy_difference <= SAME_ACCURACY and not self.median_pixel_correlation >= ATTENTION_AGREES
+
+    def sentence(self) -> str:
+        """The pair's finding in words."""
+        a, b = self.seeds
+        text = (f"Seeds {a} and {b}: accuracy {100 * self.accuracy[0]:.1f}% vs {100 * self.accuracy[1]:.1f}%, "
+                f"median per-pixel rank correlation of α {self.median_pixel_correlation:.2f}")
+        if self.accuracy_agrees_attention_does_not:
+            return text + ": the accuracy agrees while the attention does not."
+        return text + "."
+
     def to_dict(self) -> dict:
         finite = self.pixel_correlation[np.isfinite(self.pixel_correlation)]
         return {"seeds": list(self.seeds), "accuracy": list(self.accuracy),
                 "accuracy_difference": self.accuracy_difference,
+                "accuracy_agrees_attention_does_not": self.accuracy_agrees_attention_does_not,
                 "pixel_correlation_median": float(np.median(finite)) if finite.size else None,
                 "pixel_correlation_quartiles": np.percentile(finite, [25, 75]).tolist() if finite.size else None,
                 "class_correlation": [None if np.isnan(v) else float(v) for v in self.class_correlation]}
