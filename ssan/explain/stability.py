@@ -93,12 +93,16 @@ def seed_stability(models: list[FittedModel], scene: Scene, pixels: np.ndarray) 
         raise ExplainError(f"{models[0].model_name.upper()} has no spectral attention α to compare between seeds.")
     batches = [pixel_batch(m, m.sampler(scene), scene, pixels) for m in models]
     labels = batches[0].labels
+    n_classes = models[0].n_classes
     pairs = []
     for (ma, a), (mb, b) in combinations(zip(models, batches), 2):
-        means_a = np.array([a.alpha[labels == c].mean(axis=0) if (labels == c).any() else np.full(a.alpha.shape[1], np.nan)
-                            for c in range(1, ma.n_classes + 1)])
-        means_b = np.array([b.alpha[labels == c].mean(axis=0) if (labels == c).any() else np.full(b.alpha.shape[1], np.nan)
-                            for c in range(1, mb.n_classes + 1)])
-        pairs.append(SeedPair((ma.seed, mb.seed), rank_correlation(a.alpha, b.alpha), rank_correlation(means_a, means_b),
+        class_means = [_class_means(x.alpha, labels, n_classes) for x in (a, b)]
+        pairs.append(SeedPair((ma.seed, mb.seed), rank_correlation(a.alpha, b.alpha), rank_correlation(*class_means),
                               (float((a.predicted == labels).mean()), float((b.predicted == labels).mean()))))
     return pairs
+
+
+def _class_means(alpha: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """(C, B) mean α per class; a row of NaN for a class without pixels."""
+    return np.array([alpha[labels == c].mean(axis=0) if (labels == c).any() else np.full(alpha.shape[1], np.nan)
+                     for c in range(1, n_classes + 1)])
