@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
@@ -102,3 +103,15 @@ def test_untestable_models_get_a_message(runs_dir, name, message):
     at.switch_page(PAGE).run()
     assert not at.exception
     assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_a_scene_without_a_model_says_what_to_do(tmp_path):
+    cube = tmp_path / "small.mat"
+    labels = np.repeat(np.arange(1, 3), 10)[None, :].repeat(20, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels})
+    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and any("no model for this scene" in i.value for i in at.info)
