@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssan.explain import DECIDERS, ExplainError, require_explainable
+from ssan.explain import DECIDERS, ExplainError, Explanation, require_explainable
 from ssan.explain.figures import (agreement_figure, branch_map_figure, branch_shares_figure, deletion_figure,
                                   pixel_bands_figure, pixel_patch_figure)
 from ssan.explain.attributions import METHODS
@@ -101,53 +101,58 @@ def progress() -> None:
 
 
 progress()
+explanation = run.result
 if run.error:
     st.error(f"The test could not run: {run.error}")
-    st.stop()
-if run.result is None:
+elif explanation is None:
     st.caption("The results appear here when the test is done; they are kept for this checkpoint, sample size and "
-               "seed.")
-    st.stop()
+               "seed. The branch map below does not wait for them.")
 
-explanation = run.result
-provenance = explanation.provenance
-for sentence in explanation.verdict():
-    st.markdown(f"**Verdict.** {sentence}")
-for note in explanation.notes:
-    st.caption(note)
-tabs = st.tabs([f"{kind.capitalize()} deletion" for kind in explanation.curves])
-for tab, (kind, curves) in zip(tabs, explanation.curves.items()):
-    with tab:
-        st.plotly_chart(deletion_figure(curves, provenance), key=f"deletion_{kind}", config=CONFIG)
-        rows = []
-        for name in curves.rankings:
-            area = curves.area(name, explanation.pixel_seed)
-            rows.append({"ranking": RANKING_LABELS[name], "area": round(area.mean, 3),
-                         "95% interval": f"{area.low:.3f} – {area.high:.3f}"})
+
+def deletion_results(explanation: Explanation) -> None:
+    """Verdict, deletion curves and areas, agreement and planted precision of the finished test."""
+    provenance = explanation.provenance
+    for sentence in explanation.verdict():
+        st.markdown(f"**Verdict.** {sentence}")
+    for note in explanation.notes:
+        st.caption(note)
+    tabs = st.tabs([f"{kind.capitalize()} deletion" for kind in explanation.curves])
+    for tab, (kind, curves) in zip(tabs, explanation.curves.items()):
+        with tab:
+            st.plotly_chart(deletion_figure(curves, provenance), key=f"deletion_{kind}", config=CONFIG)
+            rows = []
+            for name in curves.rankings:
+                area = curves.area(name, explanation.pixel_seed)
+                rows.append({"ranking": RANKING_LABELS[name], "area": round(area.mean, 3),
+                             "95% interval": f"{area.low:.3f} – {area.high:.3f}"})
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
+            st.caption("Area under the mean-probability curve (0 = gone at once, 1 = never falls), with a 95% "
+                       f"bootstrap interval over the pixels. Random is the mean of {curves.n_random} random orders.")
+
+    st.subheader("Do attention and attributions rank alike?")
+    kinds = list(explanation.agreement)
+    c1, c2 = st.columns(2)
+    kind = c1.selectbox("Attention", kinds, key="agreement_kind",
+                        format_func=lambda k: "spectral α" if k == "spectral" else "spatial mask")
+    method = c2.selectbox("Attribution", list(METHODS), format_func=METHODS.get, key="agreement_method")
+    st.plotly_chart(agreement_figure(explanation.agreement_by_class(kind, method), scene.class_names, method, kind,
+                                     provenance), key="agreement", config=CONFIG)
+    st.caption("Per pixel, the Spearman rank correlation between attention and the attribution: 1 = same order, "
+               "0 = unrelated, −1 = opposite.")
+
+    if explanation.planted:
+        st.subheader("Planted bands: which explanation finds the evidence put there?")
+        rows = [{"class pair": f"{class_name(scene, p.pair[0])} / {class_name(scene, p.pair[1])}",
+                 "planted bands": f"{p.bands[0]}–{p.bands[1] - 1}", "ranking": RANKING_LABELS[p.ranking],
+                 "precision@k": round(p.precision, 2), "chance": round(p.chance, 2), "pixels": p.n_pixels}
+                for p in explanation.planted]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-        st.caption("Area under the mean-probability curve (0 = gone at once, 1 = never falls), with a 95% bootstrap "
-                   f"interval over the pixels. Random is the mean of {curves.n_random} random orders.")
+        st.caption("Share of each ranking's top-k bands (k = the planted width) that lie in the planted range, "
+                   "over the pair's pixels in the sample. 1 = found all; chance = what a random ranking finds.")
 
-st.subheader("Do attention and attributions rank alike?")
-kinds = list(explanation.agreement)
-c1, c2 = st.columns(2)
-kind = c1.selectbox("Attention", kinds, key="agreement_kind",
-                    format_func=lambda k: "spectral α" if k == "spectral" else "spatial mask")
-method = c2.selectbox("Attribution", list(METHODS), format_func=METHODS.get, key="agreement_method")
-st.plotly_chart(agreement_figure(explanation.agreement_by_class(kind, method), scene.class_names, method, kind,
-                                 provenance), key="agreement", config=CONFIG)
-st.caption("Per pixel, the Spearman rank correlation between attention and the attribution: 1 = same order, "
-           "0 = unrelated, −1 = opposite.")
 
-if explanation.planted:
-    st.subheader("Planted bands: which explanation finds the evidence put there?")
-    rows = [{"class pair": f"{class_name(scene, p.pair[0])} / {class_name(scene, p.pair[1])}",
-             "planted bands": f"{p.bands[0]}–{p.bands[1] - 1}", "ranking": RANKING_LABELS[p.ranking],
-             "precision@k": round(p.precision, 2), "chance": round(p.chance, 2), "pixels": p.n_pixels}
-            for p in explanation.planted]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption("Share of each ranking's top-k bands (k = the planted width) that lie in the planted range, over "
-               "the pair's pixels in the sample. 1 = found all; chance = what a random ranking finds.")
+if explanation is not None:
+    deletion_results(explanation)
 
 # --------------------------------------------------------------------------- branches
 st.header("Which branch decided?")
@@ -172,6 +177,8 @@ models, _ = loaders.models_for_scene(scene)
 partners = tests.seed_partners(path, fitted, models)
 if not fitted.has_spectral_attention:
     st.info(f"{fitted.model_name.upper()} has no spectral attention α to compare between seeds.")
+elif explanation is None:
+    st.caption("Seed stability is computed on the deletion test's pixels, once that test is done.")
 elif not partners:
     st.info("No other checkpoint of this model, scene and split trained with another seed was found. Train one on the "
             "Train page with another seed (same split) to see whether attention agrees between trainings.")

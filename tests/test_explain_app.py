@@ -59,6 +59,7 @@ def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
     assert {t["name"] for t in bands["data"]} >= {"attention α", "Integrated Gradients", "Occlusion"}
     assert "SSAN (quick, training seed" in bands["layout"]["title"]["text"]
     assert [a["text"] for a in chart(at, "explain_patch")["layout"]["annotations"]][0] == "Spatial mask"
+    assert chart(at, "branch_map")["data"][0]["type"] == "image"   # drawn whether or not the test has finished
     at = wait_for_results(at)
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict.**")]
     assert len(verdicts) == 2 and f"on {PIXELS} held-out pixels" in verdicts[0]
