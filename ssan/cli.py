@@ -1,4 +1,4 @@
-"""`python -m ssan` / `ssan`: data, train, evaluate, predict, compare and bench from a terminal.
+"""`python -m ssan` / `ssan`: data, train, evaluate, predict, compare, bench and explain from a terminal.
 
 A thin shell over the library: each subcommand parses its options, calls library functions
 and prints. Bad input ends with one line, `ssan: error: <message>`, and exit status 2.
@@ -35,7 +35,8 @@ EXAMPLES = """examples:
   python -m ssan train --scene demo --model ssan --preset quick --split per-class:30 --out runs/demo-ssan
   python -m ssan predict --checkpoint runs/demo-ssan --out demo-map.png
   python -m ssan compare --scene paviau --preset paper --split paper --seeds 0,1,2,3,4 --out paviau.json
-      (the paper's table, re-run: needs a GPU and the Pavia files, `python -m ssan data fetch paviau`)"""
+      (the paper's table, re-run: needs a GPU and the Pavia files, `python -m ssan data fetch paviau`)
+  python -m ssan explain --checkpoint assets/demo-ssan --pixels 500"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,6 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, metavar="HxW", help="cube size in pixels (default 610x340, PaviaU)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(handler=cmd_bench)
+
+    p = commands.add_parser("explain", help="does attention explain? attributions, deletion curves, planted bands, "
+                                            "branch shares, seed stability")
+    p.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
+                   help="an SSAN, ARNN or ACNN checkpoint; repeat with checkpoints of the same model and split "
+                        "trained with other seeds to test seed stability")
+    _add_scene_options(p, required=False)
+    p.add_argument("--pixels", type=_positive_int, default=500, metavar="N",
+                   help="held-out pixels to test (seeded sample, default 500)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pixel sample, random orders and bootstrap (default 0)")
+    p.add_argument("--steps", type=_positive_int, default=10, help="deletion steps from none to all (default 10)")
+    p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
+    p.set_defaults(handler=cmd_explain)
     return parser
 
 
@@ -341,6 +355,93 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = run_bench(args.device, presets, args.iterations, args.size or PAVIAU_SHAPE,
                        progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     print(json.dumps(report.to_dict(), indent=1) if args.json else report.format_table())
+    return 0
+
+
+# --------------------------------------------------------------------------- explain
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Attributions beside attention, deletion areas, agreement, planted precision, branches, seed stability."""
+    from .checkpoints import load_checkpoint
+    from .explain import DECIDERS, METHODS, explain_model, seed_stability
+    from .explain.report import RANKING_LABELS
+
+    models = [load_checkpoint(path) for path in args.checkpoint]
+    fitted = models[0]
+    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
+    with tqdm(total=100, unit="%", file=sys.stderr, disable=None, desc="explaining") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.set_description(message, refresh=False)
+            bar.update(round(100 * fraction) - bar.n)
+
+        explanation = explain_model(fitted, scene, args.pixels, args.seed, args.steps, progress=progress)
+    print(f"model: {fitted.summary()}")
+    print(f"pixels: {explanation.provenance}")
+    print(f"baseline: the mean input of {explanation.baseline.n_pixels:,} training pixels (deleted inputs take its "
+          "values; Integrated Gradients starts from it)")
+    for note in explanation.notes:
+        print(f"note: {note}")
+    for kind, curves in explanation.curves.items():
+        held = "the patch left as it is" if kind == "spectral" else "the spectrum left as it is"
+        print(f"\n{kind} deletion ({curves.total} {'bands' if kind == 'spectral' else 'neighbours'}, {held}): area "
+              f"under the predicted class's probability, lower = falls faster")
+        rows = [("ranking", "area", "95% interval", "accuracy at half deleted")]
+        half = int(np.argmin(np.abs(curves.fractions - 0.5)))
+        for name in curves.rankings:
+            a = curves.area(name, args.seed)
+            rows.append((RANKING_LABELS[name], f"{a.mean:.3f}", f"{a.low:.3f}-{a.high:.3f}",
+                         f"{100 * curves.accuracy(name)[half]:.1f}%"))
+        print(_table(rows))
+    for kind, by_method in explanation.agreement.items():
+        rows = [("attribution", "median", "quartiles")]
+        for method, rho in by_method.items():
+            finite = rho[np.isfinite(rho)]
+            q1, med, q3 = np.percentile(finite, [25, 50, 75]) if finite.size else (np.nan,) * 3
+            rows.append((METHODS[method], f"{med:.2f}", f"{q1:.2f} to {q3:.2f}"))
+        print(f"\n{kind} agreement: per-pixel Spearman correlation between attention and each attribution")
+        print(_table(rows))
+        rows = [("class (median per class)", *(METHODS[m] for m in by_method))]
+        medians = {m: explanation.agreement_by_class(kind, m) for m in by_method}
+        for c, name in enumerate(scene.class_names):
+            if medians[next(iter(by_method))][c].size:
+                rows.append((name, *(f"{np.median(medians[m][c]):.2f}" if medians[m][c].size else "-" for m in by_method)))
+        print(_table(rows))
+    if explanation.planted:
+        print("\nplanted bands: precision@k of each ranking's top-k bands (k = planted width) on the pair's pixels")
+        rows = [("pair", "bands", "ranking", "precision", "chance")]
+        for p in explanation.planted:
+            pair = f"{scene.class_names[p.pair[0] - 1]} / {scene.class_names[p.pair[1] - 1]}"
+            rows.append((pair, f"{p.bands[0]}-{p.bands[1] - 1}", RANKING_LABELS[p.ranking], f"{p.precision:.2f}",
+                         f"{p.chance:.2f}"))
+        print(_table(rows))
+    if explanation.branches is not None:
+        shares = explanation.branches.shares(explanation.batch.labels, fitted.n_classes)
+        print("\nwhich branch decided (prediction kept when the other branch's scores are replaced by their training "
+              "mean): share of each class's pixels")
+        rows = [("class", *DECIDERS)]
+        for name, row in zip(scene.class_names, shares):
+            if np.isfinite(row).all():
+                rows.append((name, *(f"{100 * v:.0f}%" for v in row)))
+        rows.append(("all pixels", *(f"{100 * v:.0f}%" for v in explanation.branches.overall())))
+        print(_table(rows))
+    print("\nverdict:")
+    for sentence in explanation.verdict():
+        print(f"  {sentence}")
+    summary = explanation.to_dict()
+    if len(models) > 1:
+        pairs = seed_stability(models, scene, explanation.batch.pixels)
+        print("\nseed stability of α on the same pixels:")
+        rows = [("seeds", "median per-pixel Spearman", "median class-mean Spearman", "accuracy difference")]
+        for pair in pairs:
+            rows.append((f"{pair.seeds[0]} vs {pair.seeds[1]}", f"{np.nanmedian(pair.pixel_correlation):.2f}",
+                         f"{np.nanmedian(pair.class_correlation):.2f}", f"{100 * pair.accuracy_difference:.1f} points"))
+        print(_table(rows))
+        for pair in pairs:
+            print(f"  {pair.sentence()}")
+        summary["stability"] = [pair.to_dict() for pair in pairs]
+    if args.json:
+        summary["checkpoints"] = [str(path) for path in args.checkpoint]
+        print(json.dumps(summary))
     return 0
 
 

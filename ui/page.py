@@ -23,6 +23,7 @@ PAGES = (
     ("pages/2_Spectral_attention.py", "Spectral attention", ":material/show_chart:"),
     ("pages/3_Spatial_attention.py", "Spatial attention", ":material/grid_on:"),
     ("pages/4_Compare.py", "Compare", ":material/leaderboard:"),
+    ("pages/5_Does_attention_explain.py", "Does attention explain?", ":material/psychology:"),
 )
 
 

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "adv_lr": None,
     "train_job": None,
     "compare_job": None,
+    # does attention explain?
+    "explain_pixels": 200,
+    "explain_seed": 0,
     # compare
     "cm_normalise": False,
     "show_maps": False,

@@ -1,0 +1,108 @@
+"""`ssan explain` in-process, and what the tests measure on the shipped demo checkpoint.
+
+The demo checkpoint (assets/demo-ssan) is rebuilt from time to time (scripts/make_demo_checkpoint.py);
+the thresholds below are what was measured on it, with a margin, so they are easy to re-measure:
+run `python -m ssan --threads 1 explain --checkpoint assets/demo-ssan --pixels 200 --seed 0 --json` and
+read "faithfulness", "planted_precision" and "branches" in the last line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from ssan.checkpoints import load_checkpoint, save_checkpoint
+from ssan.cli import main
+from ssan.explain import explain_model
+from ssan.models import build_network
+from ssan.scenes import load_scene
+from ssan.splits import make_split
+from ssan.train import train
+from tests.test_explain import N_BANDS, PRESET, fitted_for, known_scene, random_ssan
+
+ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
+
+# Measured 2026-11-26 on the demo checkpoint then shipped (SSAN quick, OA 97.7%), 200 pixels, seed 0:
+# spectral area attention 0.47 vs random 0.59, paired difference -0.115 (interval -0.140 to -0.092);
+# spatial 0.73 vs 0.83, difference -0.106 (-0.132 to -0.081); teal roof pair (bands 10-21): attention
+# precision@12 0.51 (chance 0.12); the meadow pair's planted bands: 0.00 for every ranking.
+DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM = -0.03   # upper end of the interval must stay below this (measured -0.092)
+DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM = -0.03    # measured -0.081
+DEMO_TEAL_MIN_ATTENTION_PRECISION = 0.30           # measured 0.51
+DEMO_PIXELS = 200
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def no_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SSAN_DATA_URL", "http://127.0.0.1:9/")
+
+
+def test_explain_prints_every_part_and_ends_with_json():
+    code, out, err = run(["explain", "--checkpoint", str(ASSET), "--pixels", "30", "--steps", "4", "--json"])
+    assert code == 0, err
+    for heading in ("spectral deletion (103 bands, the patch left as it is)", "spatial deletion (729 neighbours",
+                    "spectral agreement", "planted bands", "which branch decided", "verdict:"):
+        assert heading in out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["n_pixels"] == 30 and summary["model"] == "ssan"
+    assert set(summary["deletion"]) == {"spectral", "spatial"}
+    assert {"attention", "random", "ig", "ixg", "occlusion"} <= set(summary["deletion"]["spectral"]["curves"])
+    assert "distance from centre" in summary["deletion"]["spatial"]["curves"]
+    assert sum(summary["branches"]["overall"].values()) == pytest.approx(1.0)
+    assert summary["verdict"][0].startswith("Deleting the bands that SSAN's α ranks highest, on 30 held-out pixels")
+
+
+def test_explain_with_two_seeds_reports_stability(tmp_path):
+    scene = known_scene()
+    paths = []
+    for seed in (0, 1):
+        fitted = random_ssan(scene, seed)
+        paths += ["--checkpoint", str(save_checkpoint(fitted, tmp_path / f"seed{seed}"))]
+    mat = tmp_path / "known.mat"
+    scipy.io.savemat(mat, {"cube": scene.cube, "gt": scene.labels})
+    code, out, err = run(["explain", *paths, "--scene", str(mat), "--pixels", "20", "--steps", "3", "--json"])
+    assert code == 0, err
+    assert "seed stability of α" in out
+    stability = json.loads(out.strip().splitlines()[-1])["stability"]
+    assert stability[0]["seeds"] == [0, 1] and len(stability[0]["class_correlation"]) == 2
+
+
+@pytest.mark.parametrize("name, expected", [("rnn", "RNN has no attention"), ("knn", "KNN is refused")])
+def test_explain_refuses_untestable_models_in_one_line(tmp_path, name, expected):
+    scene = known_scene()
+    if name == "knn":
+        fitted = train(scene, make_split(scene, "per-class:10", 0), "knn", "quick")
+    else:
+        fitted = fitted_for(scene, build_network(name, N_BANDS, 2, PRESET), name)
+    folder = save_checkpoint(fitted, tmp_path / name)
+    code, out, err = run(["explain", "--checkpoint", str(folder), "--scene", "demo"])
+    assert code == 2 and err.startswith("ssan: error: ") and err.count("\n") == 1
+    assert expected in err
+
+
+@pytest.mark.slow
+def test_demo_checkpoint_attention_is_faithful_as_measured():
+    torch.manual_seed(0)
+    fitted, scene = load_checkpoint(ASSET), load_scene("demo")
+    explanation = explain_model(fitted, scene, DEMO_PIXELS, seed=0)
+    faith = explanation.faithfulness()
+    assert faith["spectral"].versus_random.high < DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM
+    assert faith["spatial"].versus_random.high < DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM
+    teal = [p for p in explanation.planted if p.ranking == "attention" and p.bands == (10, 22)]
+    assert teal and teal[0].precision >= DEMO_TEAL_MIN_ATTENTION_PRECISION
+    assert np.isfinite(explanation.agreement["spectral"]["ig"]).mean() > 0.9
