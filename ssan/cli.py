@@ -397,7 +397,7 @@ def _refuse_without_ray(args: argparse.Namespace, *options: str) -> None:
     """The Ray-only options make no sense without --ray: say so rather than ignore them."""
     given = [o for o in options if getattr(args, o.lstrip("-").replace("-", "_")) is not None]
     if given:
-        raise ValueError(f"{', '.join(given)} only apply{'s' if len(given) == 1 else ''} with --ray [ADDRESS]")
+        raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --ray [ADDRESS]")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
