@@ -28,6 +28,7 @@ from ssan.demo import make_demo_scene  # noqa: E402
 from ssan.distributed.cluster import ray_session  # noqa: E402
 from ssan.distributed.mapping import predict_map_on_ray  # noqa: E402
 from ssan.distributed.sweep import compare_on_ray  # noqa: E402
+from ssan.distributed.throughput import measure_sweep  # noqa: E402
 from ssan.evaluate import predict_map  # noqa: E402
 from ssan.scenes import load_scene  # noqa: E402
 
@@ -145,6 +146,17 @@ def test_compare_command_with_ray_streams_runs_and_saves_the_report(cluster, tmp
     assert code == 0, captured.err
     assert "[1/2]" in captured.err and "[2/2]" in captured.err and "left" in captured.err
     assert "KNN" in captured.out and "RNN" in captured.out and report.exists()
+
+
+def test_sweep_throughput_is_measured_both_ways(cluster):
+    sweep = measure_sweep(2, device="cpu", address=cluster.address, overrides=TINY)
+    assert sweep.same_metrics and sweep.ray_slots == 2 and sweep.runs == 2
+    assert sweep.sequential_seconds > 0 and sweep.ray_seconds > 0 and sweep.task_seconds_mean > 0
+    assert sweep.ray_runs_per_hour == pytest.approx(3600 * 2 / sweep.ray_seconds)
+    assert sweep.runs_per_hour_per_worker == pytest.approx(
+        3600 / (sweep.task_seconds_mean + sweep.overhead_seconds_per_run))
+    text = sweep.format()
+    assert "runs/hour" in text and "identical to the sequential ones" in text and "each added worker" in text
 
 
 def sleeps_unless_first(scene, split, model, seed, preset, device, overrides):

@@ -27,8 +27,8 @@ from .tiles import DEFAULT_TILE_ROWS, Tile, classify_tile, halo_of, row_tiles, t
 _IN_FLIGHT_PER_SLOT = 2
 
 
-class TileFailedError(RuntimeError):
-    """A tile could not be classified, even after one retry."""
+class TileFailedError(ChildProcessError):
+    """A tile could not be classified by its worker, even after one retry (the CLI prints it as an error)."""
 
 
 def predict_map_on_ray(

@@ -85,15 +85,18 @@ class SweepBench:
 
 
 def measure_sweep(runs: int = 4, device: str | None = None, address: str | None = None,
-                  progress: Callable[[str], None] | None = None) -> SweepBench:
-    """Run the same sweep sequentially here and then on Ray (`address`, default a local instance); time both."""
+                  overrides: dict | None = None, progress: Callable[[str], None] | None = None) -> SweepBench:
+    """Run the same sweep sequentially here and then on Ray (`address`, default a local instance); time both.
+
+    `overrides` change the quick preset's settings (e.g. fewer iterations) for both sweeps.
+    """
     say = progress or (lambda _msg: None)
     scene = load_scene(SWEEP_SCENE)
     seeds = list(range(runs))
     dev = pick_device(device)
     say(f"sweep: {runs} sequential {SWEEP_MODEL.upper()} runs on {describe_device(dev)}")
     start = time.perf_counter()
-    sequential = compare(scene, SWEEP_SPLIT, [SWEEP_MODEL], seeds, SWEEP_PRESET, dev)
+    sequential = compare(scene, SWEEP_SPLIT, [SWEEP_MODEL], seeds, SWEEP_PRESET, device, overrides)
     sequential_seconds = time.perf_counter() - start
     say("sweep: starting Ray")
     start = time.perf_counter()
@@ -101,11 +104,12 @@ def measure_sweep(runs: int = 4, device: str | None = None, address: str | None 
         ray_start = time.perf_counter() - start
         say(f"sweep: the same {runs} runs on {info.describe()}")
         start = time.perf_counter()
-        distributed = compare_on_ray(scene, SWEEP_SPLIT, [SWEEP_MODEL], seeds, SWEEP_PRESET, device, info=info)
+        distributed = compare_on_ray(scene, SWEEP_SPLIT, [SWEEP_MODEL], seeds, SWEEP_PRESET, device, overrides,
+                                     info=info)
         ray_seconds = time.perf_counter() - start
     done = [r for r in distributed.runs if not r.failed]
     if not done:
-        raise RuntimeError(f"every run of the sweep failed on Ray: {distributed.runs[0].error if distributed.runs else ''}")
+        raise ChildProcessError(f"every run of the sweep failed on Ray: {distributed.runs[0].error if distributed.runs else ''}")
     slots = int(info.gpus) if info.gpus >= 1 else int(info.cpus)
     return SweepBench(
         runs=runs, scene=SWEEP_SCENE, model=SWEEP_MODEL, preset=SWEEP_PRESET, split=SWEEP_SPLIT,
