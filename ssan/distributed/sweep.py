@@ -1,8 +1,9 @@
 """The comparison on Ray: every (model, seed) run is a task, results stream back as they finish.
 
-The splits are drawn once on the driver (exactly as the sequential `compare` draws them) and
-the scene is put in the object store once; each task calls the same `run_one` the sequential
-comparison calls, so the report holds the same splits, seeds and metrics. A run that raises
+The splits are drawn once on the driver (exactly as the sequential `compare` draws them); the
+scene, and each seed's split, go into the object store once; each task calls the same
+`run_one` the sequential comparison calls, so the report holds the same splits, seeds and
+metrics. A run that raises
 or whose worker dies is retried once by Ray, then reported as failed with its reason; a
 `stop` event cancels the outstanding tasks and the report keeps what finished.
 """
@@ -71,12 +72,13 @@ def compare_on_ray(
     remote = ray.remote(_run_task)
     pending: dict = {}
     for seed, split in zip(report.seeds, splits):
+        split_ref = ray.put(split)   # once per seed, shared by that seed's runs
         for model in report.models:
             res = runs_resources[model]
             task_device = res.device if device in (None, "auto") else device
             ref = remote.options(num_cpus=res.cpus, num_gpus=res.gpus, max_retries=1, retry_exceptions=True,
                                  name=f"ssan {model} seed {seed}").remote(
-                run, scene_ref, split, model, seed, preset, task_device, report.overrides, res.threads)
+                run, scene_ref, split_ref, model, seed, preset, task_device, report.overrides, res.threads)
             pending[ref] = (model, seed)
 
     finished: dict[tuple[str, int], RunResult] = {}
