@@ -10,7 +10,6 @@ map with an error (a map with a hole in it would not be the map it claims to be)
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable
 
 import numpy as np
