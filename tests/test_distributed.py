@@ -7,6 +7,7 @@ the result against the single-process one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
@@ -14,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 # Read by Ray once, at import: bind every Ray process to 127.0.0.1, send no usage statistics.
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -26,7 +28,7 @@ from ssan.cli import main  # noqa: E402
 from ssan.compare import compare, run_one  # noqa: E402
 from ssan.demo import make_demo_scene  # noqa: E402
 from ssan.distributed.cluster import ray_session  # noqa: E402
-from ssan.distributed.mapping import predict_map_on_ray  # noqa: E402
+from ssan.distributed.mapping import TileFailedError, predict_map_on_ray  # noqa: E402
 from ssan.distributed.sweep import compare_on_ray  # noqa: E402
 from ssan.distributed.throughput import measure_sweep  # noqa: E402
 from ssan.evaluate import predict_map  # noqa: E402
@@ -125,6 +127,25 @@ def test_tiled_map_on_ray_equals_the_single_process_map(cluster):
     labelled = predict_map_on_ray(fitted, scene, tile_rows=25, labelled_only=True, info=cluster)
     np.testing.assert_array_equal(labelled, predict_map(fitted, scene, labelled_only=True))
     assert ((labelled == 0) == (scene.labels == 0)).all()
+
+
+class BrokenNetwork(torch.nn.Module):
+    """Reads patches like SSAN, and fails on every forward pass."""
+
+    uses_spectra, uses_patches = False, True
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, spectra, patches):
+        raise RuntimeError("planted tile failure")
+
+
+def test_a_tile_that_fails_twice_ends_the_map_with_an_error(cluster):
+    fitted = dataclasses.replace(load_checkpoint(DEMO_CHECKPOINT), network=BrokenNetwork())
+    with pytest.raises(TileFailedError, match=r"rows 0-59 failed twice: RuntimeError: planted tile failure"):
+        predict_map_on_ray(fitted, make_demo_scene(shape=(60, 60)), tile_rows=60, info=cluster)
 
 
 def test_predict_command_with_ray(cluster, tmp_path, capsys):
