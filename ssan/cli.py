@@ -29,7 +29,6 @@ from .splits import Split
 
 SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
 SCENE_HELP = "demo, paviau, paviac, or the path of a .mat file"
-PREDICT_CHUNK = 4096
 EXAMPLES = """examples:
   python -m ssan data info demo --split disjoint
   python -m ssan train --scene demo --model ssan --preset quick --split per-class:30 --out runs/demo-ssan
@@ -115,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p, required=False)
     p.add_argument("--out", required=True, metavar="MAP.png")
     p.add_argument("--labelled-only", action="store_true", help="classify only the labelled pixels")
+    _add_ray_option(p, "row tiles are classified in parallel on a Ray cluster and stitched (the same map)")
+    p.add_argument("--tile-rows", type=_positive_int, metavar="N",
+                   help="rows per tile with --ray (default 64; each tile also carries half a patch of rows above "
+                        "and below)")
+    p.add_argument("--ray-cpus-per-tile", type=float, metavar="N", help="CPUs each tile task declares (default 1)")
+    p.add_argument("--ray-gpus-per-tile", type=float, metavar="N",
+                   help="GPUs each tile task declares (default: 1 for a network where the cluster has GPUs, else 0)")
     p.set_defaults(handler=cmd_predict)
 
     p = commands.add_parser("compare", help="train several models over several seeds; mean ± std table")
@@ -126,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="REPORT.json", help="save the full report as JSON")
     _add_device_option(p)
     _add_set_option(p)
+    _add_ray_option(p, "every (model, seed) run is a task on a Ray cluster; results stream back as they finish")
+    p.add_argument("--ray-cpus-per-run", type=float, metavar="N", help="CPUs each run declares (default 1)")
+    p.add_argument("--ray-gpus-per-run", type=float, metavar="N",
+                   help="GPUs each network run declares (default: 1 where the cluster has GPUs, else 0)")
     p.set_defaults(handler=cmd_compare)
 
     p = commands.add_parser("bench", help="SSAN training and inference speed on a PaviaU-sized synthetic cube")
@@ -135,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="timed training steps per preset (default: quick 10, paper 2 on a CPU; 20 on a GPU)")
     p.add_argument("--size", type=_size, metavar="HxW", help="cube size in pixels (default 610x340, PaviaU)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--sweep", action="store_true",
+                   help="also measure comparison runs per hour, sequentially and on a local Ray instance (needs Ray; "
+                        "a few minutes)")
+    p.add_argument("--sweep-runs", type=_positive_int, default=4, metavar="N",
+                   help="runs in the measured sweep (quick CNN on the demo scene, one seed each; default 4)")
     p.set_defaults(handler=cmd_bench)
 
     p = commands.add_parser("explain", help="does attention explain? attributions, deletion curves, planted bands, "
@@ -294,26 +309,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify every pixel (or the labelled ones) and save a coloured map with a legend."""
     from .checkpoints import load_checkpoint
+    from .evaluate import predict_map
     from .mapimage import save_map
 
+    if args.ray is None:
+        _refuse_without_ray(args, "--tile-rows", "--ray-cpus-per-tile", "--ray-gpus-per-tile")
     fitted = load_checkpoint(args.checkpoint)
     scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
     sampler = fitted.sampler(scene)
-    pixels = scene.labelled_pixels() if args.labelled_only else np.arange(scene.shape[0] * scene.shape[1])
-    flat = np.zeros(scene.shape[0] * scene.shape[1], dtype=np.int32)
-    with tqdm(total=pixels.size, unit="px", file=sys.stderr, disable=None, desc="classifying") as bar:
-        for start in range(0, pixels.size, PREDICT_CHUNK):
-            chunk = pixels[start : start + PREDICT_CHUNK]
-            flat[chunk] = fitted.predict(sampler, chunk)
-            bar.update(chunk.size)
-    class_map = flat.reshape(scene.shape)
+    n_pixels = int((scene.labels > 0).sum()) if args.labelled_only else scene.shape[0] * scene.shape[1]
+    with tqdm(total=n_pixels, unit="px", file=sys.stderr, disable=None, desc="classifying") as bar:
+        if args.ray is None:
+            class_map = predict_map(fitted, scene, sampler, labelled_only=args.labelled_only, progress=bar.update)
+        else:
+            class_map = _predict_on_ray(args, fitted, scene, bar.update)
     title = f"{fitted.model_name.upper()} ({fitted.preset.name}) on {scene.name}"
     path = save_map(args.out, class_map, fitted.scene.class_names, fitted.scene.class_colors, title=title)
-    print(f"classified {pixels.size:,} pixels of {scene.name}" + (" (labelled only)" if args.labelled_only else ""))
+    print(f"classified {n_pixels:,} pixels of {scene.name}" + (" (labelled only)" if args.labelled_only else ""))
     counts = np.bincount(class_map.ravel(), minlength=fitted.n_classes + 1)[1:]
     print(_table([("class", "pixels")] + [(n, f"{k:,}") for n, k in zip(fitted.scene.class_names, counts)]))
     print(f"map: {path}")
     return 0
+
+
+def _predict_on_ray(args: argparse.Namespace, fitted, scene: Scene, progress) -> np.ndarray:
+    """The map from row tiles classified on Ray (`--ray`), stitched."""
+    from .distributed.cluster import ray_session
+    from .distributed.tiles import DEFAULT_TILE_ROWS
+
+    tile_rows = args.tile_rows or DEFAULT_TILE_ROWS
+    with ray_session(args.ray) as info:
+        from .distributed.mapping import predict_map_on_ray
+
+        print(f"ray: {info.describe()}; tiles of {tile_rows} rows", flush=True)
+        return predict_map_on_ray(fitted, scene, tile_rows, labelled_only=args.labelled_only,
+                                  cpus_per_tile=args.ray_cpus_per_tile, gpus_per_tile=args.ray_gpus_per_tile,
+                                  progress=progress, info=info)
 
 
 # --------------------------------------------------------------------------- compare / bench
@@ -322,23 +353,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Train every model on every seed's split; print mean ± std beside the paper's numbers."""
     from .compare import compare, parse_models, parse_seeds
 
+    if args.ray is None:
+        _refuse_without_ray(args, "--ray-cpus-per-run", "--ray-gpus-per-run")
     models, seeds = parse_models(args.models), parse_seeds(args.seeds)
     overrides = parse_overrides(args.set)
     scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
     stop = threading.Event()
-    bar = tqdm(total=len(models) * len(seeds), unit="run", file=sys.stderr, disable=None, desc="comparing")
+    if args.ray is not None:
+        report = _compare_on_ray(args, scene, models, seeds, overrides, stop)
+    else:
+        bar = tqdm(total=len(models) * len(seeds), unit="run", file=sys.stderr, disable=None, desc="comparing")
 
-    def on_step(step) -> None:
-        if step.finished:
-            bar.update(1)
-        elif step.training is None:
-            bar.set_description(f"{step.model.upper()} seed {step.seed}")
-        else:
-            p = step.training
-            bar.set_postfix_str(f"it {p.iteration}/{p.iterations} loss {p.loss:.3f}", refresh=False)
+        def on_step(step) -> None:
+            if step.finished:
+                bar.update(1)
+            elif step.training is None:
+                bar.set_description(f"{step.model.upper()} seed {step.seed}")
+            else:
+                p = step.training
+                bar.set_postfix_str(f"it {p.iteration}/{p.iterations} loss {p.loss:.3f}", refresh=False)
 
-    with _ctrl_c_sets(stop), contextlib.closing(bar):
-        report = compare(scene, args.split, models, seeds, args.preset, args.device, overrides, on_step, stop)
+        with _ctrl_c_sets(stop), contextlib.closing(bar):
+            report = compare(scene, args.split, models, seeds, args.preset, args.device, overrides, on_step, stop)
     for line in report.describe():
         print(line)
     print(report.format_table())
@@ -347,14 +383,59 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare_on_ray(args: argparse.Namespace, scene: Scene, models: list[str], seeds: list[int],
+                    overrides: dict, stop: threading.Event):
+    """The comparison with every (model, seed) run a Ray task; one line per run as it finishes."""
+    from .distributed.cluster import ray_session
+    from .train import format_duration
+
+    with ray_session(args.ray) as info:
+        from .distributed.sweep import compare_on_ray
+
+        print(f"ray: {info.describe()}; {len(models) * len(seeds)} runs", flush=True)
+
+        def on_result(p) -> None:
+            r = p.result
+            what = (f"failed: {r.error}" if r.failed else
+                    f"OA {100 * r.metrics['oa']:.2f}% in {r.train_seconds + r.eval_seconds:.1f} s on {r.host}")
+            eta = f"; about {format_duration(p.remaining)} left" if p.done < p.total else ""
+            print(f"[{p.done}/{p.total}] {r.model.upper()} seed {r.seed}: {what}{eta}", file=sys.stderr, flush=True)
+
+        with _ctrl_c_sets(stop, "cancelling the outstanding runs; the finished ones are kept"):
+            return compare_on_ray(scene, args.split, models, seeds, args.preset, args.device, overrides,
+                                  cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run,
+                                  progress=on_result, stop=stop, info=info)
+
+
+def _refuse_without_ray(args: argparse.Namespace, *options: str) -> None:
+    """The Ray-only options make no sense without --ray: say so rather than ignore them."""
+    given = [o for o in options if getattr(args, o.lstrip("-").replace("-", "_")) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --ray [ADDRESS]")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time SSAN training and whole-scene inference for each preset on a PaviaU-sized cube."""
     from .bench import PAVIAU_SHAPE, run_bench
 
+    if args.sweep:
+        from .distributed.cluster import require_ray
+
+        require_ray()   # before minutes of benchmarking, not after
+    say = lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True)
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
-    report = run_bench(args.device, presets, args.iterations, args.size or PAVIAU_SHAPE,
-                       progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
-    print(json.dumps(report.to_dict(), indent=1) if args.json else report.format_table())
+    report = run_bench(args.device, presets, args.iterations, args.size or PAVIAU_SHAPE, progress=say)
+    sweep = None
+    if args.sweep:
+        from .distributed.throughput import measure_sweep
+
+        sweep = measure_sweep(args.sweep_runs, device=args.device, progress=say)
+    if args.json:
+        print(json.dumps({**report.to_dict(), **({"sweep": sweep.to_dict()} if sweep else {})}, indent=1))
+    else:
+        print(report.format_table())
+        if sweep:
+            print(sweep.format())
     return 0
 
 
@@ -577,14 +658,14 @@ class _TrainingBar:
 
 
 @contextlib.contextmanager
-def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+def _ctrl_c_sets(stop: threading.Event,
+                 doing: str = "stopping after this step and keeping the best model so far") -> Iterator[None]:
     """While inside, the first Ctrl-C sets `stop` (training keeps its best model); a second one aborts."""
     def handler(signum, frame) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        print("\nssan: stopping after this step and keeping the best model so far (Ctrl-C again to abort)",
-              file=sys.stderr, flush=True)
+        print(f"\nssan: {doing} (Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
     try:
         previous = signal.signal(signal.SIGINT, handler)
@@ -611,6 +692,13 @@ def _add_scene_options(p: argparse.ArgumentParser, required: bool) -> None:
 def _add_device_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
                    help="auto picks CUDA, then Apple MPS, then the CPU (default auto)")
+
+
+def _add_ray_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help=f"{what}. ADDRESS of a cluster (`ray start --head` prints it; 'auto' finds one started on "
+                        "this machine), or 'local' / nothing to start Ray here on 127.0.0.1. Needs "
+                        "`pip install -r requirements-ray.txt`")
 
 
 def _add_set_option(p: argparse.ArgumentParser) -> None:

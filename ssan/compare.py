@@ -86,7 +86,7 @@ class CompareStep:
 
 @dataclass
 class RunResult:
-    """One model trained and tested on one seed's split."""
+    """One model trained and tested on one seed's split; `error` says why a run failed (metrics then empty)."""
 
     model: str
     seed: int
@@ -96,6 +96,18 @@ class RunResult:
     best_iteration: int | None
     best_val_accuracy: float | None
     cancelled: bool
+    device: str | None = None
+    host: str | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @classmethod
+    def failure(cls, model: str, seed: int, reason: str, host: str | None = None) -> "RunResult":
+        """A run that produced no model, with the reason it failed."""
+        return cls(model, seed, {}, 0.0, 0.0, None, None, False, host=host, error=reason)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -144,7 +156,7 @@ class Report:
         """Mean ± std per model over the seeds it finished, in the order models were asked for."""
         out = []
         for model in self.models:
-            runs = [r for r in self.runs if r.model == model]
+            runs = [r for r in self.runs if r.model == model and not r.failed]
             if not runs:
                 continue
             values = {k: np.array([r.metrics[k] for r in runs], dtype=float) for k in METRIC_KEYS}
@@ -202,18 +214,26 @@ class Report:
         if reference:
             header.append(f"{REFERENCE_LABEL} OA/AA/kappa")
         rows = [header]
-        for s in self.summaries():
-            row = [s.model.upper(), str(s.n_runs)]
-            row += [f"{100 * s.mean[k]:.2f} ± {100 * s.std[k]:.2f}" for k in METRIC_KEYS]
-            row.append(f"{s.train_seconds_mean:.1f}")
+        summaries = {s.model: s for s in self.summaries()}
+        failed = [r for r in self.runs if r.failed]
+        for model in self.models:
+            s = summaries.get(model)
+            n_failed = sum(r.model == model for r in failed)
+            if s is None and not n_failed:
+                continue
+            runs = str(s.n_runs if s else 0) + (f" + {n_failed} failed" if n_failed else "")
+            row = [model.upper(), runs]
+            row += ([f"{100 * s.mean[k]:.2f} ± {100 * s.std[k]:.2f}" for k in METRIC_KEYS] + [f"{s.train_seconds_mean:.1f}"]
+                    if s else ["failed", "-", "-", "-"])
             if reference:
-                ref = reference.get(s.model)
+                ref = reference.get(model)
                 row.append(f"{ref.oa:.2f} / {ref.aa:.2f} / {ref.kappa:.2f}" if ref else "-")
             rows.append(row)
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths)))
                  for r in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
+        lines += [f"failed: {r.model.upper()} seed {r.seed}: {r.error}" for r in failed]
         return "\n".join(lines)
 
     def describe(self) -> list[str]:
@@ -230,6 +250,9 @@ class Report:
             lines.append(f"note: {REFERENCE_NOTE}.")
         if not self.complete:
             lines.append("note: the comparison was stopped early; only the finished runs are shown.")
+        n_failed = sum(r.failed for r in self.runs)
+        if n_failed:
+            lines.append(f"note: {n_failed} run(s) failed; they are listed under the table and left out of the means.")
         return lines
 
 
@@ -249,28 +272,12 @@ def compare(
     `stop` ends the comparison early: the network training at that moment keeps its best model
     so far and is reported (marked cancelled); the remaining runs are skipped.
     """
-    overrides = dict(overrides or {})
-    models, seeds = list(models), [int(s) for s in seeds]
-    unknown = [m for m in models if m not in MODEL_NAMES]
-    if not models or unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}")
-    presets = {m: resolve_preset(m, preset, overrides).to_dict() for m in models}
     dev = pick_device(device)
-    report = Report(
-        scene={"name": scene.name, "source": scene.source, "shape": list(scene.shape), "bands": scene.n_bands,
-               "classes": scene.n_classes, "class_names": list(scene.class_names), "sha256": scene.sha256},
-        split_spec=split_spec, preset=preset, overrides=overrides, presets=presets,
-        device=describe_device(dev), models=models, seeds=seeds,
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        versions={"ssan": __version__, "torch": torch.__version__, "numpy": np.__version__,
-                  "scikit-learn": sklearn.__version__, "python": platform.python_version()},
-    )
-    splits = [split_from_spec(scene, split_spec, seed) for seed in seeds]   # bad specs fail before any training
+    report, splits = plan_comparison(scene, split_spec, models, seeds, preset, overrides, describe_device(dev))
     started = time.perf_counter()
-    n_runs, run = len(models) * len(seeds), 0
-    for seed, split in zip(seeds, splits):
-        report.splits.append({**split.to_dict(), "summary": split.summary()})
-        for model in models:
+    n_runs, run = len(report.models) * len(report.seeds), 0
+    for seed, split in zip(report.seeds, splits):
+        for model in report.models:
             if stop is not None and stop.is_set():
                 report.complete = False
                 break
@@ -279,14 +286,9 @@ def compare(
             if progress:
                 progress(step)
             on_step = _forward_training(progress, step) if progress else None
-            fitted = train(scene, split, model, preset, seed=seed, device=dev, overrides=overrides,
-                           progress=on_step, stop=stop)
-            t0 = time.perf_counter()
-            metrics = evaluate(fitted, scene, split)
-            report.runs.append(RunResult(model, seed, metrics.to_dict(), fitted.train_seconds,
-                                         time.perf_counter() - t0, fitted.best_iteration, fitted.best_val_accuracy,
-                                         fitted.cancelled))
-            if fitted.cancelled:
+            result = run_one(scene, split, model, seed, preset, dev, report.overrides, on_step, stop)
+            report.runs.append(result)
+            if result.cancelled:
                 report.complete = False
             if progress:
                 progress(CompareStep(run, n_runs, model, seed, finished=True))
@@ -294,6 +296,62 @@ def compare(
             break
     report.total_seconds = time.perf_counter() - started
     return report
+
+
+def plan_comparison(
+    scene: Scene,
+    split_spec: str,
+    models: list[str] | tuple[str, ...],
+    seeds: list[int] | tuple[int, ...],
+    preset: str,
+    overrides: dict | None,
+    device: str,
+) -> tuple[Report, list[Split]]:
+    """An empty report (inputs, presets, versions, one split per seed) and the splits, one per seed.
+
+    Every bad input (model, preset setting, split spec) fails here, before any training.
+    """
+    overrides = dict(overrides or {})
+    models, seeds = list(models), [int(s) for s in seeds]
+    unknown = [m for m in models if m not in MODEL_NAMES]
+    if not models or unknown:
+        raise ValueError(f"unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}")
+    presets = {m: resolve_preset(m, preset, overrides).to_dict() for m in models}
+    report = Report(
+        scene={"name": scene.name, "source": scene.source, "shape": list(scene.shape), "bands": scene.n_bands,
+               "classes": scene.n_classes, "class_names": list(scene.class_names), "sha256": scene.sha256},
+        split_spec=split_spec, preset=preset, overrides=overrides, presets=presets,
+        device=device, models=models, seeds=seeds,
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        versions={"ssan": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                  "scikit-learn": sklearn.__version__, "python": platform.python_version()},
+    )
+    splits = [split_from_spec(scene, split_spec, seed) for seed in seeds]
+    report.splits = [{**split.to_dict(), "summary": split.summary()} for split in splits]
+    return report, splits
+
+
+def run_one(
+    scene: Scene,
+    split: Split,
+    model: str,
+    seed: int,
+    preset: str = "quick",
+    device: str | torch.device | None = None,
+    overrides: dict | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunResult:
+    """Train `model` with `seed` on `split` and test it on the split's test pixels: one cell of the table.
+
+    The sequential comparison and the Ray sweep (ssan.distributed) both call this.
+    """
+    fitted = train(scene, split, model, preset, seed=seed, device=device, overrides=overrides,
+                   progress=progress, stop=stop)
+    t0 = time.perf_counter()
+    metrics = evaluate(fitted, scene, split)
+    return RunResult(model, seed, metrics.to_dict(), fitted.train_seconds, time.perf_counter() - t0,
+                     fitted.best_iteration, fitted.best_val_accuracy, fitted.cancelled, device=fitted.device)
 
 
 def _forward_training(progress: Callable[[CompareStep], None], step: CompareStep) -> Callable[[Progress], None]:

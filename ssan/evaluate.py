@@ -7,6 +7,7 @@ the test pixels are the split's, never the training or validation ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
@@ -69,15 +70,28 @@ def evaluate(fitted: FittedModel, scene: Scene, split: Split, sampler: PixelSamp
 
 
 def predict_map(fitted: FittedModel, scene: Scene, sampler: PixelSampler | None = None, *,
-                labelled_only: bool = False, batch_size: int = 4096) -> np.ndarray:
+                labelled_only: bool = False, batch_size: int = 4096,
+                progress: Callable[[int], None] | None = None) -> np.ndarray:
     """(H, W) predicted class ids for every pixel (borders included), 0 where not predicted.
 
-    Prediction runs in batches, so memory stays bounded even for Pavia Centre (784k pixels).
+    Prediction runs in batches, so memory stays bounded even for Pavia Centre (784k pixels);
+    `progress` is told how many pixels each batch classified.
     """
     sampler = sampler or fitted.sampler(scene)
     pixels = scene.labelled_pixels() if labelled_only else np.arange(scene.shape[0] * scene.shape[1])
     out = np.zeros(scene.shape[0] * scene.shape[1], dtype=np.int32)
+    out[pixels] = predict_pixels(fitted, sampler, pixels, batch_size=batch_size, progress=progress)
+    return out.reshape(scene.shape)
+
+
+def predict_pixels(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, *, batch_size: int = 4096,
+                   device: str | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Predicted class ids of the sampler's flat `pixels`, in batches of `batch_size` (the map's batching)."""
+    out = np.zeros(pixels.size, dtype=np.int32)
     for start in range(0, pixels.size, batch_size):
         chunk = pixels[start : start + batch_size]
-        out[chunk] = fitted.predict(sampler, chunk, batch_size=min(batch_size, 1024))
-    return out.reshape(scene.shape)
+        out[start : start + chunk.size] = fitted.predict(sampler, chunk, batch_size=min(batch_size, 1024),
+                                                         device=device)
+        if progress is not None:
+            progress(chunk.size)
+    return out
