@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .fitted import FittedModel, SceneIdentity, network_inputs
-from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset
+from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset, tensor_shapes
 from .preprocess import FIT_ON_CHOICES, PixelSampler, fit_preprocessing
 from .scene import Scene
 from .splits import Split
@@ -119,6 +119,8 @@ def train(
     if split.shape != scene.shape:
         raise ValueError(f"the split is for a {split.shape} image, the scene is {scene.shape}")
     cfg = resolve_preset(model, preset, overrides)
+    if model not in CLASSICAL_MODELS:
+        tensor_shapes(model, scene.n_bands, scene.n_classes, cfg)  # refuses a network too big to allocate
     prep = fit_preprocessing(scene.cube, split.train if fit_on == "train" else None, cfg.n_components)
     sampler = PixelSampler(scene.cube, prep, cfg.patch_size)
     fitted = FittedModel(model, cfg, prep, SceneIdentity.of(scene), split.to_dict(), seed)

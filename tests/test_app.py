@@ -346,3 +346,27 @@ def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
     for page in (SPATIAL, COMPARE):
         at.switch_page(page).run()
         assert not at.exception and at.info, page
+
+
+def test_one_sessions_bad_checkpoint_does_not_break_another_sessions_pages(runs_dir):
+    """Issue 9, item 1: a sidecar whose format_version is text (or whose split is text) broke every page of
+    every session. The upload is refused and removed; one left by an older version is skipped with a note."""
+    good = json.loads((ASSET / "model.json").read_text())
+    weights = (ASSET / "model.safetensors").read_bytes()
+    with pytest.raises(CheckpointError, match="format_version: must be an integer"):
+        store_checkpoint_upload({"m.safetensors": weights, "m.json": json.dumps({**good, "format_version": "1"}).encode()},
+                                runs_dir)
+    assert not any((runs_dir / "uploaded").iterdir())
+    for name, change in (("old-version", {"format_version": "1"}), ("text-split", {"split": "paper"})):
+        (runs_dir / "uploaded" / name).mkdir(parents=True)
+        (runs_dir / "uploaded" / name / "model.safetensors").write_bytes(weights)
+        (runs_dir / "uploaded" / name / "model.json").write_text(json.dumps({**good, **change}))
+    at = app(SCENE)
+    for page in (TRAIN, SPECTRAL, SPATIAL, COMPARE):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        if page in (TRAIN, COMPARE):
+            notes = [w.value for w in at.warning if "Skipped an unreadable checkpoint" in w.value]
+            assert len(notes) == 2, (page, notes)
+            assert any("format_version: must be an integer" in n for n in notes)
+            assert any("split: must be an object" in n for n in notes)
