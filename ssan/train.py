@@ -19,6 +19,7 @@ from torch import nn
 
 from .fitted import FittedModel, SceneIdentity, network_inputs
 from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset, tensor_shapes
+from .models.seeding import use_dropout_generator
 from .preprocess import FIT_ON_CHOICES, PixelSampler, fit_preprocessing
 from .scene import Scene
 from .splits import Split
@@ -145,9 +146,12 @@ def _fit_classical(fitted: FittedModel, sampler: PixelSampler, split: Split) -> 
 def _fit_network(fitted: FittedModel, sampler: PixelSampler, split: Split, device: torch.device,
                  progress: Callable[[Progress], None] | None, stop: threading.Event | None) -> FittedModel:
     cfg = fitted.preset
-    torch.manual_seed(fitted.seed)
+    # The run's own generators (initial weights, then dropout masks; batch order): reproducible whatever else
+    # the process is doing. On a CPU one stream serves both, so runs match those seeded through torch.manual_seed.
     rng = np.random.default_rng(fitted.seed)
-    net = build_network(fitted.model_name, sampler.prep.n_bands, fitted.n_classes, cfg).to(device)
+    generator = torch.Generator().manual_seed(fitted.seed)
+    net = build_network(fitted.model_name, sampler.prep.n_bands, fitted.n_classes, cfg, generator).to(device)
+    use_dropout_generator(net, generator if device.type == "cpu" else torch.Generator(device).manual_seed(fitted.seed))
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     use_amp = device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)

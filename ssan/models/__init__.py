@@ -12,6 +12,7 @@ from torch import nn
 from .classical import build_classical
 from .comparators import ACNN, ARNN, CNN, RNN
 from .presets import PRESETS, Preset, get_preset
+from .seeding import init_parameters_
 from .ssan import SSAN, PixelNetwork, init_authors_normal_
 
 NEURAL_MODELS = ("rnn", "cnn", "arnn", "acnn", "ssan")
@@ -32,13 +33,19 @@ MAX_PARAMETERS = 200_000_000   # 800 MB of float32 weights; the paper's SSAN has
 _NETWORKS: dict[str, type[PixelNetwork]] = {"rnn": RNN, "cnn": CNN, "arnn": ARNN, "acnn": ACNN, "ssan": SSAN}
 
 
-def build_network(name: str, n_bands: int, n_classes: int, preset: Preset) -> nn.Module:
-    """The network `name` sized for the data and configured by `preset` (authors' init if preset.init == "normal")."""
+def build_network(name: str, n_bands: int, n_classes: int, preset: Preset,
+                  generator: torch.Generator | None = None) -> nn.Module:
+    """The network `name` sized for the data and configured by `preset` (authors' init if preset.init == "normal").
+
+    With `generator` (a training run's own), every initial weight is drawn from it.
+    """
     if name not in _NETWORKS:
         raise ValueError(f"Unknown network {name!r}; valid names are {list(NEURAL_MODELS)}.")
     model = _NETWORKS[name](n_bands, n_classes, preset)
+    if generator is not None:
+        init_parameters_(model, generator)
     if preset.init == "normal":
-        init_authors_normal_(model)
+        init_authors_normal_(model, generator)
     return model
 
 
