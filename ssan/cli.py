@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:  # SceneError, CheckpointError, DownloadError, ... are ValueErrors
         print(f"ssan: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("ssan: error: out of memory; use a smaller scene, batch_size or network (--set), "
+              "or a machine with more memory", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
