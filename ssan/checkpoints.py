@@ -9,6 +9,8 @@ spectra and chosen hyper-parameters and are refitted (deterministically) on load
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as _dt
 import errno
 import hashlib
@@ -39,6 +41,10 @@ WEIGHTS = "model.safetensors"
 SIDECAR = "model.json"
 STAGING_SUFFIX = ".tmp"
 READ_ATTEMPTS = 8
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if os.name == "posix" else None
+except OSError:
+    _LIBC = None
 
 
 class CheckpointError(ValueError):
@@ -50,9 +56,9 @@ def save_checkpoint(fitted: FittedModel, directory: str | Path) -> Path:
     then renamed into place, so a reader sees the old checkpoint or the new one, never a mix."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    if directory.exists() and not _replaceable(directory):
-        raise CheckpointError(f"{directory} exists and holds other files than a checkpoint ({WEIGHTS}, {SIDECAR}); "
-                              "choose another folder.")
+    if not _replaceable(directory):
+        raise CheckpointError(f"{directory} exists and is not a checkpoint folder (it holds other files than "
+                              f"{WEIGHTS} and {SIDECAR}, or is a file or a link); choose another folder.")
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=STAGING_SUFFIX, dir=directory.parent))
     try:
         os.chmod(staging, 0o755)
@@ -103,13 +109,20 @@ def _write_files(fitted: FittedModel, folder: Path) -> None:
 
 def _replaceable(directory: Path) -> bool:
     """Whether `directory` holds nothing but a checkpoint's files (so replacing it loses nothing else)."""
-    return directory.is_dir() and not directory.is_symlink() and all(
-        p.name in (WEIGHTS, SIDECAR, SIDECAR + ".tmp") for p in directory.iterdir())
+    try:
+        if directory.is_symlink():
+            return False
+        names = {p.name for p in directory.iterdir()}
+    except FileNotFoundError:
+        return True   # not there (or moved aside by another writer just now)
+    except NotADirectoryError:
+        return False
+    return names <= {WEIGHTS, SIDECAR, SIDECAR + ".tmp"}
 
 
 def _move_into_place(staging: Path, directory: Path) -> None:
-    """Rename `staging` to `directory`, moving an older checkpoint there aside first (concurrent writers:
-    each retries until its own rename lands, so the last writer wins with a whole checkpoint)."""
+    """Rename `staging` to `directory`. An older checkpoint there is swapped out atomically where the system
+    can (Linux), else moved aside first; concurrent writers retry until their own rename lands."""
     for _ in range(50):
         try:
             os.rename(staging, directory)
@@ -117,6 +130,12 @@ def _move_into_place(staging: Path, directory: Path) -> None:
         except OSError as exc:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise
+        swapped = _exchange(staging, directory)
+        if swapped:
+            shutil.rmtree(staging, ignore_errors=True)   # it now holds the old checkpoint
+            return
+        if swapped is None:
+            continue   # the old one vanished (another writer): plain rename again
         old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=directory.parent))
         try:
             os.rename(directory, old / "checkpoint")
@@ -125,6 +144,18 @@ def _move_into_place(staging: Path, directory: Path) -> None:
         finally:
             shutil.rmtree(old, ignore_errors=True)
     raise CheckpointError(f"{directory}: could not replace the checkpoint there (other writers kept replacing it).")
+
+
+def _exchange(a: Path, b: Path) -> bool | None:
+    """Swap two folders in one step (Linux renameat2 RENAME_EXCHANGE): True when done, None when one of
+    them is gone, False where the system or file system cannot."""
+    renameat2 = getattr(_LIBC, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    return None if ctypes.get_errno() == errno.ENOENT else False
 
 
 def load_checkpoint(path: str | Path) -> FittedModel:

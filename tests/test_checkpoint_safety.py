@@ -93,22 +93,32 @@ def test_a_bad_upload_leaves_nothing_behind(checkpoint, tmp_path):
     assert list((root / "uploaded").iterdir()) == [] and list_checkpoints(root) == []
 
 
+def run_in_small_memory(body: str) -> subprocess.CompletedProcess:
+    """Run `body` in a child Python whose address space is capped at what it has after the imports plus
+    300 MiB, so an allocation the checks should have prevented fails fast instead of swapping the machine.
+    Exit status 3 means the expected error was raised (its message on stdout)."""
+    script = textwrap.dedent("""
+        import resource, sys
+        from ssan.checkpoints import CheckpointError, load_checkpoint
+        from ssan.splits import make_split
+        from ssan.train import train
+        from tests.factories import toy_scene
+        peak = int(open("/proc/self/status").read().split("VmPeak:")[1].split()[0]) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (peak + 300 * 2**20, resource.RLIM_INFINITY))
+        try:
+    """) + textwrap.indent(textwrap.dedent(body), "    ") + textwrap.dedent("""
+        except ValueError as exc:
+            print(exc)
+            sys.exit(3)
+    """)
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 def test_weights_that_do_not_fit_the_preset_are_refused_before_a_network_is_built(checkpoint):
     """A sidecar describing a 150-million-parameter network beside tiny weights: refused from the
     safetensors header, in a child process whose address space could not hold that network."""
     edit_sidecar(checkpoint, lambda s: s["preset"].update(fc_hidden=16384, patch_size=27, conv_channels=[32, 192]))
-    script = textwrap.dedent(f"""
-        import resource, sys
-        from ssan.checkpoints import CheckpointError, load_checkpoint
-        peak = int(open("/proc/self/status").read().split("VmPeak:")[1].split()[0]) * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (peak + 300 * 2**20, resource.RLIM_INFINITY))
-        try:
-            load_checkpoint({str(checkpoint)!r})
-        except CheckpointError as exc:
-            print(exc)
-            sys.exit(3)
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = run_in_small_memory(f"load_checkpoint({str(checkpoint)!r})")
     assert done.returncode == 3, done.stderr[-2000:]
     assert "does not hold the tensors its sidecar's model and preset describe" in done.stdout
     assert "'spatial.conv1.bias' is (4,), the preset gives (32,)" in done.stdout
@@ -116,17 +126,23 @@ def test_weights_that_do_not_fit_the_preset_are_refused_before_a_network_is_buil
 
 def test_a_network_over_the_parameter_limit_is_refused(checkpoint):
     edit_sidecar(checkpoint, lambda s: s["preset"].update(fc_hidden=16384, patch_size=101, conv_channels=[32, 1024]))
-    with pytest.raises(CheckpointError, match=r"preset: .* parameters, more than the 200,000,000 allowed"):
-        load_checkpoint(checkpoint)
+    done = run_in_small_memory(f"load_checkpoint({str(checkpoint)!r})")
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "preset: Preset 'quick' gives SSAN on 10 bands 11,342,288,958 parameters" in done.stdout
+    assert "more than the 200,000,000 allowed" in done.stdout
 
 
-def test_training_refuses_settings_that_would_exhaust_memory(scene):
-    split = make_split(scene, "per-class:10", 0)
-    with pytest.raises(ValueError, match="batch_size must be at most 8,192"):
-        train(scene, split, "ssan", "quick", overrides={"batch_size": 1_000_000})
-    with pytest.raises(ValueError, match="more than the 200,000,000 allowed"):
-        train(scene, split, "ssan", "quick", overrides={"fc_hidden": 16384, "patch_size": 101,
-                                                         "conv_channels": (32, 1024)})
+@pytest.mark.parametrize("overrides, message", [
+    ({"batch_size": 1_000_000}, "batch_size must be at most 8,192"),
+    ({"fc_hidden": 16384, "patch_size": 101, "conv_channels": (32, 1024)}, "more than the 200,000,000 allowed"),
+])
+def test_training_refuses_settings_that_would_exhaust_memory(overrides, message):
+    done = run_in_small_memory(f"""
+        scene = toy_scene(shape=(30, 24), n_bands=10, n_classes=3)
+        train(scene, make_split(scene, "per-class:10", 0), "ssan", "quick", device="cpu", overrides={overrides!r})
+    """)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert message in done.stdout
 
 
 def test_concurrent_writers_leave_one_whole_checkpoint_and_readers_never_see_a_mix(scene, fitted, tmp_path):
@@ -168,7 +184,7 @@ def test_concurrent_writers_leave_one_whole_checkpoint_and_readers_never_see_a_m
 def test_a_folder_holding_other_files_is_not_replaced(fitted, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(CheckpointError, match="holds other files"):
+    with pytest.raises(CheckpointError, match="is not a checkpoint folder"):
         save_checkpoint(fitted, tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
