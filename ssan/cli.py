@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:  # SceneError, CheckpointError, DownloadError, ... are ValueErrors
         print(f"ssan: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("ssan: error: out of memory; use a smaller scene, batch_size or network (--set), "
+              "or a machine with more memory", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scene", metavar="SCENE", help=SCENE_HELP)
     _add_scene_file_options(p)
     p.add_argument("--split", default="paper", help=f"split to preview: {SPLIT_HELP} (default paper)")
-    p.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="split seed (default 0)")
     p.set_defaults(handler=cmd_data_info)
 
     p = commands.add_parser("train", help="train a model, test it, save a checkpoint")
@@ -92,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
                    help="quick: small network for a CPU; paper: the authors' configuration (GPU)")
     p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and of training (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the split and of training (default 0)")
     p.add_argument("--out", help="checkpoint folder (default runs/SCENE-MODEL-PRESET-seedS)")
     _add_device_option(p)
     p.add_argument("--fit-on", choices=("train", "scene"), default="train",
@@ -105,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, metavar="DIR")
     _add_scene_options(p, required=False)
     p.add_argument("--split", help="default: the checkpoint's own split (protocol and seed), re-created")
-    p.add_argument("--seed", type=int, help="split seed (default: the checkpoint's)")
+    p.add_argument("--seed", type=_seed, help="split seed (default: the checkpoint's)")
     p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
     p.set_defaults(handler=cmd_evaluate)
 
@@ -317,6 +321,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     fitted = load_checkpoint(args.checkpoint)
     scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
     sampler = fitted.sampler(scene)
+    if note := fitted.scene.same_data(scene):
+        print(f"warning: {note}")
     n_pixels = int((scene.labels > 0).sum()) if args.labelled_only else scene.shape[0] * scene.shape[1]
     with tqdm(total=n_pixels, unit="px", file=sys.stderr, disable=None, desc="classifying") as bar:
         if args.ray is None:
@@ -591,10 +597,10 @@ def _scene_of(args: argparse.Namespace, fitted) -> str:
 def _split_checks(fitted, scene: Scene, split: Split, explicit: bool) -> list[str]:
     """Warnings when the evaluation split is not the one the model was trained on."""
     trained_on = np.asarray(fitted.split.get("train", []) + fitted.split.get("val", []), dtype=np.int64)
+    out = [note] if (note := fitted.scene.same_data(scene)) else []
     if scene.shape != tuple(fitted.scene.shape) or trained_on.size == 0:
-        return []
+        return out
     overlap = int(np.isin(split.test, trained_on).sum())
-    out = []
     if overlap:
         out.append(f"{overlap:,} of the {split.test.size:,} test pixels were training or validation pixels of this "
                    "model; these metrics are optimistic")
@@ -710,6 +716,16 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer (0, 1, 2, ...), got {text!r}")
     return value
 
 

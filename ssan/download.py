@@ -3,6 +3,11 @@
 Environment (read at each call): SSAN_DATA_DIR overrides the data folder (default: the OS cache,
 e.g. ~/.cache/ssan); SSAN_DATA_URL names a mirror base, the file URL being base + file name.
 
+Every download has an overall deadline (a minimum average rate over the expected size, plus a
+minute to connect), not just a per-read timeout. A partial file never survives: pooch writes to a
+temporary file removed on any error, SIGTERM/SIGHUP are turned into that error while downloading,
+and temporaries left by a killed process are removed by the next download (under a folder lock).
+
 The network is used only when a file is missing from the data folder. A file already there
 (downloaded earlier or placed by hand) is used as it is: one whose hash differs from the
 canonical file is neither deleted nor replaced, only reported (`local_file_note`), and the
@@ -11,8 +16,13 @@ loader's shape and class-count checks then catch a wrong file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +39,8 @@ logger = logging.getLogger(__name__)
 RETRIES = 1
 CHUNK_BYTES = 1 << 18
 TIMEOUT_S = 60
+MIN_BYTES_PER_S = 50_000   # the slowest average rate a download may have before it is abandoned
+POOCH_TEMPORARY = re.compile(r"tmp[a-z0-9_]{8}")   # tempfile.NamedTemporaryFile's names, as pooch uses them
 
 
 class DownloadError(SceneError):
@@ -96,28 +108,30 @@ def fetch(filename: str, progressbar: Any = False) -> Path:
     url = file_url(filename)
     if not url.startswith(("http://", "https://")):
         raise DownloadError(_failure(scene, folder, remote, url, "SSAN_DATA_URL must start with http:// or https://"))
+    downloader = _SizeCheckedDownloader(remote.size, progressbar)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        registry = pooch.create(
-            path=folder,
-            base_url="",
-            registry={filename: f"sha256:{remote.sha256}"},
-            urls={filename: url},
-            retry_if_failed=RETRIES,
-        )
-        registry.fetch(filename, downloader=_SizeCheckedDownloader(remote.size, progressbar))
+        with _folder_lock(folder), _signals_interrupt():
+            if path.is_file():  # another process downloaded it while we waited for the lock
+                return path
+            remove_stale_temporaries(folder)
+            registry = pooch.create(
+                path=folder,
+                base_url="",
+                registry={filename: f"sha256:{remote.sha256}"},
+                urls={filename: url},
+                retry_if_failed=RETRIES,
+            )
+            registry.fetch(filename, downloader=downloader)
     except _WrongSize as err:
         reason = str(err)
-    except requests.exceptions.HTTPError as err:
-        reason = f"the server answered {err.response.status_code if err.response is not None else err}"
-    except requests.exceptions.ChunkedEncodingError:
-        reason = "the connection closed before the whole file arrived"
-    except requests.exceptions.ConnectionError as err:
-        reason = f"could not connect (offline, or the server is down: {type(err).__name__})"
-    except requests.exceptions.Timeout:
-        reason = f"no answer within {TIMEOUT_S} s"
     except requests.exceptions.RequestException as err:
-        reason = f"{type(err).__name__}: {err}"
+        if downloader.expired:
+            reason = (f"it did not arrive within {downloader.deadline_s:.0f} s ({remote.size:,} bytes at the slowest "
+                      f"allowed average of {MIN_BYTES_PER_S // 1000} kB/s, plus {TIMEOUT_S} s to connect): the server "
+                      "is too slow or stalled")
+        else:
+            reason = _request_failure(err)
     except ValueError as err:  # pooch: hash mismatch
         reason = f"it is not the canonical file ({err})"
     except OSError as err:
@@ -125,6 +139,82 @@ def fetch(filename: str, progressbar: Any = False) -> Path:
     else:
         return path
     raise DownloadError(_failure(scene, folder, remote, url, reason))
+
+
+def _request_failure(err: Exception) -> str:
+    import requests
+
+    if isinstance(err, requests.exceptions.HTTPError):
+        return f"the server answered {err.response.status_code if err.response is not None else err}"
+    if isinstance(err, requests.exceptions.ChunkedEncodingError):
+        return "the connection closed before the whole file arrived"
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return f"could not connect (offline, or the server is down: {type(err).__name__})"
+    if isinstance(err, requests.exceptions.Timeout):
+        return f"no answer within {TIMEOUT_S} s"
+    return f"{type(err).__name__}: {err}"
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the partial downloads a killed process left in `folder`; returns them.
+
+    Call it only while holding `_folder_lock(folder)`: every live download holds that lock, so any
+    temporary found then belongs to no one.
+    """
+    stale = [p for p in folder.iterdir() if POOCH_TEMPORARY.fullmatch(p.name) and p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+        logger.info("removed %s, a partial download left by an interrupted run", p)
+    return stale
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the data folder (released by the system even if the process is killed)."""
+    try:
+        import fcntl
+    except ImportError:   # no flock (Windows): downloads are not serialised, stale temporaries stay
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class _Signalled(BaseException):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """While downloading, SIGTERM and SIGHUP unwind the stack (so pooch removes its temporary file), then
+    the process ends by that signal as it would have; Ctrl-C (KeyboardInterrupt) unwinds as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield   # signal handlers can only be set from the main thread (e.g. not in the app's script thread)
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Signalled(signum)
+
+    wanted = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+              if s is not None and signal.getsignal(s) is signal.SIG_DFL]   # leave handlers others set alone
+    previous = {s: signal.signal(s, handler) for s in wanted}
+    try:
+        yield
+    except _Signalled as sig:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        previous = {}
+        signal.raise_signal(sig.signum)
+        raise KeyboardInterrupt from None   # the signal was handled by someone else's handler
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 def fetch_scene_files(key: str, progressbar: Any = False) -> tuple[Path, Path]:
@@ -142,14 +232,43 @@ class _WrongSize(ValueError):
 
 
 class _SizeCheckedDownloader:
-    """pooch's HTTP downloader plus a size check; raising inside pooch's download deletes the temp file."""
+    """pooch's HTTP downloader plus an overall deadline and a size check; raising inside pooch's download
+    deletes the temp file.
+
+    The per-read timeout cannot catch a server that trickles a byte at a time, so a timer shuts the
+    connection's socket down when the deadline passes; the read then fails and `expired` says why.
+    """
 
     def __init__(self, size: int, progressbar: Any) -> None:
         self.size = size
-        self.http = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=CHUNK_BYTES, timeout=TIMEOUT_S)
+        self.deadline_s = TIMEOUT_S + size / MIN_BYTES_PER_S
+        self.expired = False
+        self._socket = None
+        self.http = pooch.HTTPDownloader(progressbar=progressbar, chunk_size=CHUNK_BYTES, timeout=TIMEOUT_S,
+                                         hooks={"response": self._remember_socket})
+
+    def _remember_socket(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is None:  # http.client let go of it (the server closes after this response); the body's reader has it
+            reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+            sock = getattr(getattr(reader, "raw", None), "_sock", None)
+        self._socket = sock
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(2)   # SHUT_RDWR: the blocked read returns at once
 
     def __call__(self, url: str, output_file: str, pooch_: Any, check_only: bool = False) -> None:
-        self.http(url, output_file, pooch_)
+        timer = threading.Timer(self.deadline_s, self._expire)
+        timer.daemon = True
+        self.expired, self._socket = False, None
+        timer.start()
+        try:
+            self.http(url, output_file, pooch_)
+        finally:
+            timer.cancel()
         got = os.path.getsize(output_file)
         if got != self.size:
             raise _WrongSize(f"received {got:,} bytes, expected {self.size:,}")

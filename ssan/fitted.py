@@ -65,6 +65,15 @@ class SceneIdentity:
             )
 
 
+    def same_data(self, scene: Scene) -> str | None:
+        """A warning when `scene` fits but its cube is not the one trained on (the files' sha256 differ), else None."""
+        if self.sha256 and scene.sha256 and self.sha256 != scene.sha256:
+            return (f"the cube of scene '{scene.name}' (sha256 {scene.sha256[:12]}…) is not the one this model was "
+                    f"trained on (sha256 {self.sha256[:12]}…), although shape, bands and classes agree; the "
+                    "results describe another image")
+        return None
+
+
 @dataclass(eq=False)
 class FittedModel:
     """A trained network (or scikit-learn estimator) with its preprocessing and provenance."""

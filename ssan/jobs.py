@@ -4,15 +4,20 @@ A `TrainJob` trains one or more models on one scene and split, one after the oth
 fitted (`ssan.train.train`), evaluated on the split's test pixels, and saved as a checkpoint.
 The worker touches nothing but the job: every read goes through `snapshot()`, which copies
 the state under a lock, and `cancel()` sets the stop event (the best model so far is kept).
+
+Jobs wait their turn in one process-wide `JobQueue` (at most $SSAN_MAX_JOBS train at once,
+default 1), and a job whose owner is gone (`owner_alive` false for `owner_grace_s`: the app's
+browser session closed) is cancelled like `cancel()` does, so no training outlives its session.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +34,59 @@ from .train import Progress, resolve_preset, train
 PENDING, RUNNING, DONE, CANCELLED, FAILED = "pending", "running", "done", "cancelled", "failed"
 
 
+MAX_JOBS_ENV = "SSAN_MAX_JOBS"
+OWNER_GRACE_S = 60.0   # a browser that reconnects within this keeps its job
+OWNER_CHECK_S = 1.0
+
+
+def max_jobs() -> int:
+    """How many jobs may train at once in this process: $SSAN_MAX_JOBS, else 1 (training takes every core)."""
+    text = os.environ.get(MAX_JOBS_ENV, "").strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{MAX_JOBS_ENV}={text!r}: expected a positive whole number of jobs.")
+    return int(text)
+
+
+class JobQueue:
+    """At most `limit` jobs train at once; the others wait in the order they asked (first come, first served)."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self._cond = threading.Condition()
+        self._waiting: list[object] = []
+        self._running: set[int] = set()
+
+    def wait_turn(self, job: object, give_up: Callable[[], bool], poll: float = 0.25) -> bool:
+        """Block until `job` may run (True), or until `give_up()` is true while it waits (False)."""
+        with self._cond:
+            self._waiting.append(job)
+            try:
+                while True:
+                    if give_up():
+                        return False
+                    if self._waiting[0] is job and len(self._running) < (self.limit or max_jobs()):
+                        self._running.add(id(job))
+                        return True
+                    self._cond.wait(poll)
+            finally:
+                self._waiting.remove(job)
+                self._cond.notify_all()
+
+    def release(self, job: object) -> None:
+        """`job` has finished: let the next one in."""
+        with self._cond:
+            self._running.discard(id(job))
+            self._cond.notify_all()
+
+    def position(self, job: object) -> int | None:
+        """1 for the next job to run, 2 after it, …; None when `job` is not waiting."""
+        with self._cond:
+            return self._waiting.index(job) + 1 if job in self._waiting else None
+
+
+JOB_QUEUE = JobQueue()   # the process's one queue: every session of the app shares it
+
+
 @dataclass(frozen=True)
 class JobSnapshot:
     """A consistent copy of a job's state at one moment (safe to read while the worker runs)."""
@@ -42,6 +100,8 @@ class JobSnapshot:
     metrics: tuple[dict, ...]
     error: str | None
     elapsed: float
+    queue_position: int | None = None   # set while waiting for a free slot: 1 = next
+    note: str | None = None             # why a job stopped early without a cancel (its session ended)
 
     @property
     def finished(self) -> bool:
@@ -77,6 +137,9 @@ class TrainJob:
     overrides: dict | None = None
     runs_dir: Path | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    owner_alive: Callable[[], bool] | None = None   # e.g. "is the browser session still there?"
+    owner_grace_s: float = OWNER_GRACE_S
+    queue: JobQueue = JOB_QUEUE
 
     def __post_init__(self) -> None:
         self.models = tuple(self.models)
@@ -96,6 +159,9 @@ class TrainJob:
         self._started: float | None = None
         self._finished: float | None = None
         self._thread: threading.Thread | None = None
+        self._note: str | None = None
+        self._owner_missing_since: float | None = None
+        self._owner_checked = 0.0
 
     def start(self) -> "TrainJob":
         """Run the job in a daemon thread; returns self."""
@@ -126,10 +192,16 @@ class TrainJob:
                 status=self._status, models=self.models, current=self._current, history=tuple(self._history),
                 progress=self._progress, checkpoints=tuple(self._checkpoints), metrics=tuple(self._metrics),
                 error=self._error, elapsed=0.0 if self._started is None else end - self._started,
+                queue_position=self.queue.position(self) if self._status == PENDING else None, note=self._note,
             )
 
     def run(self) -> None:
-        """Train, evaluate and save each model in turn; errors end the job with their message."""
+        """Wait for a free slot in the queue, then train, evaluate and save each model in turn; errors end
+        the job with their message. A job cancelled (or left by its owner) while waiting trains nothing."""
+        if not self.queue.wait_turn(self, self._should_stop):
+            with self._lock:
+                self._status, self._finished = CANCELLED, time.perf_counter()
+            return
         with self._lock:
             self._status, self._started = RUNNING, time.perf_counter()
         status = DONE
@@ -154,10 +226,27 @@ class TrainJob:
             with self._lock:
                 self._error = str(exc) or type(exc).__name__
         finally:
+            self.queue.release(self)
             with self._lock:
                 self._status, self._finished = status, time.perf_counter()
 
+    def _should_stop(self) -> bool:
+        """Whether to stop: cancelled, or the owner gone for `owner_grace_s` (which cancels the job)."""
+        now = time.monotonic()
+        if self.owner_alive is not None and not self.stop.is_set() and now - self._owner_checked >= OWNER_CHECK_S:
+            self._owner_checked = now
+            if self.owner_alive():
+                self._owner_missing_since = None
+            elif self._owner_missing_since is None:
+                self._owner_missing_since = now
+            if self._owner_missing_since is not None and now - self._owner_missing_since >= self.owner_grace_s:
+                with self._lock:
+                    self._note = "the session that started this job ended, so it was cancelled (best model so far kept)"
+                self.stop.set()
+        return self.stop.is_set()
+
     def _on_progress(self, p: Progress) -> None:
+        self._should_stop()
         with self._lock:
             self._progress = p
             self._history.append({"iteration": p.iteration, "loss": p.loss, "val_accuracy": p.val_accuracy})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,19 +25,31 @@ NAN_POLICIES = ("refuse", "mask")
 # A 1-D variable with one of these names (any case) and one value per band is read as band centres.
 WAVELENGTH_NAME = re.compile(r"wavelengths?|wavelengths?_nm|wl|wls|bands|band_centers|lambda", re.IGNORECASE)
 PLAUSIBLE_NM = (200.0, 16000.0)
+MAX_BYTES_ENV = "SSAN_MAX_SCENE_BYTES"
+DEFAULT_MAX_BYTES = 4 * 2**30   # 4 GiB as float32: Pavia Centre is 0.3 GiB, a 1000x1000x224 AVIRIS-class scene 0.9 GiB
+V5_ARRAY_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                    "logical", "char"}
 MAT_HELP = "Save it from MATLAB with save(..., '-v7') or '-v7.3', or from Python with scipy.io.savemat."
 
 
-def read_mat(path: str | Path) -> dict[str, np.ndarray]:
-    """Every variable of a .mat file by name, v5 or v7.3 alike (v7.3 arrays transposed back to MATLAB order)."""
+def read_mat(path: str | Path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
+    """Every variable of a .mat file by name, v5 or v7.3 alike (v7.3 arrays transposed back to MATLAB order).
+
+    The sizes the file declares are checked against `max_bytes` (default `max_scene_bytes()`) before any
+    data is read, so a small compressed file cannot unpack into more memory than allowed.
+    Cells, structs and sparse matrices are not read: they stand in as empty object arrays of their shape.
+    """
     path = Path(path)
     if not path.is_file():
         where = "is a folder, not a file" if path.is_dir() else "does not exist"
         raise SceneError(f"{path}: {where}. Expected a MATLAB .mat file; check the path (and the folder it is in).")
+    limit = max_scene_bytes() if max_bytes is None else max_bytes
     try:
-        variables = _read_hdf5(path) if h5py.is_hdf5(path) else _read_v5(path)
-    except MemoryError:
+        variables = _read_hdf5(path, limit) if h5py.is_hdf5(path) else _read_v5(path, limit)
+    except SceneError:
         raise
+    except MemoryError:
+        raise SceneError(_out_of_memory(path)) from None
     except Exception as err:  # scipy and h5py raise a dozen types for damaged files; all mean the same here
         raise SceneError(
             f"{path}: not a readable MAT file ({path.stat().st_size:,} bytes; {type(err).__name__}: {err}). "
@@ -50,14 +64,67 @@ def read_mat(path: str | Path) -> dict[str, np.ndarray]:
     return variables
 
 
-def _read_v5(path: Path) -> dict[str, np.ndarray]:
-    return {k: v for k, v in scipy.io.loadmat(path).items() if not k.startswith("__")}
+def max_scene_bytes() -> int:
+    """The most a scene file may declare, counted as float32: $SSAN_MAX_SCENE_BYTES (e.g. 8GiB, 500MB), else 4 GiB."""
+    text = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?i?B)?", text, re.IGNORECASE)
+    if not match:
+        raise SceneError(f"{MAX_BYTES_ENV}={text!r} is not a size; write e.g. 8GiB, 500MB or 1000000 (bytes).")
+    unit = (match.group(2) or "B").upper()
+    scale = 1024 if "I" in unit else 1000
+    return int(float(match.group(1)) * scale ** "BKMGT".index(unit[0]))
 
 
-def _read_hdf5(path: Path) -> dict[str, np.ndarray]:
+def format_bytes(n: float) -> str:
+    """'1.5 GiB', '320.0 MiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def _check_declared(path: Path, shapes: dict[str, tuple[int, ...]], limit: int) -> None:
+    """Refuse a file whose variables would take more than `limit` bytes as float32."""
+    sizes = {name: 4 * math.prod(shape) for name, shape in shapes.items()}
+    total = sum(sizes.values())
+    if total > limit:
+        name = max(sizes, key=sizes.get)
+        raise SceneError(
+            f"{path}: the file declares {format_bytes(total)} of data as float32 (variable '{name}' is "
+            f"{'x'.join(map(str, shapes[name]))}), more than the limit of {format_bytes(limit)}. "
+            f"If this machine has the memory, raise the limit with {MAX_BYTES_ENV} (e.g. {MAX_BYTES_ENV}=16GiB); "
+            "otherwise crop the scene first."
+        )
+
+
+def _out_of_memory(path: Path) -> str:
+    return (f"{path}: not enough memory to load this file ({path.stat().st_size:,} bytes on disk). "
+            f"Close other programs, crop the scene, or lower {MAX_BYTES_ENV} so such files are refused up front.")
+
+
+def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
+    declared = scipy.io.whosmat(path)   # headers only: nothing is decompressed beyond them
+    arrays = [name for name, _, cls in declared if cls in V5_ARRAY_CLASSES]
+    _check_declared(path, {name: shape for name, shape, cls in declared if cls in V5_ARRAY_CLASSES}, limit)
+    data = scipy.io.loadmat(path, variable_names=arrays) if arrays else {}
+    return {name: data[name] if name in data else _placeholder(shape)
+            for name, shape, _ in declared if not name.startswith("__")}
+
+
+def _placeholder(shape: tuple[int, ...]) -> np.ndarray:
+    """An object array of `shape` that takes no memory (a variable that is not a plain array)."""
+    return np.broadcast_to(np.empty((), dtype=object), shape)
+
+
+def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
     """Top-level datasets of a v7.3 file; MATLAB writes column-major, so axes are reversed on read."""
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
+        _check_declared(path, {name: tuple(node.shape)[::-1] for name, node in f.items()
+                               if not name.startswith("#") and isinstance(node, h5py.Dataset)}, limit)
         for name, node in f.items():
             if name.startswith("#") or not isinstance(node, h5py.Dataset):
                 continue  # MATLAB's reference store, and structs (groups), hold no plain arrays
@@ -109,6 +176,25 @@ def load_mat_scene(
     id 1..max id, or a mapping original id -> value. `nan_policy="mask"` zeroes NaN/inf pixels
     and unlabels them instead of refusing the file.
     """
+    try:
+        return _load_mat_scene(cube_path, gt_path, cube_var=cube_var, gt_var=gt_var, name=name, class_names=class_names,
+                               nan_policy=nan_policy, wavelengths_var=wavelengths_var, class_colors=class_colors)
+    except MemoryError:
+        raise SceneError(_out_of_memory(Path(cube_path))) from None
+
+
+def _load_mat_scene(
+    cube_path: str | Path,
+    gt_path: str | Path | None = None,
+    *,
+    cube_var: str | None = None,
+    gt_var: str | None = None,
+    name: str | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
+    nan_policy: str = "refuse",
+    wavelengths_var: str | None = None,
+    class_colors: Sequence[str] | Mapping[int, str] | None = None,
+) -> Scene:
     if nan_policy not in NAN_POLICIES:
         raise SceneError(f"nan_policy must be one of {', '.join(NAN_POLICIES)}; got {nan_policy!r}.")
     cube_path = Path(cube_path)

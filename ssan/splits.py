@@ -133,6 +133,8 @@ def make_split(
 ) -> Split:
     """Build the split named by `spec` for `scene`; ``fixed`` needs `fixed_maps` (train, test)."""
     kind, arg = parse_split_spec(spec)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"the split seed must be a non-negative integer; got {seed!r}.")
     if kind == "fixed":
         if fixed_maps is None:
             raise ValueError("the fixed split needs a train and a test label map (fixed:TRAIN.mat,TEST.mat)")
@@ -340,6 +342,7 @@ def _read_label_map(path: Path) -> np.ndarray:
 def _to_scene_ids(scene: Scene, label_map: np.ndarray, what: str) -> np.ndarray:
     """Map a label map in original ids onto the scene's 1..C, refusing foreign ids or shapes."""
     label_map = np.asarray(label_map)
+    _check_class_ids(label_map, what)
     if label_map.shape != scene.shape:
         raise SceneError(
             f"fixed split: the {what} is {label_map.shape[0]}x{label_map.shape[1]} but the scene "
@@ -357,3 +360,19 @@ def _to_scene_ids(scene: Scene, label_map: np.ndarray, what: str) -> np.ndarray:
     for orig, new in lookup.items():
         out[label_map == orig] = new
     return out
+
+
+def _check_class_ids(label_map: np.ndarray, what: str) -> None:
+    """Refuse a map that is not whole, non-negative class ids (a fraction or a negative would be dropped silently)."""
+    if label_map.dtype.kind not in "biuf":
+        raise SceneError(f"fixed split: the {what} holds {label_map.dtype} data, not class ids; "
+                         "save it as a numeric matrix (0 = unlabelled, then the scene's class ids).")
+    if label_map.dtype.kind == "f":
+        bad = ~(np.isfinite(label_map) & (label_map == np.round(label_map)))
+        if bad.any():
+            examples = ", ".join(f"{v:g}" for v in np.unique(label_map[bad])[:3])
+            raise SceneError(f"fixed split: the {what} holds {int(bad.sum()):,} value(s) that are not whole class "
+                             f"ids (e.g. {examples}); expected 0 for unlabelled pixels and the scene's class ids.")
+    if label_map.size and label_map.min() < 0:
+        raise SceneError(f"fixed split: the {what} holds negative ids (min {label_map.min():g}); expected 0 for "
+                         "unlabelled pixels and the scene's class ids.")

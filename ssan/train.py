@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from .fitted import FittedModel, SceneIdentity, network_inputs
-from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset
+from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset, tensor_shapes
+from .models.seeding import use_dropout_generator
 from .preprocess import FIT_ON_CHOICES, PixelSampler, fit_preprocessing
 from .scene import Scene
 from .splits import Split
@@ -114,11 +115,16 @@ def train(
     stop: threading.Event | None = None,
 ) -> FittedModel:
     """Fit preprocessing on the split's training pixels (or the scene), then train `model`."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"the training seed must be a non-negative integer; got {seed!r}.")
     if fit_on not in FIT_ON_CHOICES:
         raise ValueError(f"fit_on must be one of {FIT_ON_CHOICES}; got {fit_on!r}")
     if split.shape != scene.shape:
         raise ValueError(f"the split is for a {split.shape} image, the scene is {scene.shape}")
     cfg = resolve_preset(model, preset, overrides)
+    _check_training_pixels(scene, split, cfg, fit_on)
+    if model not in CLASSICAL_MODELS:
+        tensor_shapes(model, scene.n_bands, scene.n_classes, cfg)  # refuses a network too big to allocate
     prep = fit_preprocessing(scene.cube, split.train if fit_on == "train" else None, cfg.n_components)
     sampler = PixelSampler(scene.cube, prep, cfg.patch_size)
     fitted = FittedModel(model, cfg, prep, SceneIdentity.of(scene), split.to_dict(), seed)
@@ -126,6 +132,25 @@ def train(
         return _fit_classical(fitted, sampler, split)
     dev = device if isinstance(device, torch.device) else pick_device(device)
     return _fit_network(fitted, sampler, split, dev, progress, stop)
+
+
+def _check_training_pixels(scene: Scene, split: Split, cfg: Preset, fit_on: str) -> None:
+    """Refuse a training set nothing can be learnt from: empty, too small for the PCA, or one constant spectrum."""
+    n = split.train.size
+    if n == 0 or (fit_on == "train" and n <= cfg.n_components):
+        raise ValueError(
+            f"the {split.protocol} split of this {scene.shape[0]}x{scene.shape[1]} scene "
+            f"({int(scene.class_counts().sum())} labelled pixels) gives {'no' if n == 0 else f'only {n}'} training "
+            f"pixel(s); fitting the {cfg.n_components}-component PCA needs more than {cfg.n_components}. Use a larger "
+            "scene or a split with more training pixels (per-class:N, fraction:F)."
+        )
+    spectra = scene.cube.reshape(-1, scene.n_bands)[split.train]
+    if not np.ptp(spectra, axis=0).any():
+        value = float(spectra.flat[0])
+        raise ValueError(
+            f"every training pixel of scene '{scene.name}' has the same spectrum (every band is {value:g}): no model "
+            "can learn from it and any result would be chance. Check that the right variable was loaded as the cube."
+        )
 
 
 def _fit_classical(fitted: FittedModel, sampler: PixelSampler, split: Split) -> FittedModel:
@@ -143,9 +168,12 @@ def _fit_classical(fitted: FittedModel, sampler: PixelSampler, split: Split) -> 
 def _fit_network(fitted: FittedModel, sampler: PixelSampler, split: Split, device: torch.device,
                  progress: Callable[[Progress], None] | None, stop: threading.Event | None) -> FittedModel:
     cfg = fitted.preset
-    torch.manual_seed(fitted.seed)
+    # The run's own generators (initial weights, then dropout masks; batch order): reproducible whatever else
+    # the process is doing. On a CPU one stream serves both, so runs match those seeded through torch.manual_seed.
     rng = np.random.default_rng(fitted.seed)
-    net = build_network(fitted.model_name, sampler.prep.n_bands, fitted.n_classes, cfg).to(device)
+    generator = torch.Generator().manual_seed(fitted.seed)
+    net = build_network(fitted.model_name, sampler.prep.n_bands, fitted.n_classes, cfg, generator).to(device)
+    use_dropout_generator(net, generator if device.type == "cpu" else torch.Generator(device).manual_seed(fitted.seed))
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, cfg.iterations)
                 if cfg.lr_schedule == "cosine" else None)
@@ -237,6 +265,7 @@ def estimate_training_time(scene: Scene, split: Split, model: str = "ssan", pres
                            steps: int = 3) -> TimeEstimate:
     """Time a few real training steps and one validation batch on the device, then extrapolate."""
     cfg = resolve_preset(model, preset, overrides)
+    _check_training_pixels(scene, split, cfg, "train")
     dev = device if isinstance(device, torch.device) else pick_device(device)
     if model in CLASSICAL_MODELS:
         start = time.perf_counter()

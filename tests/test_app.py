@@ -346,3 +346,53 @@ def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
     for page in (SPATIAL, COMPARE):
         at.switch_page(page).run()
         assert not at.exception and at.info, page
+
+
+def test_one_sessions_bad_checkpoint_does_not_break_another_sessions_pages(runs_dir):
+    """Issue 9, item 1: a sidecar whose format_version is text (or whose split is text) broke every page of
+    every session. The upload is refused and removed; one left by an older version is skipped with a note."""
+    good = json.loads((ASSET / "model.json").read_text())
+    weights = (ASSET / "model.safetensors").read_bytes()
+    with pytest.raises(CheckpointError, match="format_version: must be an integer"):
+        store_checkpoint_upload({"m.safetensors": weights, "m.json": json.dumps({**good, "format_version": "1"}).encode()},
+                                runs_dir)
+    assert not any((runs_dir / "uploaded").iterdir())
+    for name, change in (("old-version", {"format_version": "1"}), ("text-split", {"split": "paper"})):
+        (runs_dir / "uploaded" / name).mkdir(parents=True)
+        (runs_dir / "uploaded" / name / "model.safetensors").write_bytes(weights)
+        (runs_dir / "uploaded" / name / "model.json").write_text(json.dumps({**good, **change}))
+    at = app(SCENE)
+    for page in (TRAIN, SPECTRAL, SPATIAL, COMPARE):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        if page in (TRAIN, COMPARE):
+            notes = [w.value for w in at.warning if "Skipped an unreadable checkpoint" in w.value]
+            assert len(notes) == 2, (page, notes)
+            assert any("format_version: must be an integer" in n for n in notes)
+            assert any("split: must be an object" in n for n in notes)
+
+
+def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
+    """Issue 9, item 4: while another session's job holds the one training slot, the Train page says so."""
+    from ssan.jobs import JOB_QUEUE, TrainJob
+    from ssan.splits import make_split
+
+    tiny = {"iterations": 100_000, "rnn_hidden": 4, "fc_hidden": 16, "fusion_hidden": 16, "conv_channels": (4, 4),
+            "patch_size": 7}
+    blocker = TrainJob(demo, make_split(demo, "per-class:10", 0), ("ssan",), "quick", device="cpu",
+                       overrides=tiny, queue=JOB_QUEUE).start()
+    at = app(TRAIN)
+    try:
+        at.button(key="start_training").click().run()
+        assert not at.exception
+        _, job = at.session_state["train_job"]
+        assert job.snapshot().queue_position == 1
+        progress = [p.proto.text for p in at.get("progress")]
+        assert any("you are number 1 in the queue (0 jobs ahead, 1 training at a time" in t for t in progress), progress
+        job.cancel()
+        assert job.join(TIMEOUT)
+    finally:
+        blocker.cancel()
+        blocker.join(TIMEOUT)
+    at.run()
+    assert not at.exception and "Cancelled before training started: nothing was trained." in texts(at)

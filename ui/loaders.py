@@ -163,10 +163,11 @@ def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list
     for path in candidates:
         try:
             fitted = model_at(path)
-        except ValueError as exc:
-            problems.append(f"{path}: {exc}")
+            usable = fits(fitted, scene)
+        except Exception as exc:  # noqa: BLE001 - one unreadable checkpoint must never break a page
+            problems.append(f"{path}: {exc}" if isinstance(exc, ValueError) else f"{path}: {type(exc).__name__}: {exc}")
             continue
-        if fits(fitted, scene):
+        if usable:
             found.append((path, fitted))
     return found, problems
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ssan.figures import training_curve_figure
-from ssan.jobs import CANCELLED, DONE, FAILED, TrainJob
+from ssan.jobs import CANCELLED, DONE, FAILED, MAX_JOBS_ENV, TrainJob, max_jobs
 from ssan.train import format_duration, pick_device
 
 from . import loaders
@@ -38,9 +40,21 @@ def start_job(slot: str, ctx: Context, models: Sequence[str], preset: str, seed:
     """Start training `models` on the current scene and split in the background; the job lives in
     session_state[slot] together with the scene spec it belongs to."""
     job = TrainJob(ctx.scene, ctx.split, models, preset, seed=seed, device=pick_device(), overrides=overrides,
-                   runs_dir=loaders.runs_dir())
+                   runs_dir=loaders.runs_dir(), owner_alive=session_alive())
     st.session_state[slot] = (ctx.spec, job.start())
     st.session_state[f"_{slot}_running"] = True
+
+
+def session_alive():
+    """A check, safe from any thread, that this browser session is still connected (always true outside a
+    server, e.g. in AppTest); a job whose session is gone is cancelled by `ssan.jobs`."""
+    ctx = get_script_run_ctx()
+    session_id = ctx.session_id if ctx is not None else None
+
+    def alive() -> bool:
+        return session_id is None or not runtime.exists() or runtime.get_instance().is_active_session(session_id)
+
+    return alive
 
 
 def running(slot: str) -> bool:
@@ -63,7 +77,12 @@ def monitor(slot: str) -> None:
             p = snap.progress
             name = (snap.current_model or "").upper()
             step = f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
-            if p is None:
+            if snap.queue_position is not None:
+                ahead = snap.queue_position - 1
+                text = (f"{name}: waiting for a free training slot; you are number {snap.queue_position} in the "
+                        f"queue ({ahead} job{'s' if ahead != 1 else ''} ahead, {max_jobs()} training at a time; "
+                        f"{MAX_JOBS_ENV} sets it){step}")
+            elif p is None:
                 text = f"{name}: preparing…{step}"
             else:
                 best = ("" if p.best_val_accuracy is None
@@ -84,10 +103,14 @@ def monitor(slot: str) -> None:
     if entry is None:
         return
     snap = entry[1].snapshot()
+    if snap.note:
+        st.warning(f"Training stopped: {snap.note}.")
     if snap.status == FAILED:
         st.error(f"Training failed: {snap.error}")
     elif snap.status in (DONE, CANCELLED):
-        if snap.status == CANCELLED:
+        if snap.status == CANCELLED and not snap.metrics:
+            st.warning("Cancelled before training started: nothing was trained.")
+        elif snap.status == CANCELLED and not snap.note:
             st.warning("Cancelled: the best model so far was kept, evaluated and saved.")
         for name, metrics, path in zip(snap.models, snap.metrics, snap.checkpoints):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])

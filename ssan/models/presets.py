@@ -7,6 +7,7 @@ overridden, or read back from a checkpoint's JSON sidecar) is one the networks c
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,13 @@ _POSITIVE_INTS = (
     "rnn_hidden", "attention_size", "n_components", "kernel_size", "fc_hidden",
     "fusion_dim", "fusion_hidden", "batch_size", "iterations", "eval_every",
 )
+# Upper bounds far above any published setting (paper: 512, 32, 27, 4, 5, 1024, 256, 1024, 128, 10,000),
+# so a typo or a hostile checkpoint cannot make one network or one batch take all the memory.
+UPPER_BOUNDS = {
+    "rnn_hidden": 4096, "attention_size": 4096, "patch_size": 101, "n_components": 64, "kernel_size": 15,
+    "fc_hidden": 16384, "fusion_dim": 4096, "fusion_hidden": 16384, "batch_size": 8192,
+    "iterations": 10_000_000, "eval_every": 10_000_000, "conv_channels": 1024, "early_stop_patience": 100_000,
+}
 
 
 @dataclass(frozen=True)
@@ -134,19 +142,23 @@ def _validate(p: Preset) -> None:
                          f"got {p.band_embedding!r}.")
     if not _is_number(p.branch_loss) or not 0.0 <= p.branch_loss < float("inf"):
         raise ValueError(f"Preset {p.name!r}: branch_loss must be a number >= 0 (0 = off); got {p.branch_loss!r}.")
-    if not _is_number(p.lr) or p.lr <= 0:
-        raise ValueError(f"Preset {p.name!r}: lr must be a positive number; got {p.lr!r}.")
+    if not _is_number(p.lr) or not 0 < p.lr < math.inf:
+        raise ValueError(f"Preset {p.name!r}: lr must be a positive, finite number; got {p.lr!r}.")
     for key, choices in (("mask_mode", MASK_MODES), ("rnn_pooling", RNN_POOLINGS), ("spectral_input", SPECTRAL_INPUTS),
                          ("init", INITS), ("lr_schedule", LR_SCHEDULES)):
         if getattr(p, key) not in choices:
             raise ValueError(f"Preset {p.name!r}: {key} must be one of {choices}; got {getattr(p, key)!r}.")
-    if p.grad_clip is not None and (not _is_number(p.grad_clip) or p.grad_clip <= 0):
+    if p.grad_clip is not None and (not _is_number(p.grad_clip) or not 0 < p.grad_clip < math.inf):
         raise ValueError(f"Preset {p.name!r}: grad_clip must be None (off) or a positive number; got {p.grad_clip!r}.")
     if p.early_stop_patience is not None and (not _is_int(p.early_stop_patience) or p.early_stop_patience < 1):
         raise ValueError(
             f"Preset {p.name!r}: early_stop_patience must be None (off) or a positive integer; "
             f"got {p.early_stop_patience!r}."
         )
+    for key, limit in UPPER_BOUNDS.items():
+        value = getattr(p, key)
+        if value is not None and max(value if isinstance(value, tuple) else (value,)) > limit:
+            raise ValueError(f"Preset {p.name!r}: {key} must be at most {limit:,} (it sizes memory); got {value!r}.")
 
 
 PRESETS: dict[str, Preset] = {

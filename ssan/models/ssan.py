@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .presets import Preset
+from .seeding import GeneratorDropout
 
 AttentionMaps = dict[str, Tensor | None]
 
@@ -217,7 +218,7 @@ class SpatialBranch(nn.Module):
         self.conv2 = nn.Conv2d(c1, c2, kernel_size, padding=kernel_size // 2)
         self.pool2 = nn.MaxPool2d(2, ceil_mode=True)
         self.fc1 = nn.Linear(c2 * pooled_size(patch_size) ** 2, fc_hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = GeneratorDropout(dropout)
         self.fc2 = nn.Linear(fc_hidden, n_classes)
 
     @classmethod
@@ -302,7 +303,7 @@ class SSAN(PixelNetwork):
 # --------------------------------------------------------------------------- initialisation
 
 
-def init_authors_normal_(model: nn.Module) -> nn.Module:
+def init_authors_normal_(model: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
     """Re-initialise `model` in place as the authors' TensorFlow code does (EtPan/SSAN ssan.py).
 
     - every Linear / Conv2d weight and bias: N(0, 1)  (`tf.random_normal`, biases included);
@@ -312,34 +313,37 @@ def init_authors_normal_(model: nn.Module) -> nn.Module:
       over TF's fused shapes ([1+H, 2H] for the r/z gates, [1+H, H] for the candidate),
       gate biases 1, candidate bias 0. (PyTorch's GRU applies the reset gate after the
       hidden matmul, TF's before; that difference in the cell itself remains.)
+
+    `generator`: the training run's own (None: torch's process-wide one).
     """
+    g = generator
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
-            nn.init.normal_(module.weight, 0.0, 1.0)
+            nn.init.normal_(module.weight, 0.0, 1.0, generator=g)
             if module.bias is not None:
-                nn.init.normal_(module.bias, 0.0, 1.0)
+                nn.init.normal_(module.bias, 0.0, 1.0, generator=g)
     for module in model.modules():
         if isinstance(module, SpectralAttention):
             for param in module.parameters():
-                nn.init.normal_(param, 0.0, 0.1)
+                nn.init.normal_(param, 0.0, 0.1, generator=g)
         elif isinstance(module, SpatialAttention):
-            nn.init.trunc_normal_(module.project.weight, 0.0, 1e-4, a=-2e-4, b=2e-4)
+            nn.init.trunc_normal_(module.project.weight, 0.0, 1e-4, a=-2e-4, b=2e-4, generator=g)
             nn.init.zeros_(module.project.bias)
         elif isinstance(module, nn.GRU):
-            _init_gru_like_tf_(module)
+            _init_gru_like_tf_(module, g)
     return model
 
 
 @torch.no_grad()
-def _init_gru_like_tf_(gru: nn.GRU) -> None:
+def _init_gru_like_tf_(gru: nn.GRU, generator: torch.Generator | None = None) -> None:
     hidden, inputs = gru.hidden_size, gru.input_size
     gate_limit = math.sqrt(6.0 / (inputs + hidden + 2 * hidden))
     candidate_limit = math.sqrt(6.0 / (inputs + hidden + hidden))
     for name, param in gru.named_parameters():
         if name.startswith("weight"):
             # PyTorch stacks rows as [reset; update; candidate].
-            param[: 2 * hidden].uniform_(-gate_limit, gate_limit)
-            param[2 * hidden :].uniform_(-candidate_limit, candidate_limit)
+            param[: 2 * hidden].uniform_(-gate_limit, gate_limit, generator=generator)
+            param[2 * hidden :].uniform_(-candidate_limit, candidate_limit, generator=generator)
         elif name.startswith("bias_ih"):
             param[: 2 * hidden].fill_(1.0)
             param[2 * hidden :].zero_()

@@ -1,0 +1,114 @@
+"""No job outlives its session, and jobs share the machine (issue 9, item 4): one process-wide queue runs
+at most N jobs at once, a waiting job knows its place, and a job whose owner is gone is cancelled,
+keeping its best checkpoint."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from factories import toy_scene
+from ssan.checkpoints import load_checkpoint
+from ssan.jobs import CANCELLED, DONE, PENDING, RUNNING, JobQueue, TrainJob, max_jobs
+from ssan.splits import make_split
+
+TINY = dict(rnn_hidden=4, attention_size=4, fc_hidden=16, fusion_dim=8, fusion_hidden=16, conv_channels=(4, 4),
+            patch_size=7, iterations=12, eval_every=4, batch_size=16)
+LONG = {**TINY, "iterations": 100_000, "eval_every": 5}
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return toy_scene(shape=(30, 28), n_bands=8, n_classes=3)
+
+
+@pytest.fixture(scope="module")
+def split(scene):
+    return make_split(scene, "per-class:10", seed=0, patch_size=7)
+
+
+def wait_until(predicate, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def started(job: TrainJob) -> bool:
+    snap = job.snapshot()
+    return snap.status == RUNNING and snap.progress is not None and snap.progress.iteration >= 6
+
+
+def test_one_job_at_a_time_and_the_waiting_one_knows_its_place(scene, split):
+    queue = JobQueue(limit=1)
+    first = TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue).start()
+    wait_until(lambda: started(first))
+    second = TrainJob(scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", queue=queue).start()
+    third = TrainJob(scene, split, ("knn",), "quick", device="cpu", queue=queue).start()
+    wait_until(lambda: third.snapshot().queue_position == 2)
+    assert second.snapshot().status == PENDING and second.snapshot().queue_position == 1
+    time.sleep(0.3)
+    assert second.snapshot().progress is None, "the second job must not train while the first runs"
+    first.cancel()
+    assert first.join(60) and second.join(60) and third.join(60)
+    assert [j.snapshot().status for j in (first, second, third)] == [CANCELLED, DONE, DONE]
+    assert third.snapshot().queue_position is None
+
+
+def test_the_limit_lets_n_jobs_run_together(scene, split, monkeypatch):
+    monkeypatch.setenv("SSAN_MAX_JOBS", "2")
+    assert max_jobs() == 2
+    queue = JobQueue()   # no limit given: $SSAN_MAX_JOBS
+    jobs = [TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue).start()
+            for _ in range(2)]
+    wait_until(lambda: all(started(j) for j in jobs))
+    for job in jobs:
+        job.cancel()
+        assert job.join(60)
+    monkeypatch.setenv("SSAN_MAX_JOBS", "0")
+    with pytest.raises(ValueError, match="SSAN_MAX_JOBS='0': expected a positive whole number"):
+        max_jobs()
+    monkeypatch.delenv("SSAN_MAX_JOBS")
+    assert max_jobs() == 1
+
+
+def test_a_job_whose_session_is_gone_is_cancelled_and_keeps_its_best_model(scene, split, tmp_path):
+    here = threading.Event()
+    here.set()
+    job = TrainJob(scene, split, ("ssan", "cnn"), "quick", overrides=LONG, device="cpu", runs_dir=tmp_path,
+                   owner_alive=here.is_set, owner_grace_s=0.0, queue=JobQueue(1)).start()
+    wait_until(lambda: started(job))
+    here.clear()   # the browser tab was closed
+    assert job.join(60)
+    snap = job.snapshot()
+    assert snap.status == CANCELLED and "the session that started this job ended" in snap.note
+    assert len(snap.checkpoints) == 1, "the running model is kept, the next one is not started"
+    kept = load_checkpoint(snap.checkpoints[0])
+    assert kept.cancelled and kept.best_iteration is not None and kept.best_iteration < LONG["iterations"]
+
+
+def test_a_waiting_job_whose_session_is_gone_leaves_the_queue(scene, split, tmp_path):
+    queue = JobQueue(limit=1)
+    blocker = TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue).start()
+    wait_until(lambda: started(blocker))
+    here = threading.Event()
+    here.set()
+    waiting = TrainJob(scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", runs_dir=tmp_path,
+                       owner_alive=here.is_set, owner_grace_s=0.0, queue=queue).start()
+    wait_until(lambda: waiting.snapshot().queue_position == 1)
+    here.clear()
+    assert waiting.join(30)
+    assert waiting.snapshot().status == CANCELLED and waiting.snapshot().checkpoints == ()
+    assert queue.position(waiting) is None
+    blocker.cancel()
+    assert blocker.join(60)
+
+
+def test_a_short_absence_within_the_grace_period_keeps_the_job(scene, split):
+    here = threading.Event()
+    job = TrainJob(scene, split, ("ssan",), "quick", overrides={**TINY, "iterations": 60}, device="cpu",
+                   owner_alive=here.is_set, owner_grace_s=3600.0, queue=JobQueue(1)).start()
+    assert job.join(60)
+    assert job.snapshot().status == DONE and job.snapshot().note is None
