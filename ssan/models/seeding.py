@@ -8,6 +8,7 @@ the same weights whatever else the process is doing.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -50,6 +51,8 @@ def init_parameters_(model: nn.Module, generator: torch.Generator) -> nn.Module:
                 init.uniform_(weight, -stdv, stdv, generator=generator)
         elif isinstance(module, _DETERMINISTIC):
             module.reset_parameters()
+        elif "generator" in inspect.signature(getattr(module, "reset_parameters", lambda: None)).parameters:
+            module.reset_parameters(generator=generator)   # the project's own layers, e.g. BandTokens
         elif any(True for _ in module.parameters(recurse=False)):
             raise TypeError(f"init_parameters_ does not know how to initialise {type(module).__name__}; "
                             "add it to ssan/models/seeding.py so seeded runs stay reproducible.")

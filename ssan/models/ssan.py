@@ -98,8 +98,15 @@ class BandTokens(nn.Module):
 
     def __init__(self, n_bands: int, dim: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_bands, dim).uniform_(-1.0, 1.0))
-        self.bias = nn.Parameter(torch.empty(n_bands, dim).uniform_(-1.0, 1.0))
+        self.weight = nn.Parameter(torch.empty(n_bands, dim))
+        self.bias = nn.Parameter(torch.empty(n_bands, dim))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """U(-1, 1), as nn.Linear(1, dim) draws them (fan-in 1), one map per band."""
+        self.weight.uniform_(-1.0, 1.0, generator=generator)
+        self.bias.uniform_(-1.0, 1.0, generator=generator)
 
     def forward(self, spectra: Tensor) -> Tensor:
         return torch.tanh(spectra.unsqueeze(-1) * self.weight + self.bias)   # (n, B, dim)
@@ -137,7 +144,7 @@ class SpectralBranch(nn.Module):
         state_size = 2 * hidden + (band_embedding if self.token_skip else 0)
         self.gru = nn.GRU(input_size=band_embedding or 1, hidden_size=hidden, batch_first=True, bidirectional=True)
         self.attention = SpectralAttention(state_size, attention_size, attention_bias) if attention else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = GeneratorDropout(dropout)
         self.classifier = nn.Linear(state_size, n_classes)
 
     @classmethod
