@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ssan.checkpoints import CheckpointError
+from ssan.fitted import CANCELLED_MARK
 from ssan.models import CLASSICAL_MODELS, MODEL_LABELS, MODEL_NAMES, PRESETS, get_preset
 from ssan.train import describe_device, pick_device
 from ui import loaders, page, training
@@ -81,9 +82,12 @@ if not models:
 else:
     paths = [str(p) for p, _ in models]
     labels = {str(p): page.model_label(p, f) for p, f in models}
-    ss.active_model = str(ctx.model_path)
-    st.radio("Active model (used by the attention and compare pages)", paths, format_func=labels.get,
+    ss.active_model = str(ctx.model_path) if ctx.model_path is not None else None
+    st.radio("Active model (used by the attention pages)", paths, format_func=labels.get,
              key="active_model", on_change=lambda: page.choose_model(ctx.spec, ss.active_model))
+    if any(f.cancelled for _, f in models):
+        st.caption(f"{CANCELLED_MARK}: a run stopped before its last iteration. It is listed but never made "
+                   "active or used by default; choose it yourself to look at it.")
 
 with st.expander("Load a checkpoint from files"):
     st.caption("Upload both files of a checkpoint folder: model.safetensors and model.json.")

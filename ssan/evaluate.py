@@ -6,6 +6,7 @@ the test pixels are the split's, never the training or validation ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,10 +70,12 @@ def evaluate(fitted: FittedModel, scene: Scene, split: Split, sampler: PixelSamp
 
 
 def predict_map(fitted: FittedModel, scene: Scene, sampler: PixelSampler | None = None, *,
-                labelled_only: bool = False, batch_size: int = 4096) -> np.ndarray:
+                labelled_only: bool = False, batch_size: int = 4096,
+                progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(H, W) predicted class ids for every pixel (borders included), 0 where not predicted.
 
-    Prediction runs in batches, so memory stays bounded even for Pavia Centre (784k pixels).
+    Prediction runs in batches, so memory stays bounded even for Pavia Centre (784k pixels);
+    `progress(done, total)` is called after each batch.
     """
     sampler = sampler or fitted.sampler(scene)
     pixels = scene.labelled_pixels() if labelled_only else np.arange(scene.shape[0] * scene.shape[1])
@@ -80,4 +83,6 @@ def predict_map(fitted: FittedModel, scene: Scene, sampler: PixelSampler | None 
     for start in range(0, pixels.size, batch_size):
         chunk = pixels[start : start + batch_size]
         out[chunk] = fitted.predict(sampler, chunk, batch_size=min(batch_size, 1024))
+        if progress is not None:
+            progress(start + chunk.size, pixels.size)
     return out.reshape(scene.shape)

@@ -328,11 +328,16 @@ def confusion_matrix_figure(
     row_sums = counts.sum(axis=1, keepdims=True)
     fractions = np.divide(counts, row_sums, out=np.zeros(counts.shape, dtype=np.float64), where=row_sums > 0)
     names = list(class_names)
+    # Readable cells: empty cells stay blank, shares are whole percents ("<1%" rather than "0%"), and the
+    # heatmap's own text colouring keeps light text on dark cells and dark text on light ones.
+    shown = np.round(100 * fractions).astype(int)
+    labels = np.where(counts == 0, "", np.where(shown == 0, "<1%", np.char.add(shown.astype(str), "%"))
+                      if normalise else counts.astype(str))
     fig = go.Figure(go.Heatmap(
         z=fractions if normalise else counts, x=names, y=names, colorscale="Viridis",
         zmin=0, zmax=1 if normalise else max(1, int(counts.max(initial=0))),
         customdata=np.stack([counts, fractions], axis=-1),
-        texttemplate="%{z:.1%}" if normalise else "%{z:d}",
+        text=labels, texttemplate="%{text}", textfont={"size": 13 if n <= 12 else 10},
         hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[0]:d} pixels "
                       "(%{customdata[1]:.1%} of the true class)<extra></extra>",
         colorbar={"title": {"text": "share of row" if normalise else "pixels"}, "thickness": 12},

@@ -31,10 +31,20 @@ TIMEOUT = 180
 
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch) -> Path:
-    """Each test saves its models in its own runs folder."""
+    """Each test saves its models in its own runs folder (and cached maps in its own data folder)."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("SSAN_RUNS_DIR", str(runs))
+    monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
     return runs
+
+
+def saved_copy(runs_dir: Path, name: str, **sidecar) -> Path:
+    """A copy of the shipped checkpoint under `runs_dir` with some provenance changed (e.g. cancelled)."""
+    folder = runs_dir / "demo" / name
+    shutil.copytree(ASSET, folder)
+    side = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps(side | sidecar))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -309,12 +319,15 @@ def test_cancelling_keeps_the_best_model(runs_dir):
     at.run()
     assert "Cancelled: the best model so far was kept" in texts(at)
     assert len(list(runs_dir.rglob("model.json"))) == 1
+    assert ("demo",) not in at.session_state["model_dirs"], "a cancelled run is never made the active model"
+    assert "CANCELLED" in texts(at)
 
 
 def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     at = app(COMPARE)
     table = at.dataframe[0].value
     assert list(table.index) == ["SSAN"] and table.loc["SSAN", "OA %"] > 90
+    assert "knn" in at.multiselect(key="compare_models").value, "nothing saved for KNN yet: it is missing"
     at.multiselect(key="compare_models").set_value(["knn"]).run()
     at.button(key="start_compare").click().run()
     _, job = at.session_state["compare_job"]
@@ -324,7 +337,18 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     table = at.dataframe[0].value
     assert list(table.index) == ["KNN", "SSAN"]
     assert "Asphalt road" in table.columns and "OA % (paper, reported)" not in table.columns
+    assert "KNN OA" in [m.label for m in at.metric]
     assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
+    assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], "SSAN and the best comparator"
+    # KNN on this split and seed is saved now: it is no longer missing, and picking it trains nothing.
+    assert "knn" not in at.multiselect(key="compare_models").value
+    at.multiselect(key="compare_models").set_value(["knn"]).run()
+    assert at.button(key="start_compare").disabled and "reused rather than retrained: KNN" in texts(at)
+    # Over seeds: one seed saved for KNN, the others listed as missing.
+    at.text_input(key="w_compare_seeds").set_value("0,1").run()
+    seeds = at.dataframe[1].value
+    assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith("± 0.00")
+    assert "seed 1: " in texts(at) and "KNN" in texts(at).split("seed 1: ")[1]
     at.toggle(key="w_cm_normalise").set_value(True).run()
     z = values(chart(at, "cm_SSAN")["data"][0]["z"])
     assert np.allclose(z.sum(axis=1), 1.0)
@@ -332,6 +356,23 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert not at.exception
     for key in ("map_Ground truth", "map_KNN", "map_SSAN"):
         assert chart(at, key)["data"][0]["type"] == "image"
+    assert len(list((runs_dir.parent / "data" / "maps").glob("*.npy"))) == 2, "one cached map per checkpoint"
+
+
+def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
+    cancelled = saved_copy(runs_dir, "ssan-cancelled", cancelled=True, best_val_accuracy=0.999)
+    at = app(COMPARE)
+    options = at.selectbox(key="ckpt_ssan").options
+    assert sum("CANCELLED" in o for o in options) == 1
+    assert "CANCELLED" not in at.selectbox(key="ckpt_ssan").value, "the best finished run is the default"
+    assert list(at.dataframe[0].value.index) == ["SSAN"]
+    at.selectbox(key="ckpt_ssan").set_value(next(o for o in options if "CANCELLED" in o)).run()
+    assert list(at.dataframe[0].value.index) == ["SSAN ⚠ cancelled"], "picked by hand, and marked"
+    assert at.session_state["compare_choice"][(("demo",), "paper", 0, "ssan")] == str(cancelled)
+    at.switch_page(TRAIN).run()
+    radio = at.radio(key="active_model")
+    assert radio.value == str(ASSET), "the cancelled run, though newest, is not made active"
+    assert any("CANCELLED" in o for o in radio.options) and "never made active" in texts(at)
 
 
 def test_no_model_for_the_scene_explains_what_to_do(tmp_path):

@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from ssan import classmaps
 from ssan.attention import class_mean_attention
 from ssan.checkpoints import SIDECAR, list_checkpoints, load_checkpoint
-from ssan.evaluate import predict_map
 from ssan.figures import clickable_image, grid_step_for
 from ssan.fitted import FittedModel
 from ssan.imaging import blend, colorize_labels, false_colour
@@ -139,10 +139,21 @@ def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -
                                 scene.labels.ravel()[pixels], kind=kind, max_per_class=200)
 
 
-@st.cache_resource(show_spinner="Classifying every pixel…", max_entries=16)
-def class_map(model_path: str, mtime: float, spec: SceneSpec) -> np.ndarray:
-    """The model's (H, W) classification of every pixel of the scene."""
-    return predict_map(model_for(model_path, mtime), scene_for(spec), sampler_for(model_path, mtime, spec))
+@st.cache_resource(show_spinner=False, max_entries=4)
+def scene_digest(spec: SceneSpec) -> str:
+    """The sha256 naming the scene's content in the map cache (computed once per scene)."""
+    return classmaps.scene_digest(scene_for(spec))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def class_map(model_path: str, mtime: float, spec: SceneSpec, _progress: Any = None) -> np.ndarray:
+    """The model's (H, W) classification of every pixel of the scene, from the disk cache keyed by the
+    weights' hash when there, else computed with `_progress(done, total)`."""
+    scene, digest = scene_for(spec), scene_digest(spec)
+    cached = classmaps.map_path(model_path, scene, digest).is_file()
+    sampler = None if cached else sampler_for(model_path, mtime, spec)
+    return classmaps.cached_class_map(model_path, model_for(model_path, mtime), scene, sampler, progress=_progress,
+                                      scene_sha256=digest)
 
 
 @st.cache_resource(show_spinner="Timing a few training steps…", max_entries=32)

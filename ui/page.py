@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from ssan.fitted import FittedModel
+from ssan.jobs import CANCELLED, JobSnapshot
 from ssan.scene import Scene
 from ssan.splits import Split
 
@@ -59,14 +60,15 @@ def setup(title: str) -> None:
 
 def adopt_trained_model() -> None:
     """Once the Train page's job has saved its model, make it the active model of its scene (once,
-    before anything on the page reads the active model)."""
+    before anything on the page reads the active model); a cancelled run is saved but never adopted."""
     entry = st.session_state.get("train_job")
     if entry is None or st.session_state.get("_adopted_job") is entry[1]:
         return
     spec, job = entry
     snap = job.snapshot()
     if snap.finished and snap.checkpoints:
-        choose_model(spec, snap.checkpoints[-1])
+        if snap.status != CANCELLED:
+            choose_model(spec, snap.checkpoints[-1])
         st.session_state["_adopted_job"] = job
 
 
@@ -110,8 +112,10 @@ def active_model(spec: tuple, scene: Scene) -> tuple[Path | None, FittedModel | 
     for path, fitted in models:
         if str(path) == chosen:
             return path, fitted
-    default = next(((p, f) for p, f in models if p == loaders.DEMO_CHECKPOINT), models[0])
-    return default
+    # Never a cancelled run by default: the shipped demo checkpoint, else the newest finished run.
+    usable = [(p, f) for p, f in models if not f.cancelled]
+    default = next(((p, f) for p, f in usable if p == loaders.DEMO_CHECKPOINT), usable[0] if usable else None)
+    return default or (None, None)
 
 
 def choose_model(spec: tuple, path: Path | str) -> None:
@@ -147,12 +151,32 @@ def sidebar_status(ctx: Context) -> None:
         st.caption(f"**Model** · {model}")
         pixel = current_pixel(ctx.scene)
         st.caption(f"**Pixel** · row {pixel[0]}, col {pixel[1]}")
-        for slot, where in (("train_job", "Train"), ("compare_job", "Compare")):
-            entry = st.session_state.get(slot)
-            snap = entry[1].snapshot() if entry is not None else None
-            if snap is not None and not snap.finished:
-                st.caption(f"**Training** · {snap.current_model.upper()} in the background (progress on the "
-                           f"{where} page)")
+        training_status()
+
+
+def running_jobs() -> list[tuple[str, JobSnapshot]]:
+    """(page name, snapshot) of each background job still working."""
+    found = []
+    for slot, where in (("train_job", "Train"), ("compare_job", "Compare")):
+        entry = st.session_state.get(slot)
+        snap = entry[1].snapshot() if entry is not None else None
+        if snap is not None and not snap.finished:
+            found.append((where, snap))
+    return found
+
+
+def training_status() -> None:
+    """The model each background job is training now, refreshed every second while one runs (a fragment:
+    the rest of the page is not rerun)."""
+
+    @st.fragment(run_every=1.0 if running_jobs() else None)
+    def status() -> None:
+        for where, snap in running_jobs():
+            step = f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
+            st.caption(f"**Training** · {(snap.current_model or '').upper()}{step} in the background "
+                       f"(progress on the {where} page)")
+
+    status()
 
 
 def current_pixel(scene: Scene) -> tuple[int, int]:

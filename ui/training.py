@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from ssan.figures import training_curve_figure
+from ssan.fitted import CANCELLED_MARK
 from ssan.jobs import CANCELLED, DONE, FAILED, TrainJob
 from ssan.train import format_duration, pick_device
 
@@ -88,11 +89,13 @@ def monitor(slot: str) -> None:
         st.error(f"Training failed: {snap.error}")
     elif snap.status in (DONE, CANCELLED):
         if snap.status == CANCELLED:
-            st.warning("Cancelled: the best model so far was kept, evaluated and saved.")
-        for name, metrics, path in zip(snap.models, snap.metrics, snap.checkpoints):
+            st.warning("Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
+                       "it is not made the active model or used by default.")
+        for name, metrics, path, fitted in zip(snap.models, snap.metrics, snap.checkpoints, entry[1].results):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
             c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")
             c2.metric("AA", f"{100 * metrics['aa']:.2f}%")
             c3.metric("κ", f"{metrics['kappa']:.4f}")
-            c4.caption(f"Test pixels: {metrics['n_pixels']:,}. Trained and evaluated in "
-                       f"{format_duration(snap.elapsed)}. Saved to `{path}`.")
+            mark = f"{CANCELLED_MARK}. " if fitted.cancelled else ""
+            c4.caption(f"{mark}Trained in {format_duration(fitted.train_seconds)}, then scored on "
+                       f"{metrics['n_pixels']:,} test pixels. Saved to `{path}`.")
