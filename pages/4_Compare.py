@@ -81,8 +81,9 @@ with st.expander("Checkpoints used", expanded=any(f.cancelled for r in runs.valu
 queue_entry = ss.get("compare_job")
 if queue_entry is not None and queue_entry[1].snapshot().status == CANCELLED:
     ss.compare_queue = []  # a cancel stops the whole seed study, not just the model running
+ss.compare_queue = [q for q in ss.compare_queue if q[0] == ctx.spec]  # another scene: the study is dropped
 if ss.compare_queue and not training.running("compare_job"):
-    seed, queued, queued_preset, queued_overrides = ss.compare_queue[0]
+    _, seed, queued, queued_preset, queued_overrides = ss.compare_queue[0]
     ss.compare_queue = ss.compare_queue[1:]
     seed_ctx = dataclasses.replace(ctx, split=loaders.split_for(ctx.spec, split.protocol, seed))
     training.start_job("compare_job", seed_ctx, queued, queued_preset, seed, queued_overrides)
@@ -119,7 +120,7 @@ with st.expander("Train comparators on this split", expanded=len(chosen) < len(M
             st.error(str(exc))
         else:
             st.rerun()
-    training.monitor("compare_job")
+    training.monitor("compare_job", ctx.spec)
 
 if not chosen:
     st.info("No model trained on this split yet: train some above, or change the split on the Scene page back "
@@ -193,11 +194,11 @@ if seeds and study:
                                            for s, ms in sorted(by_seed.items())))
         if st.button(f"Train the {len(absent)} missing run(s)", key="start_seed_study",
                      disabled=training.running("compare_job") or bool(ss.compare_queue)):
-            ss.compare_queue = [(s, [m for m in study if m in ms], preset, overrides)
+            ss.compare_queue = [(ctx.spec, s, [m for m in study if m in ms], preset, overrides)
                                 for s, ms in sorted(by_seed.items())]
             st.rerun()
         if ss.compare_queue:
-            st.caption(f"Queued: seeds {', '.join(str(q[0]) for q in ss.compare_queue)} (they start one after "
+            st.caption(f"Queued: seeds {', '.join(str(q[1]) for q in ss.compare_queue)} (they start one after "
                        "another while this page is open; progress above).")
 
 # --- confusion matrices --------------------------------------------------------------------------------------------

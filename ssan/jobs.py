@@ -42,6 +42,7 @@ class JobSnapshot:
     metrics: tuple[dict, ...]
     error: str | None
     elapsed: float
+    scoring: tuple[int, int] | None = None  # (pixels scored, test pixels) once the running model has trained
 
     @property
     def finished(self) -> bool:
@@ -89,6 +90,7 @@ class TrainJob:
         self._current = 0
         self._history: list[dict] = []
         self._progress: Progress | None = None
+        self._scoring: tuple[int, int] | None = None
         self._checkpoints: list[Path] = []
         self._metrics: list[dict] = []
         self._results: list[FittedModel] = []
@@ -126,6 +128,7 @@ class TrainJob:
                 status=self._status, models=self.models, current=self._current, history=tuple(self._history),
                 progress=self._progress, checkpoints=tuple(self._checkpoints), metrics=tuple(self._metrics),
                 error=self._error, elapsed=0.0 if self._started is None else end - self._started,
+                scoring=self._scoring,
             )
 
     def run(self) -> None:
@@ -136,10 +139,10 @@ class TrainJob:
         try:
             for i, name in enumerate(self.models):
                 with self._lock:
-                    self._current, self._history, self._progress = i, [], None
+                    self._current, self._history, self._progress, self._scoring = i, [], None, None
                 fitted = train(self.scene, self.split, name, self.preset, seed=self.seed, device=self.device,
                                overrides=self.overrides, progress=self._on_progress, stop=self.stop)
-                fitted.metrics = evaluate(fitted, self.scene, self.split).to_dict()
+                fitted.metrics = evaluate(fitted, self.scene, self.split, progress=self._on_scoring).to_dict()
                 path = save_checkpoint(fitted, self._checkpoint_dir(fitted)) if self.runs_dir is not None else None
                 with self._lock:
                     self._results.append(fitted)
@@ -156,6 +159,10 @@ class TrainJob:
         finally:
             with self._lock:
                 self._status, self._finished = status, time.perf_counter()
+
+    def _on_scoring(self, done: int, total: int) -> None:
+        with self._lock:
+            self._scoring = (done, total)
 
     def _on_progress(self, p: Progress) -> None:
         with self._lock:

@@ -10,9 +10,12 @@ would leak).
 from __future__ import annotations
 
 import math
+import re
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from .checkpoints import SIDECAR, WEIGHTS
 from .compare import RunResult
 from .fitted import FittedModel
 from .models import MODEL_NAMES, Preset
@@ -83,3 +86,37 @@ def seed_runs(saved: Sequence[Saved], models: Iterable[str], splits: dict[int, S
             runs.append(RunResult(model, seed, fitted.metrics, fitted.train_seconds, math.nan,
                                   fitted.best_iteration, fitted.best_val_accuracy, fitted.cancelled))
     return runs, missing
+
+
+_CHECKPOINT_FILES = {WEIGHTS, SIDECAR, SIDECAR + ".tmp"}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _own_checkpoint(path: str | Path, root: str | Path) -> Path:
+    """`path` as a checkpoint folder inside `root` holding nothing but checkpoint files; else ValueError."""
+    folder, root = Path(path).resolve(), Path(root).resolve()
+    if root not in folder.parents:
+        raise ValueError(f"{folder} is not inside the runs folder {root}: only saved runs there can be changed.")
+    if not (folder / SIDECAR).is_file() or not (folder / WEIGHTS).is_file():
+        raise ValueError(f"{folder} is not a checkpoint folder (it needs {WEIGHTS} and {SIDECAR}).")
+    others = sorted(p.name for p in folder.iterdir() if p.name not in _CHECKPOINT_FILES)
+    if others:
+        raise ValueError(f"{folder} holds other files too ({', '.join(others)}); move them away first.")
+    return folder
+
+
+def delete_run(path: str | Path, root: str | Path) -> None:
+    """Delete the saved run at `path` (a checkpoint folder under `root`, and nothing else)."""
+    shutil.rmtree(_own_checkpoint(path, root))
+
+
+def rename_run(path: str | Path, name: str, root: str | Path) -> Path:
+    """Rename the saved run at `path` to `name` (in the same folder); returns its new path."""
+    folder = _own_checkpoint(path, root)
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{name!r} cannot name a run: use letters, digits, '.', '_' or '-' (up to 100), "
+                         "starting with a letter or digit.")
+    target = folder.with_name(name)
+    if target.exists():
+        raise ValueError(f"{target} exists already: choose another name.")
+    return folder.rename(target)

@@ -375,6 +375,44 @@ def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
     assert any("CANCELLED" in o for o in radio.options) and "never made active" in texts(at)
 
 
+def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir):
+    run = saved_copy(runs_dir, "ssan-run")
+    at = app(TRAIN)
+    at.radio(key="active_model").set_value(str(run)).run()
+    at.selectbox(key="manage_model").set_value(next(o for o in at.selectbox(key="manage_model").options)).run()
+    at.text_input(key="rename_to_ssan-run").set_value("lecture-ssan").run()
+    at.button(key="rename_model").click().run()
+    renamed = run.with_name("lecture-ssan")
+    assert renamed.is_dir() and not run.exists()
+    assert at.session_state["model_dirs"][("demo",)] == str(renamed), "the active model follows its new name"
+    assert at.button(key="delete_model").disabled, "deleting needs a confirmation"
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete_model").click().run()
+    assert not renamed.exists() and not at.exception
+    assert at.radio(key="active_model").value == str(ASSET), "back to the default model"
+
+
+def test_a_job_is_shown_only_on_its_own_scene(tmp_path, runs_dir):
+    cube = tmp_path / "tiny.mat"
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels})
+    at = app(TRAIN)
+    at.session_state["train_model"] = "knn"
+    at.run()
+    at.button(key="start_training").click().run()
+    _, job = at.session_state["train_job"]
+    assert job.join(timeout=TIMEOUT)
+    at.run()
+    assert "KNN OA" in [m.label for m in at.metric]
+    at.switch_page(SCENE).run()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    at.switch_page(TRAIN).run()
+    assert not at.metric, "the demo's result is not shown under another scene"
+    assert "A job trained on Demo town" in texts(at)
+
+
 def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
     shutil.copytree(ASSET, tmp_path / "copy")  # a model exists, but for another scene
     cube = tmp_path / "small.mat"

@@ -27,7 +27,8 @@ from ssan.preprocess import PixelSampler
 from ssan.scene import Scene
 from ssan.scenes import load_scene
 from ssan.splits import Split, make_split
-from ssan.train import TimeEstimate, estimate_training_time, pick_device
+from ssan.estimate import TimeRange, estimate_time_range
+from ssan.train import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
@@ -156,12 +157,12 @@ def class_map(model_path: str, mtime: float, spec: SceneSpec, _progress: Any = N
                                       scene_sha256=digest)
 
 
-@st.cache_resource(show_spinner="Timing a few training steps…", max_entries=32)
+@st.cache_resource(show_spinner="Timing a few training steps in a worker thread…", max_entries=32)
 def training_estimate(spec: SceneSpec, protocol: str, seed: int, model: str, preset: str,
-                      overrides: tuple[tuple[str, Any], ...]) -> TimeEstimate:
-    """Expected training time, from a few real steps on the picked device."""
-    return estimate_training_time(scene_for(spec), split_for(spec, protocol, seed), model, preset,
-                                  device=pick_device(), overrides=dict(overrides))
+                      overrides: tuple[tuple[str, Any], ...]) -> TimeRange:
+    """Expected training time as a range, from a few real steps timed as the job will run them."""
+    return estimate_time_range(scene_for(spec), split_for(spec, protocol, seed), model, preset,
+                               device=pick_device(), overrides=dict(overrides))
 
 
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:

@@ -123,6 +123,17 @@ def choose_model(spec: tuple, path: Path | str) -> None:
     st.session_state.model_dirs = {**st.session_state.model_dirs, spec: str(path)}
 
 
+def forget_model(old: Path | str, new: Path | str | None = None) -> None:
+    """After a saved model was renamed (to `new`) or deleted, point the session's choices at its new
+    folder or drop them (the scene then falls back to its default model)."""
+    old = str(old)
+    ss = st.session_state
+    ss.model_dirs = {spec: (str(new) if path == old else path) for spec, path in ss.model_dirs.items()
+                     if path != old or new is not None}
+    ss.compare_choice = {key: (str(new) if path == old else path) for key, path in ss.compare_choice.items()
+                         if path != old or new is not None}
+
+
 def model_label(path: Path, fitted: FittedModel) -> str:
     """One line naming a saved model in lists: its summary and where it is saved."""
     where = "shipped demo checkpoint" if Path(path) == loaders.DEMO_CHECKPOINT else Path(path).name

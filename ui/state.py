@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     # compare
     "compare_choice": {},  # (scene spec, split protocol, split seed, model) -> the checkpoint picked by hand
     "compare_seeds": "0,1,2",
-    "compare_queue": [],  # (seed, models, preset, overrides) still to train for the seed study, one job at a time
+    "compare_queue": [],  # (scene spec, seed, models, preset, overrides) still to train for the seed study, one job at a time
     "cm_normalise": False,
     "show_maps": False,
 }

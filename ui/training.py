@@ -50,8 +50,15 @@ def running(slot: str) -> bool:
     return entry is not None and not entry[1].snapshot().finished
 
 
-def monitor(slot: str) -> None:
-    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results."""
+def monitor(slot: str, spec: tuple) -> None:
+    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results;
+    only for a job on the scene `spec` (a job on another scene is named, never shown as this scene's)."""
+    entry = st.session_state.get(slot)
+    if entry is not None and entry[0] != spec:
+        state = "is training" if running(slot) else "trained"
+        st.caption(f"A job {state} on {loaders.spec_label(entry[0])}: choose that scene on the Scene page "
+                   "to follow it or see its results.")
+        return
 
     @st.fragment(run_every=POLL_SECONDS if running(slot) else None)
     def live() -> None:
@@ -64,14 +71,20 @@ def monitor(slot: str) -> None:
             p = snap.progress
             name = (snap.current_model or "").upper()
             step = f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
-            if p is None:
+            fraction = snap.fraction
+            if snap.scoring is not None:  # after the last iteration: the test pixels are being classified
+                done, total = snap.scoring
+                fraction = done / max(total, 1)
+                text = f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
+            elif p is None:
                 text = f"{name}: preparing…{step}"
             else:
                 best = ("" if p.best_val_accuracy is None
                         else f" · best validation {100 * p.best_val_accuracy:.1f}%")
                 text = (f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
-                        f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left{step}")
-            st.progress(snap.fraction, text=text)
+                        f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left "
+                        f"(then scoring the test pixels){step}")
+            st.progress(fraction, text=text)
             st.button("Cancel (keeps the best model so far)", on_click=job.cancel, key=f"{slot}_cancel",
                       disabled=job.stop.is_set())
         if snap.history:
