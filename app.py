@@ -10,6 +10,7 @@ import streamlit as st
 
 from ssan.download import data_dir
 from ssan.figures import class_counts_figure, pin_color, spectrum_figure
+from ssan.readers import CUBE_FORMATS, LABEL_FORMATS
 from ssan.scenes import list_scenes
 from ui import loaders, page
 from ui.controls import split_controls
@@ -20,7 +21,7 @@ from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
 SCENE_CHOICES = {"demo": "Demo town (synthetic, instant)", "paviau": "Pavia University", "paviac": "Pavia Centre",
-                 "file": "Your own .mat files"}
+                 "file": "Your own files"}
 
 page.setup("Scene")
 ss = st.session_state
@@ -67,10 +68,19 @@ def choose_pavia(key: str) -> None:
 
 
 def choose_file() -> None:
-    """Load the user's .mat files, uploaded or named by path."""
-    st.markdown("A cube (rows × cols × bands) and a ground-truth map (rows × cols, 0 = unlabelled), in one .mat "
-                "file or two.")
-    up, typed = st.tabs(["Upload", "Path on this machine"])
+    """Load the user's scene files, uploaded or named by path, with optional class names and wavelengths."""
+    st.markdown(f"A cube (rows × cols × bands): {CUBE_FORMATS}; and a ground-truth map (rows × cols, "
+                f"0 = unlabelled): {LABEL_FORMATS}. A .mat file may hold both.")
+    n1, n2 = st.columns(2)
+    with n1:
+        names = bound(st.text_input, "Class names (optional)", "scene_names", placeholder="Asphalt, Meadows, Gravel, …",
+                      help="In class id order, comma-separated, or the path of a text file with one name per line. "
+                           "Empty: the names in the file (ENVI header, a names variable), else Class 1…C.")
+    with n2:
+        wavelengths = bound(st.text_input, "Wavelengths in nm (optional)", "scene_wavelengths", placeholder="400-2500",
+                            help="START-END spread evenly, a comma-separated list, or a text file with one value per "
+                                 "band. Empty: from the file, else a guess by band count (marked as a guess).")
+    up, typed = st.tabs(["Upload (.mat)", "Path on this machine (any format)"])
     with up:
         cube = st.file_uploader("Cube .mat (may also hold the ground truth)", type=["mat"], key="upload_cube")
         gt = st.file_uploader("Ground-truth .mat (optional)", type=["mat"], key="upload_gt")
@@ -81,14 +91,15 @@ def choose_file() -> None:
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                if try_load(loaders.file_spec(cube_path, gt_path)):
+                if try_load(loaders.file_spec(cube_path, gt_path, names, wavelengths)):
                     st.rerun()
     with typed:
-        cube_path = bound(st.text_input, "Path of the cube .mat", "scene_path", placeholder="/data/PaviaU.mat")
-        gt_path = bound(st.text_input, "Path of the ground-truth .mat (optional)", "gt_path",
-                        placeholder="/data/PaviaU_gt.mat")
+        cube_path = bound(st.text_input, "Path of the cube (.mat, ENVI .hdr or GeoTIFF)", "scene_path",
+                          placeholder="/data/PaviaU.mat")
+        gt_path = bound(st.text_input, "Path of the ground truth (.mat, ENVI .hdr, .tif or .png; optional for a .mat "
+                        "that holds both)", "gt_path", placeholder="/data/PaviaU_gt.mat")
         if st.button("Load from path", disabled=not cube_path.strip(), key="load_path"):
-            if try_load(loaders.file_spec(cube_path.strip(), gt_path.strip() or None)):
+            if try_load(loaders.file_spec(cube_path.strip(), gt_path.strip() or None, names, wavelengths)):
                 st.rerun()
 
 
@@ -109,7 +120,8 @@ approx = "≈ " if scene.wavelengths_estimated else ""
 st.markdown(
     f"**Showing: {loaders.spec_label(ctx.spec)}** · {scene.shape[0]}×{scene.shape[1]} pixels · "
     f"{scene.n_bands} bands "
-    f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm) · {scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
+    f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm{', a guess: see the notes' if scene.wavelengths_estimated else ''}) · "
+    f"{scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
     f"pixels · {scene.source}"
 )
 if scene.notes:

@@ -38,7 +38,7 @@ DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 torch.set_num_threads(int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1)))
 
-SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes)
+SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes, names, wavelengths)
 
 
 def runs_dir() -> Path:
@@ -46,11 +46,12 @@ def runs_dir() -> Path:
     return Path(os.environ.get("SSAN_RUNS_DIR", "").strip() or "runs")
 
 
-def file_spec(cube: str | Path, gt: str | Path | None = None) -> SceneSpec:
-    """The spec of a scene read from files; the mtimes make an edited file a new cache key."""
+def file_spec(cube: str | Path, gt: str | Path | None = None, class_names: str = "", wavelengths: str = "") -> SceneSpec:
+    """The spec of a scene read from files (with the user's class names and wavelengths, "" = from the file);
+    the mtimes make an edited file a new cache key."""
     paths = [Path(cube).expanduser()] + ([Path(gt).expanduser()] if gt else [])
     mtimes = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
-    return ("file", str(paths[0]), str(paths[1]) if gt else "", mtimes)
+    return ("file", str(paths[0]), str(paths[1]) if gt else "", mtimes, class_names.strip(), wavelengths.strip())
 
 
 def spec_label(spec: SceneSpec) -> str:
@@ -63,7 +64,8 @@ def spec_label(spec: SceneSpec) -> str:
 def scene_for(spec: SceneSpec, _progressbar: Any = False) -> Scene:
     """The scene named by `spec` (downloaded first for Pavia when missing, with `_progressbar`)."""
     if spec[0] == "file":
-        return load_scene(spec[1], gt=spec[2] or None)
+        options = {k: v for k, v in zip(("class_names", "wavelengths"), spec[4:]) if v}
+        return load_scene(spec[1], gt=spec[2] or None, **options)
     if spec[0] == "demo":
         return load_scene("demo")
     return load_scene(spec[0], progressbar=_progressbar)

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "scene_spec": ("demo",),
     "scene_path": "",
     "gt_path": "",
+    "scene_names": "",  # class names for an own scene ("" = from the file)
+    "scene_wavelengths": "",  # band centres for an own scene ("" = from the file, else a guess)
     # split
     "split_kind": "paper",
     "split_n": 100,
