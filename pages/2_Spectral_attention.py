@@ -8,7 +8,7 @@ import streamlit as st
 from ssan.attention import pixel_attention
 from ssan.figures import class_attention_figure, probability_figure, spectrum_figure
 from ui import loaders, page
-from ui.explain import pixel_table, planted_verdict
+from ui.explain import ALPHA_NOTE, SEED_NOTE, explain_link, pixel_table, planted_verdict
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
@@ -21,9 +21,10 @@ scene = ctx.scene
 st.title("Spectral attention: which bands does the model weigh?")
 st.markdown(
     f"{page.METHOD} reads a pixel's spectrum band by band with a bidirectional GRU and then weighs the bands with "
-    "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis, "
-    "so a peak in α lines up with the bands the model relied on."
+    "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis."
 )
+st.markdown(ALPHA_NOTE)
+explain_link()
 fitted = page.require_model(ctx)
 if not fitted.has_spectral_attention:
     st.warning(f"{fitted.model_name.upper()} has no spectral attention; choose an SSAN or ARNN model on the Train "
@@ -70,6 +71,7 @@ if fitted.has_spectral_attention:
     line = planted_verdict(scene, mean_att)
     if line:
         st.markdown(line)
+        st.caption(SEED_NOTE)
     st.plotly_chart(class_attention_figure(scene.wavelengths, mean_att, scene.class_names, scene.class_colors,
                                            planted=planted, wavelengths_estimated=scene.wavelengths_estimated),
                     key="class_attention", config=CONFIG)

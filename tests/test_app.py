@@ -145,7 +145,9 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
     expected = pixel_attention(fitted, fitted.sampler(demo), np.array([12 * 150 + 34])).spectral[0]
     assert np.allclose(values(bars["y"]), expected, atol=1e-5)
     assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
-    assert "Planted bands get" in texts(at)
+    assert "differ only in bands" in texts(at) and "the attention it gives any other band" in texts(at)
+    assert "Attention differs from one training run to the next" in texts(at)
+    assert "not necessarily where the evidence *lies*" in texts(at)
     at.switch_page(SPATIAL).run()
     assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
     at.button(key="spatial_right").click().run()
@@ -204,6 +206,31 @@ def test_switching_to_your_own_file_and_back(tmp_path, demo):
     at.switch_page(SCENE).run()
     at.radio(key="w_scene_choice").set_value("demo").run()
     assert "Showing: Demo town" in texts(at)
+
+
+def test_an_envi_scene_with_names_and_wavelengths_from_the_app(tmp_path):
+    import spectral.io.envi as envi
+
+    rng = np.random.default_rng(0)
+    envi.save_image(str(tmp_path / "cube.hdr"), rng.random((30, 36, 8)).astype(np.float32))
+    envi.save_classification(str(tmp_path / "gt.hdr"), np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0)
+                             .astype(np.uint8), class_names=["Unclassified", "a", "b", "c"])
+    at = app()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(tmp_path / "cube.hdr")).run()
+    at.text_input(key="w_gt_path").set_value(str(tmp_path / "gt.hdr")).run()
+    at.button(key="load_path").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "30×36 pixels" in texts(at) and "a guess: see the notes" in texts(at)
+    assert "matches no sensor" in texts(at)
+    at.text_input(key="w_scene_names").set_value("road, grass, roof").run()
+    at.text_input(key="w_scene_wavelengths").set_value("450-950").run()
+    at.button(key="load_path").click().run()
+    assert "450–950 nm" in texts(at) and "a guess" not in texts(at)
+    assert "roof" in texts(at)
+    at.text_input(key="w_scene_wavelengths").set_value("450, 950").run()
+    at.button(key="load_path").click().run()
+    assert "2 value(s) for a cube of 8 bands" in texts(at)
 
 
 def test_a_bad_path_gives_a_clear_message(tmp_path):
@@ -425,3 +452,12 @@ def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
     for page in (SPATIAL, COMPARE):
         at.switch_page(page).run()
         assert not at.exception and at.info, page
+
+
+def test_spatial_page_explains_the_flat_mask_and_spaces_the_class_grid():
+    at = app(SPATIAL)
+    assert "1×1 convolution" in texts(at) and "depends only on that neighbour's own" in texts(at)
+    grid = chart(at, "class_masks")
+    titles = [a for a in grid["layout"]["annotations"]]
+    assert len(titles) == 12 and all(a["yanchor"] == "bottom" for a in titles)
+    assert grid["layout"]["height"] == 80 + 250 * 3, "four tiles a row, each row tall enough for two-line titles"
