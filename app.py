@@ -20,6 +20,7 @@ from ui.uploads import store_scene_upload
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
+COMPOSITES = {"True colour": (640.0, 550.0, 470.0), "Colour infrared": (800.0, 650.0, 550.0)}
 SCENE_CHOICES = {"demo": "Demo town (synthetic, instant)", "paviau": "Pavia University", "paviac": "Pavia Centre",
                  "file": "Your own files"}
 
@@ -32,6 +33,13 @@ st.markdown(
     "branch weighs each **band** of a pixel's spectrum, a convolutional branch weighs each **neighbour** in the "
     "27×27 patch around it. Pick a scene and a split here, train or load a model, then see where it looked."
 )
+
+
+def set_composite(bands: tuple[float, float, float], lo: float, hi: float) -> None:
+    """Button callback: show a standard composite (clipped to the scene's wavelength range lo..hi nm)."""
+    ss.rgb_nm = tuple(float(np.clip(b, lo, hi)) for b in bands)
+    for channel, value in zip(("Red", "Green", "Blue"), ss.rgb_nm):
+        ss[f"w_nm_{channel}"] = value
 
 
 def try_load(spec: tuple, progressbar=False) -> bool:
@@ -133,6 +141,11 @@ left, right = st.columns([1.15, 1], gap="large")
 with left:
     with st.expander("Display: bands, stretch, ground-truth overlay", expanded=False):
         lo_nm, hi_nm = float(wl.min()), float(wl.max())
+        p1, p2 = st.columns(2)
+        for column, (preset, bands) in zip((p1, p2), COMPOSITES.items()):
+            column.button(preset, key=f"composite_{preset}", width="stretch", on_click=set_composite, args=(bands, lo_nm, hi_nm),
+                          disabled=not (lo_nm - 20 <= min(bands) and max(bands) <= hi_nm + 20),
+                          help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).")
         c1, c2, c3 = st.columns(3)
         nm = [c.slider(f"{ch} (nm)", lo_nm, hi_nm, float(np.clip(v, lo_nm, hi_nm)), step=1.0, key=f"w_nm_{ch}")
               for c, ch, v in zip((c1, c2, c3), ("Red", "Green", "Blue"), ss.rgb_nm)]
@@ -142,6 +155,10 @@ with left:
     st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
     pixel = clickable_scene(ctx, key="scene_image", pinned=True)
     legend(scene)
+    if scene.planted is not None:
+        st.caption("The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
+                   "thin unlabelled seams are boundary pixels that mix two materials. Neither counts in any score, "
+                   "but every model still classifies them on its map.")
 
 with right:
     r, c = pixel
@@ -149,8 +166,9 @@ with right:
     label = int(scene.labels[r, c])
     st.subheader(f"Pixel (row {r}, col {c})")
     st.markdown(f"Ground truth: **{class_name(scene, label)}**")
-    spectra = [(f"({r}, {c})", scene.cube[r, c], PIXEL_COLOUR)]
-    spectra += [(f"#{i + 1} ({pr}, {pc})", scene.cube[pr, pc], pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
+    spectra = [(f"({r}, {c}) {class_name(scene, label)}", scene.cube[r, c], PIXEL_COLOUR)]
+    spectra += [(f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}", scene.cube[pr, pc],
+                 pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
     st.plotly_chart(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
                                     value_title="Value (as stored)"),
@@ -175,6 +193,13 @@ if split.leakage > 0.5:
                "spectral-spatial models. The disjoint protocol keeps a guard band between them.")
 for warning in split.warnings:
     st.warning(warning)
-st.plotly_chart(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
-                                    split_counts=split.counts(scene.n_classes)), key="split_counts",
-                config={"displaylogo": False})
+m1, m2 = st.columns([1, 1.2], gap="large")
+with m1:
+    st.plotly_chart(loaders.split_map(ctx.spec, split.protocol, split.seed, tuple(ss.rgb_nm), tuple(ss.stretch)),
+                    key="split_map", config={"displaylogo": False})
+    st.caption("Where the split's pixels lie over the image (greyed). With random pixels, train and test sit side by "
+               "side; the disjoint split keeps whole blocks apart with a guard band.")
+with m2:
+    st.plotly_chart(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
+                                        split_counts=split.counts(scene.n_classes)), key="split_counts",
+                    config={"displaylogo": False})

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from PIL import Image
 
-from ssan.imaging import colorize_labels, grid_axes
+from ssan.imaging import blend, colorize_labels, grid_axes
 from ssan.reference import LABEL as PAPER_LABEL
 from ssan.scene import PALETTE, SceneError
 
@@ -365,6 +365,22 @@ def class_map_figure(
             marker={"symbol": "square", "size": 12, "color": colour},
         ))
     _image_axes(fig, np.shape(class_map))
+    fig.update_layout(legend={"itemclick": False, "itemdoubleclick": False})
+    return _finish(fig, title, l=0, b=0, t=40 if title else 0)
+
+
+def split_map_figure(rgb: np.ndarray, roles: np.ndarray, role_names: Sequence[str], role_colours: Sequence[str],
+                     counts: Sequence[int] | None = None, title: str | None = None, opacity: float = 0.75) -> go.Figure:
+    """Where the split's pixels lie: roles (1..R; 0 = none) in their colours over a greyed copy of the image."""
+    grey = np.repeat(np.asarray(rgb, np.float32).mean(axis=2, keepdims=True), 3, axis=2)
+    grey = (0.35 * grey + 0.65 * 255 * 0.5).astype(np.uint8)  # muted, so the roles stand out
+    image = blend(grey, colorize_labels(roles, role_colours), np.asarray(roles) > 0, opacity)
+    fig = go.Figure(go.Image(source=_png_data_uri(image), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip", name="split"))
+    for i, (name, colour) in enumerate(zip(role_names, role_colours)):
+        label = name if counts is None else f"{name} ({counts[i]:,})"
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, hoverinfo="skip", showlegend=True,
+                                 marker={"symbol": "square", "size": 12, "color": colour}))
+    _image_axes(fig, np.shape(roles))
     fig.update_layout(legend={"itemclick": False, "itemdoubleclick": False})
     return _finish(fig, title, l=0, b=0, t=40 if title else 0)
 

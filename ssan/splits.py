@@ -89,6 +89,19 @@ class Split:
         }
 
 
+SPLIT_ROLES = ("train", "validation", "test", "left out (guard band)")
+SPLIT_ROLE_COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#bbbbbb")
+
+
+def split_roles(split: Split) -> np.ndarray:
+    """(H, W) role of every pixel: 0 unlabelled, 1 train, 2 validation, 3 test, 4 labelled but in no set
+    (the disjoint split's guard band, or pixels a split left out)."""
+    roles = np.where(split.label_map.ravel() > 0, 4, 0).astype(np.int32)
+    for role, pixels in ((1, split.train), (2, split.val), (3, split.test)):
+        roles[pixels] = role
+    return roles.reshape(split.shape)
+
+
 def leakage_fraction(train: np.ndarray, test: np.ndarray, shape: tuple[int, int], patch_size: int = DEFAULT_PATCH) -> float:
     """Share of `test` pixels whose patch_size x patch_size window contains a pixel of `train`."""
     if test.size == 0:

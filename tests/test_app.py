@@ -21,6 +21,7 @@ from ssan.demo import make_demo_scene
 from ssan.scene import SceneError
 from ssan.scenes import load_scene
 from ui.uploads import store_checkpoint_upload, store_scene_upload
+from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "demo-ssan"
@@ -128,11 +129,28 @@ def test_click_on_the_scene_sets_the_pixel_and_pins_compare_spectra(demo):
     at = click(at, "scene_image", 100, 20)
     assert at.session_state["pinned"] == [(40, 30)]
     names = [t["name"] for t in chart(at, "scene_spectrum")["data"]]
-    assert names[:2] == ["(100, 20)", "#1 (40, 30)"]
+    assert names[:2] == [f"(100, 20) {class_name(demo, int(demo.labels[100, 20]))}",
+                         f"#1 (40, 30) {class_name(demo, int(demo.labels[40, 30]))}"]
     marker = chart(at, "scene_image")["data"][-1]
     assert (marker["x"][0], marker["y"][0]) == (20, 100)
     at.button(key="unpin").click().run()
     assert at.session_state["pinned"] == []
+
+
+def test_scene_page_composites_split_map_and_demo_objects(demo):
+    at = app()
+    at.button(key="composite_Colour infrared").click().run()
+    assert at.session_state["rgb_nm"] == (800.0, 650.0, 550.0)
+    assert at.slider(key="w_nm_Red").value == 800.0
+    at.button(key="composite_True colour").click().run()
+    assert at.session_state["rgb_nm"] == (640.0, 550.0, 470.0)
+    split_map = chart(at, "split_map")
+    legend_names = [t["name"] for t in split_map["data"][1:]]
+    assert [n.split(" (")[0] for n in legend_names] == ["train", "validation", "test", "left out"]
+    assert legend_names[0] == "train (1,200)", "100 per class on 12 classes"
+    assert "parked cars" in texts(at)
+    at.selectbox(key="w_split_kind").set_value("disjoint").run()
+    assert chart(at, "split_map")["data"][4]["name"].startswith("left out (guard band) (")
 
 
 def test_click_updates_spectrum_attention_and_survives_page_switches(demo):

@@ -20,13 +20,13 @@ import torch
 from ssan import classmaps
 from ssan.attention import class_mean_attention
 from ssan.checkpoints import SIDECAR, list_checkpoints, load_checkpoint
-from ssan.figures import clickable_image, grid_step_for
+from ssan.figures import clickable_image, grid_step_for, split_map_figure
 from ssan.fitted import FittedModel
 from ssan.imaging import blend, colorize_labels, false_colour
 from ssan.preprocess import PixelSampler
 from ssan.scene import Scene
 from ssan.scenes import load_scene
-from ssan.splits import Split, make_split
+from ssan.splits import SPLIT_ROLE_COLOURS, SPLIT_ROLES, Split, make_split, split_roles
 from ssan.estimate import TimeRange, estimate_time_range
 from ssan.train import pick_device
 
@@ -103,6 +103,17 @@ def clickable_figure(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretc
     image = overlay_image(spec, rgb_nm, stretch, opacity)
     return clickable_image(image, marker=marker, pinned=pinned, grid_step=grid_step_for(image.shape[:2]),
                            height=height)
+
+
+@st.cache_resource(max_entries=8)
+def split_map(spec: SceneSpec, protocol: str, seed: int, rgb_nm: tuple[float, float, float],
+              stretch: tuple[float, float]) -> go.Figure:
+    """The split's train / validation / test / guard-band pixels over the greyed composite (never mutated)."""
+    split = split_for(spec, protocol, seed)
+    roles = split_roles(split)
+    counts = [int((roles == r).sum()) for r in range(1, len(SPLIT_ROLES) + 1)]
+    return split_map_figure(false_colour_image(spec, rgb_nm, stretch), roles, SPLIT_ROLES, SPLIT_ROLE_COLOURS,
+                            counts=counts, title="The split on the image")
 
 
 def checkpoint_mtime(path: str | Path) -> float:
