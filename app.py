@@ -28,7 +28,7 @@ page.setup("Scene")
 ss = st.session_state
 
 st.title("Attention in hyperspectral images")
-st.markdown(
+page.intro(
     f"An interactive look at **{page.METHOD}**, the spectral-spatial joint attention network: a recurrent "
     "branch weighs each **band** of a pixel's spectrum, a convolutional branch weighs each **neighbour** in the "
     "27×27 patch around it. Pick a scene and a split here, train or load a model, then see where it looked."
@@ -170,9 +170,9 @@ with right:
     spectra += [(f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}", scene.cube[pr, pc],
                  pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
-    st.plotly_chart(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
+    page.plot(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
                                     value_title="Value (as stored)"),
-                    key="scene_spectrum", config={"displaylogo": False})
+                    key="scene_spectrum")
     b1, b2 = st.columns(2)
     if b1.button("Pin this pixel", disabled=tuple(pixel) in map(tuple, ss.pinned), width="stretch", key="pin"):
         ss.pinned = [*ss.pinned, tuple(pixel)]
@@ -195,11 +195,10 @@ for warning in split.warnings:
     st.warning(warning)
 m1, m2 = st.columns([1, 1.2], gap="large")
 with m1:
-    st.plotly_chart(loaders.split_map(ctx.spec, split.protocol, split.seed, tuple(ss.rgb_nm), tuple(ss.stretch)),
-                    key="split_map", config={"displaylogo": False})
+    page.plot(loaders.split_map(ctx.spec, split.protocol, split.seed, tuple(ss.rgb_nm), tuple(ss.stretch)),
+                    key="split_map")
     st.caption("Where the split's pixels lie over the image (greyed). With random pixels, train and test sit side by "
                "side; the disjoint split keeps whole blocks apart with a guard band.")
 with m2:
-    st.plotly_chart(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
-                                        split_counts=split.counts(scene.n_classes)), key="split_counts",
-                    config={"displaylogo": False})
+    page.plot(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
+                                        split_counts=split.counts(scene.n_classes)), key="split_counts")

@@ -14,7 +14,6 @@ from ui.explain import explain_link
 from ui.state import bound
 from ui.viewer import class_name, clickable_scene, legend, pixel_inputs
 
-CONFIG = {"displaylogo": False}
 SUMMARY_MAX_PIXELS = 1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
 
 page.setup("Spatial attention")
@@ -23,16 +22,14 @@ scene = ctx.scene
 ss = st.session_state
 
 st.title("Spatial attention: which neighbours does the model weigh?")
-st.markdown(
+page.intro(
     f"{page.METHOD} also looks at the 27×27 patch around the pixel (its first principal components). Before "
     "convolving, it multiplies the patch by a spatial attention mask, one weight per neighbour. Click a pixel, or "
-    "step with the arrows, to see its patch and mask."
-)
-st.markdown(
+    "step with the arrows, to see its patch and mask.",
     "Expect a nearly flat mask. It comes from a 1×1 convolution (then tanh and a sigmoid), so each neighbour's "
     "weight depends only on that neighbour's own principal-component values: not on the pixel being classified, not "
     "on where the neighbour sits. Stretched to its narrow range, the mask therefore looks like a recoloured copy of "
-    "the patch. The network's spatial reasoning happens in the convolutions after it."
+    "the patch. The network's spatial reasoning happens in the convolutions after it.",
 )
 explain_link()
 fitted = page.require_model(ctx)
@@ -65,7 +62,7 @@ with right:
     stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
     fig = spatial_attention_figure(patch, mask, opacity, stretch=stretch)
     fig.update_layout(height=440)
-    st.plotly_chart(fig, key="spatial_figure", config=CONFIG)
+    page.plot(fig, key="spatial_figure")
     st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
                f"{mask.min():.3f}–{mask.max():.3f}"
                + (", and the colours are stretched to that range" if stretch else " on a 0–1 colour scale")
@@ -92,6 +89,6 @@ else:
     fig.update_yaxes(showticklabels=False, title_text="")
     fig.update_layout(height=80 + 250 * rows, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    st.plotly_chart(fig, key="class_masks", config=CONFIG)
+    page.plot(fig, key="class_masks")
     st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on; "
                "the centre is the classified pixel.")

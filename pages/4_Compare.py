@@ -21,7 +21,6 @@ from ui import loaders, page, training
 from ui.state import bound
 from ui.viewer import legend
 
-CONFIG = {"displaylogo": False}
 NOT_USED = "— not used —"
 
 page.setup("Compare")
@@ -153,7 +152,7 @@ frame = pd.DataFrame(table).set_index("model")
 st.dataframe(frame.style.format(precision=2, na_rep="—"), width="stretch")
 if any("OA % (paper, reported)" in r for r in table):
     st.caption(NOTE)
-st.plotly_chart(metrics_comparison_figure(bars), key="metrics_bars", config=CONFIG)
+page.plot(metrics_comparison_figure(bars), key="metrics_bars")
 
 # --- over seeds -------------------------------------------------------------------------------------------------
 st.subheader("Over seeds: mean ± standard deviation")
@@ -222,7 +221,7 @@ for i, name in enumerate(shown):
     with cols[i % 2]:
         fig = confusion_matrix_figure(fitted.metrics["confusion"], axis_names, normalise, title=name)
         fig.update_layout(height=520)
-        st.plotly_chart(fig, key=f"cm_{name}", config=CONFIG)
+        page.plot(fig, key=f"cm_{name}")
 
 # --- classification maps ---------------------------------------------------------------------------------------
 st.subheader("Classification maps")
@@ -246,4 +245,4 @@ if bound(st.toggle, f"Show the maps of the models above (each classifies all {sc
         fig = class_map_figure(class_map, scene.class_names, scene.class_colors, title=title)
         fig.update_layout(showlegend=False, height=360)
         with cols[i % 3]:
-            st.plotly_chart(fig, key=f"map_{title}", config=CONFIG)
+            page.plot(fig, key=f"map_{title}")

@@ -479,3 +479,24 @@ def test_spatial_page_explains_the_flat_mask_and_spaces_the_class_grid():
     titles = [a for a in grid["layout"]["annotations"]]
     assert len(titles) == 12 and all(a["yanchor"] == "bottom" for a in titles)
     assert grid["layout"]["height"] == 80 + 250 * 3, "four tiles a row, each row tall enough for two-line titles"
+
+
+def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
+    at = app(SPECTRAL)
+    spectrum = next(e for e in at.get("plotly_chart") if "spectral_spectrum" in e.proto.id)
+    config = json.loads(spectrum.proto.config)
+    assert config["displayModeBar"] == "hover" and config["toImageButtonOptions"]["format"] == "png"
+    assert "not necessarily where the evidence *lies*" in texts(at)
+    at.toggle(key="w_present").set_value(True).run()
+    assert at.query_params["present"] == "1"
+    font = chart(at, "spectral_spectrum")["layout"]["font"]["size"]
+    assert font == 17, "larger type on the projector"
+    assert "About this page" in [e.label for e in at.expander]
+    at.switch_page(SCENE).run()
+    assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"
+    at.toggle(key="w_present").set_value(False).run()
+    assert "present" not in at.query_params
+    fresh = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT)
+    fresh.query_params["present"] = "1"
+    fresh.run()
+    assert fresh.session_state["present"], "a reload with ?present=1 opens in presentation mode"

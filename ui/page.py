@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from ssan.fitted import FittedModel
@@ -15,7 +17,20 @@ from ssan.scene import Scene
 from ssan.splits import Split
 
 from . import loaders
-from .state import init_state
+from .state import bound, init_state
+
+PRESENT_PARAM = "present"
+# Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
+BASE_CSS = """<style>
+.js-plotly-plot .modebar-container { opacity: 0; transition: opacity 0.15s; }
+.js-plotly-plot:hover .modebar-container { opacity: 1; }
+</style>"""
+# Projector: larger type, little padding above the first element, wide tables wrap instead of scrolling.
+PRESENT_CSS = BASE_CSS.replace("</style>", """
+html { font-size: 20px; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
+h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
+</style>""")
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
 PAGES = (
@@ -47,15 +62,67 @@ class Context:
 
 def setup(title: str) -> None:
     """Page config, session defaults and the sidebar; call first on every page."""
+    ss = st.session_state
+    if "present" not in ss:  # a fresh session (or a reload) takes presentation mode from the URL
+        ss.present = st.query_params.get(PRESENT_PARAM) == "1"
     # No page_icon: a Material icon favicon is fetched from fonts.gstatic.com, and the app must work offline.
-    st.set_page_config(page_title=f"{title} · SSAN", layout="wide")
+    st.set_page_config(page_title=f"{title} · SSAN", layout="wide",
+                       initial_sidebar_state="collapsed" if ss.present else "auto")
     init_state()
     adopt_trained_model()
-    for message in st.session_state.pop("_flash", []):
+    sync_presentation_url()
+    st.markdown(PRESENT_CSS if ss.present else BASE_CSS, unsafe_allow_html=True)
+    for message in ss.pop("_flash", []):
         st.toast(message, icon=":material/check_circle:")
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
+        bound(st.toggle, "Presentation mode", "present", on_change=sync_presentation_url,
+              help="For a projector: larger type, the sidebar folded away, figures first. Kept in the URL "
+                   "(?present=1), so a bookmark or a reload opens in it.")
+
+
+def sync_presentation_url() -> None:
+    """Keep ?present=1 in the URL exactly while presentation mode is on (page switches drop it)."""
+    if st.session_state.present:
+        if st.query_params.get(PRESENT_PARAM) != "1":
+            st.query_params[PRESENT_PARAM] = "1"
+    elif PRESENT_PARAM in st.query_params:
+        del st.query_params[PRESENT_PARAM]
+
+
+def presenting() -> bool:
+    """Whether presentation mode is on."""
+    return bool(st.session_state.get("present"))
+
+
+def intro(*paragraphs: str) -> None:
+    """A page's explanation: shown in full, or folded under "About this page" in presentation mode so the
+    figures start near the top of a 1280×720 screen."""
+    if presenting():
+        with st.expander("About this page"):
+            for text in paragraphs:
+                st.markdown(text)
+    else:
+        for text in paragraphs:
+            st.markdown(text)
+
+
+def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
+    """`st.plotly_chart` with the app's toolbar (on hover, PNG export) and, in presentation mode, larger type
+    (on a copy: cached figures are never changed)."""
+    if presenting():
+        fig = go.Figure(fig)
+        fig.update_layout(font={"size": 17})
+        fig.update_xaxes(tickfont={"size": 15})
+        fig.update_yaxes(tickfont={"size": 15})
+    return st.plotly_chart(fig, key=key, config=chart_config(key), **kwargs)
+
+
+def chart_config(name: str, **extra: Any) -> dict:
+    """Plotly's config for every chart: toolbar on hover only, no logo, the camera button saves a 2× PNG."""
+    return {"displaylogo": False, "displayModeBar": "hover",
+            "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2}} | extra
 
 
 def adopt_trained_model() -> None:

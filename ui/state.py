@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "split_n": 100,
     "split_fraction": 0.05,
     "split_seed": 0,
+    # presentation mode (set from the URL's ?present=1 on a fresh session, see ui.page.setup)
+    "present": False,
     # viewer
     "rgb_nm": (640.0, 550.0, 470.0),
     "stretch": (2.0, 98.0),

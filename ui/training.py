@@ -17,7 +17,7 @@ from ssan.jobs import CANCELLED, DONE, FAILED, TrainJob
 from ssan.train import format_duration, pick_device
 
 from . import loaders
-from .page import Context
+from .page import Context, plot
 
 POLL_SECONDS = 1.0
 ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
@@ -88,8 +88,7 @@ def monitor(slot: str, spec: tuple) -> None:
             st.button("Cancel (keeps the best model so far)", on_click=job.cancel, key=f"{slot}_cancel",
                       disabled=job.stop.is_set())
         if snap.history:
-            st.plotly_chart(training_curve_figure(list(snap.history)), key=f"{slot}_curve",
-                            config={"displaylogo": False})
+            plot(training_curve_figure(list(snap.history)), key=f"{slot}_curve")
         if snap.finished and st.session_state.pop(f"_{slot}_running", False):
             st.rerun()  # the whole page: re-enable the start button, show the results
 

@@ -19,9 +19,9 @@ from ssan.imaging import pixel_from_selection
 from ssan.scene import Scene
 
 from . import loaders
-from .page import Context, current_pixel
+from .page import Context, chart_config, current_pixel
 
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+CHART_CONFIG = chart_config("scene", modeBarButtonsToRemove=["select2d", "lasso2d"])
 
 
 def clickable_scene(ctx: Context, key: str, height: int = 460, pinned: bool = False) -> tuple[int, int]:
