@@ -50,19 +50,13 @@ with right:
     if not neural:
         st.markdown(f"**Estimated time:** a grid search over {model.upper()}'s settings on the "
                     f"{ctx.split.train.size:,} training spectra; seconds on the demo scene.")
-    elif preset == "paper" and device.type == "cpu":
+    elif preset == "paper" and device.type == "cpu" and not ss.get("_estimate_paper"):
         st.markdown("**Estimated time:** the paper preset is meant for a GPU; on a CPU it takes hours.")
         if st.button("Time a few steps to estimate", key="estimate"):
-            est = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
-                                            tuple(sorted(overrides.items())))
-            st.markdown(f"**Estimated time:** {est.describe()}")
+            ss["_estimate_paper"] = True
+            st.rerun()
     else:
-        try:
-            est = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
-                                            tuple(sorted(overrides.items())))
-            st.markdown(f"**Estimated time:** {est.describe()}")
-        except ValueError as exc:
-            st.error(str(exc))
+        training.show_estimate(ctx, model, preset, overrides)
     busy = training.running("train_job")
     if st.button(f"Train {model.upper()}", type="primary", disabled=busy, key="start_training"):
         try:

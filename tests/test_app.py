@@ -328,7 +328,12 @@ def test_training_a_quick_model_from_the_train_page(runs_dir):
     at.session_state["adv_iterations"] = 30
     at.session_state["adv_eval_every"] = 10
     at.run()
-    assert "30 iterations" in texts(at)
+    deadline = time.monotonic() + TIMEOUT
+    while "measuring a few training steps" in texts(at):  # the estimate is timed in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        at.run()
+    assert "30 iterations" in texts(at) and " test pixels" in texts(at)
     at.button(key="start_training").click().run()
     assert not at.exception and not at.error
     _, job = at.session_state["train_job"]

@@ -9,6 +9,7 @@ folder and mtime.
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from ssan.preprocess import PixelSampler
 from ssan.scene import Scene
 from ssan.scenes import load_scene
 from ssan.splits import SPLIT_ROLE_COLOURS, SPLIT_ROLES, Split, make_split, split_roles
-from ssan.estimate import TimeRange, estimate_time_range
+from ssan.estimate import estimate_time_range
 from ssan.train import pick_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,12 +171,17 @@ def class_map(model_path: str, mtime: float, spec: SceneSpec, _progress: Any = N
                                       scene_sha256=digest)
 
 
-@st.cache_resource(show_spinner="Timing a few training steps in a worker thread…", max_entries=32)
+_ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-estimate")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
 def training_estimate(spec: SceneSpec, protocol: str, seed: int, model: str, preset: str,
-                      overrides: tuple[tuple[str, Any], ...]) -> TimeRange:
-    """Expected training time as a range, from a few real steps timed as the job will run them."""
-    return estimate_time_range(scene_for(spec), split_for(spec, protocol, seed), model, preset,
-                               device=pick_device(), overrides=dict(overrides))
+                      overrides: tuple[tuple[str, Any], ...]) -> Future:
+    """Expected training time as a range (a `Future` of a TimeRange): a few real steps timed in the background,
+    so the page renders at once and shows the figure when it is there (ValueError in the future for bad settings)."""
+    scene, split = scene_for(spec), split_for(spec, protocol, seed)
+    return _ESTIMATES.submit(estimate_time_range, scene, split, model, preset, device=pick_device(),
+                             overrides=dict(overrides))
 
 
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:

@@ -44,6 +44,29 @@ def start_job(slot: str, ctx: Context, models: Sequence[str], preset: str, seed:
     st.session_state[f"_{slot}_running"] = True
 
 
+def show_estimate(ctx: Context, model: str, preset: str, overrides: dict) -> None:
+    """The training-time estimate: "measuring…" while a few steps are timed in the background, then the range
+    (a fragment polls, so the rest of the page never waits for it)."""
+    future = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
+                                       tuple(sorted(overrides.items())))
+
+    @st.fragment(run_every=None if future.done() else POLL_SECONDS)
+    def estimate() -> None:
+        if not future.done():
+            st.markdown("**Estimated time:** measuring a few training steps in the background…")
+            return
+        try:
+            st.markdown(f"**Estimated time:** {future.result().describe()}")
+        except ValueError as exc:
+            st.error(str(exc))
+        if st.session_state.pop("_estimate_polling", None) is future:
+            st.rerun()  # once, the whole page: a fragment keeps polling until the page redraws it
+
+    if not future.done():
+        st.session_state["_estimate_polling"] = future
+    estimate()
+
+
 def running(slot: str) -> bool:
     """Whether the job in `slot` is still working."""
     entry = st.session_state.get(slot)
