@@ -16,7 +16,6 @@ from ui import loaders, page
 from ui.controls import split_controls
 from ui.progress import StreamlitProgress
 from ui.state import bound
-from ui.uploads import store_scene_upload
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
@@ -93,6 +92,8 @@ def choose_file() -> None:
         cube = st.file_uploader("Cube .mat (may also hold the ground truth)", type=["mat"], key="upload_cube")
         gt = st.file_uploader("Ground-truth .mat (optional)", type=["mat"], key="upload_gt")
         if st.button("Load uploaded files", disabled=cube is None, key="load_upload"):
+            from ui.uploads import store_scene_upload  # imports the checkpoint code (torch): not on the first screen
+
             try:
                 cube_path = store_scene_upload(cube.name, cube.getvalue())
                 gt_path = store_scene_upload(gt.name, gt.getvalue()) if gt is not None else None
@@ -121,7 +122,7 @@ with st.container(border=True):
     elif choice == "file":
         choose_file()
 
-ctx = page.context()
+ctx = page.context(with_model=False)
 scene = ctx.scene
 wl = scene.wavelengths
 approx = "≈ " if scene.wavelengths_estimated else ""
@@ -202,3 +203,5 @@ with m1:
 with m2:
     page.plot(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
                                         split_counts=split.counts(scene.n_classes)), key="split_counts")
+
+loaders.warm_up()  # the model code loads in the background while the class looks at this page

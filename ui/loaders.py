@@ -9,37 +9,63 @@ folder and mtime.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from ssan import classmaps
-from ssan.attention import class_mean_attention
-from ssan.checkpoints import SIDECAR, list_checkpoints, load_checkpoint
 from ssan.figures import clickable_image, grid_step_for, split_map_figure
-from ssan.fitted import FittedModel
 from ssan.imaging import blend, colorize_labels, false_colour
-from ssan.preprocess import PixelSampler
 from ssan.scene import Scene
 from ssan.scenes import load_scene
 from ssan.splits import SPLIT_ROLE_COLOURS, SPLIT_ROLES, Split, make_split, split_roles
-from ssan.estimate import estimate_time_range
-from ssan.train import pick_device
+
+if TYPE_CHECKING:
+    from ssan.fitted import FittedModel
+    from ssan.preprocess import PixelSampler
+
+# torch and scikit-learn take seconds to import; the Scene page needs neither, so the modules that
+# use them are imported by the loaders that need a model (see `models()`), never on the first screen.
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
+SIDECAR = "model.json"  # ssan.checkpoints.SIDECAR, without importing torch for it
 
 # Leave one core to the page and the browser: with every core in torch's thread pool, its threads
 # spin-wait against the UI thread and a 2-core laptop trains several times slower. SSAN_TORCH_THREADS overrides.
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-torch.set_num_threads(int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1)))
+TORCH_THREADS = int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1))
 
 SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes, names, wavelengths)
+
+
+def use_torch() -> None:
+    """Import torch (seconds, so never on the first screen) and size its thread pool; every loader that needs
+    a model calls this first, then imports the model-side ssan modules it uses."""
+    import torch
+
+    if torch.get_num_threads() != TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import the model code (torch, scikit-learn) in a background thread, once per server, after the first
+    screen is drawn: by the time someone opens another page it is loaded."""
+
+    def work() -> None:
+        use_torch()
+        import ssan.attention, ssan.checkpoints, ssan.classmaps, ssan.estimate, ssan.jobs  # noqa: E401, F401
+
+    thread = threading.Thread(target=work, name="ssan-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def runs_dir() -> Path:
@@ -126,6 +152,9 @@ def checkpoint_mtime(path: str | Path) -> float:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=32)
 def model_for(path: str, mtime: float) -> FittedModel:
     """The checkpoint at `path` (as of `mtime`); CheckpointError when it cannot be used."""
+    use_torch()
+    from ssan.checkpoints import load_checkpoint
+
     return load_checkpoint(path)
 
 
@@ -145,6 +174,8 @@ def sampler_for(model_path: str, mtime: float, spec: SceneSpec) -> PixelSampler:
 @st.cache_resource(show_spinner="Averaging attention per class…", max_entries=16)
 def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -> np.ndarray:
     """Mean spectral (C, B) or spatial (C, p, p) attention per class over pixels the model never trained on."""
+    from ssan.attention import class_mean_attention
+
     fitted = model_for(model_path, mtime)
     scene = scene_for(spec)
     seen = np.concatenate([np.asarray(fitted.split.get("train", []), np.int64),
@@ -157,13 +188,17 @@ def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -
 @st.cache_resource(show_spinner=False, max_entries=4)
 def scene_digest(spec: SceneSpec) -> str:
     """The sha256 naming the scene's content in the map cache (computed once per scene)."""
-    return classmaps.scene_digest(scene_for(spec))
+    from ssan.classmaps import scene_digest as digest
+
+    return digest(scene_for(spec))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def class_map(model_path: str, mtime: float, spec: SceneSpec, _progress: Any = None) -> np.ndarray:
     """The model's (H, W) classification of every pixel of the scene, from the disk cache keyed by the
     weights' hash when there, else computed with `_progress(done, total)`."""
+    from ssan import classmaps
+
     scene, digest = scene_for(spec), scene_digest(spec)
     cached = classmaps.map_path(model_path, scene, digest).is_file()
     sampler = None if cached else sampler_for(model_path, mtime, spec)
@@ -179,6 +214,10 @@ def training_estimate(spec: SceneSpec, protocol: str, seed: int, model: str, pre
                       overrides: tuple[tuple[str, Any], ...]) -> Future:
     """Expected training time as a range (a `Future` of a TimeRange): a few real steps timed in the background,
     so the page renders at once and shows the figure when it is there (ValueError in the future for bad settings)."""
+    use_torch()
+    from ssan.estimate import estimate_time_range
+    from ssan.train import pick_device
+
     scene, split = scene_for(spec), split_for(spec, protocol, seed)
     return _ESTIMATES.submit(estimate_time_range, scene, split, model, preset, device=pick_device(),
                              overrides=dict(overrides))
@@ -188,6 +227,9 @@ def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list
     """(checkpoint folder, model) for every usable checkpoint trained on this scene, newest first,
     the shipped demo checkpoint last; plus one message per checkpoint that could not be read."""
     found, problems = [], []
+    use_torch()
+    from ssan.checkpoints import list_checkpoints
+
     candidates = list_checkpoints(runs_dir())
     if DEMO_CHECKPOINT.is_dir():
         candidates.append(DEMO_CHECKPOINT)

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ssan.fitted import FittedModel
-from ssan.jobs import CANCELLED, JobSnapshot
 from ssan.scene import Scene
 from ssan.splits import Split
 
 from . import loaders
 from .state import bound, init_state
+
+if TYPE_CHECKING:
+    from ssan.fitted import FittedModel
+    from ssan.jobs import JobSnapshot
 
 PRESENT_PARAM = "present"
 # Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
@@ -134,6 +136,8 @@ def adopt_trained_model() -> None:
     spec, job = entry
     snap = job.snapshot()
     if snap.finished and snap.checkpoints:
+        from ssan.jobs import CANCELLED  # a job exists, so torch is loaded already
+
         if snap.status != CANCELLED:
             choose_model(spec, snap.checkpoints[-1])
         st.session_state["_adopted_job"] = job
@@ -154,8 +158,9 @@ def split_protocol() -> str:
     return kind
 
 
-def context() -> Context:
-    """The current scene, split and active model; stops the page with a message if the scene fails."""
+def context(with_model: bool = True) -> Context:
+    """The current scene, split and active model; stops the page with a message if the scene fails.
+    Without `with_model` no checkpoint is loaded (the Scene page: no torch on the first screen)."""
     spec = st.session_state.scene_spec
     try:
         scene = loaders.scene_for(spec)
@@ -164,7 +169,7 @@ def context() -> Context:
         st.error(f"The scene could not be loaded: {exc}")
         st.session_state.scene_spec = ("demo",)
         st.stop()
-    path, model = active_model(spec, scene)
+    path, model = active_model(spec, scene) if with_model else (None, None)
     ctx = Context(spec, scene, split, path, model)
     sidebar_status(ctx)
     return ctx
@@ -183,6 +188,16 @@ def active_model(spec: tuple, scene: Scene) -> tuple[Path | None, FittedModel | 
     usable = [(p, f) for p, f in models if not f.cancelled]
     default = next(((p, f) for p, f in usable if p == loaders.DEMO_CHECKPOINT), usable[0] if usable else None)
     return default or (None, None)
+
+
+def chosen_model_name(spec: tuple) -> str | None:
+    """The active model's folder name without loading it (for the Scene page); None when unknown."""
+    chosen = st.session_state.model_dirs.get(spec)
+    if chosen:
+        return "shipped demo checkpoint" if Path(chosen) == loaders.DEMO_CHECKPOINT else Path(chosen).name
+    if spec == ("demo",) and loaders.DEMO_CHECKPOINT.is_dir():
+        return "shipped demo checkpoint"
+    return "the newest finished run for this scene (see the Train page)" if loaders.runs_dir().is_dir() else None
 
 
 def choose_model(spec: tuple, path: Path | str) -> None:
@@ -225,7 +240,10 @@ def sidebar_status(ctx: Context) -> None:
         st.caption(f"**Scene** · {loaders.spec_label(ctx.spec)} ({ctx.scene.shape[0]}×{ctx.scene.shape[1]}, "
                    f"{ctx.scene.n_bands} bands)")
         st.caption(f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}")
-        model = model_label(ctx.model_path, ctx.model) if ctx.model else "none yet: train or load one"
+        if ctx.model is not None:
+            model = model_label(ctx.model_path, ctx.model)
+        else:
+            model = chosen_model_name(ctx.spec) or "none yet: train or load one"
         st.caption(f"**Model** · {model}")
         pixel = current_pixel(ctx.scene)
         st.caption(f"**Pixel** · row {pixel[0]}, col {pixel[1]}")
