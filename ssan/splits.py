@@ -278,23 +278,25 @@ def fixed_split(scene: Scene, train_map: np.ndarray, test_map: np.ndarray, seed:
     test = np.flatnonzero(test_map.ravel() > 0).astype(np.int64)
     desc = f"fixed: train/test maps from {source} ({train.size + val.size} / {test.size} px), {val_share:.0%} of train held out for validation, seed {seed}"
     return Split("fixed", seed, train, val, test, label_map, desc, patch_size,
-                 fixed_split_warnings(scene, train_map, train, test, patch_size))
+                 fixed_split_warnings(scene, train_map, np.flatnonzero(train_map.ravel() > 0), test, patch_size))
 
 
 def fixed_split_warnings(scene: Scene, train_map: np.ndarray, train: np.ndarray, test: np.ndarray,
                          patch_size: int) -> tuple[str, ...]:
-    """What a given train map hides: training pixels on ground-truth background, and test patches that
-    overlap a training patch (their centres closer than a patch width, so they share pixels)."""
+    """What a given train map hides: training pixels on ground-truth background, and how close the test
+    pixels lie to the training map (`train` = every training-map pixel, validation included)."""
     warns = []
     labelled_train = int((train_map > 0).sum())
     on_background = int(((train_map > 0) & (scene.labels == 0)).sum())
     if on_background:
         warns.append(f"{on_background:,} of the {labelled_train:,} training-map pixels lie on ground-truth background "
                      "(label 0 in the scene's ground truth): the two maps disagree there.")
+    inside = leakage_fraction(train, test, scene.shape, patch_size)
     overlap = patch_overlap_fraction(train, test, scene.shape, patch_size)
     if overlap > 0:
-        warns.append(f"{100 * overlap:.1f}% of the test pixels' {patch_size}x{patch_size} patches overlap a training "
-                     "pixel's patch (they share pixels the network saw in training).")
+        warns.append(f"{100 * inside:.1f}% of the test pixels have a training-map pixel inside their "
+                     f"{patch_size}x{patch_size} patch, and {100 * overlap:.1f}% of the test patches overlap a "
+                     "training pixel's patch (they share pixels the network saw in training).")
     return tuple(warns)
 
 

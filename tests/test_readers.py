@@ -134,4 +134,16 @@ def test_the_fixed_split_reports_background_training_pixels_and_patch_overlap():
     assert background > 0
     text = " ".join(split.warnings)
     assert f"{background:,} of the {int((train_map > 0).sum()):,} training-map pixels lie on ground-truth background" in text
-    assert "patches overlap a training pixel's patch" in text
+    assert "patches overlap a training pixel's patch" in text and "training-map pixel inside their 7x7 patch" in text
+
+
+def test_the_standard_paviau_fixed_maps_report_their_background_pixels_and_overlap(shared_real):
+    read = lambda name: next(v for k, v in scipy.io.loadmat(shared_real / name).items() if not k.startswith("__"))
+    gt = read("PaviaU_gt.mat").astype(np.int32)
+    names = tuple(f"class {i}" for i in range(1, 10))
+    scene = Scene("paviau", np.broadcast_to(np.float32(0), gt.shape + (3,)), gt, names, np.array([500.0, 600, 700]),
+                  source="PaviaU ground truth only")
+    text = " ".join(fixed_split(scene, read("TRpavia_fixed.mat"), read("TSpavia_fixed.mat")).warnings)
+    assert "1,147 of the 3,921 training-map pixels lie on ground-truth background" in text
+    assert "47.7% of the test pixels have a training-map pixel inside their 27x27 patch" in text
+    assert "74.7% of the test patches overlap" in text
