@@ -112,7 +112,10 @@ def choose_file() -> None:
                 st.rerun()
 
 
-with st.container(border=True):
+# On the projector the scene chooser folds away, so the image starts near the top of a 1280×720 screen.
+chooser = (st.expander(f"Scene: {loaders.spec_label(ss.scene_spec)}") if page.presenting()
+           else st.container(border=True))
+with chooser:
     choice = bound(st.radio, "Scene", "scene_choice", options=list(SCENE_CHOICES), format_func=SCENE_CHOICES.get,
                    horizontal=True)
     if choice == "demo" and ss.scene_spec != ("demo",):
