@@ -27,7 +27,7 @@ BASE_CSS = """<style>
 .js-plotly-plot .modebar-container { opacity: 0; transition: opacity 0.15s; }
 .js-plotly-plot:hover .modebar-container { opacity: 1; }
 </style>"""
-# Projector: larger type, little padding above the first element, wide tables wrap instead of scrolling.
+# Projector: larger type and little padding above the first element.
 PRESENT_CSS = BASE_CSS.replace("</style>", """
 html { font-size: 20px; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
