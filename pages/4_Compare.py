@@ -77,9 +77,10 @@ with st.expander("Checkpoints used", expanded=any(f.cancelled for r in runs.valu
             chosen[model] = by_label[label]
 
 # --- training what is missing ------------------------------------------------------------------------------------
-queue_entry = ss.get("compare_job")
-if queue_entry is not None and queue_entry[1].snapshot().status == CANCELLED:
-    ss.compare_queue = []  # a cancel stops the whole seed study, not just the model running
+last_job = ss.compare_job[1] if ss.compare_job is not None else None
+if last_job is not None and last_job.snapshot().status == CANCELLED and ss.get("_cancel_seen") is not last_job:
+    ss["_cancel_seen"] = last_job
+    ss.compare_queue = []  # a cancel stops the whole seed study, not just the model running (once per cancel)
 ss.compare_queue = [q for q in ss.compare_queue if q[0] == ctx.spec]  # another scene: the study is dropped
 if ss.compare_queue and not training.running("compare_job"):
     _, seed, queued, queued_preset, queued_overrides = ss.compare_queue[0]

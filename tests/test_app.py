@@ -409,6 +409,21 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert len(list((runs_dir.parent / "data" / "maps").glob("*.npy"))) == 2, "one cached map per checkpoint"
 
 
+def test_the_seed_study_trains_the_missing_runs_one_seed_after_another(runs_dir):
+    at = app(COMPARE)
+    at.multiselect(key="compare_seed_models").set_value(["knn"]).run()
+    at.text_input(key="w_compare_seeds").set_value("0,1").run()
+    at.button(key="start_seed_study").click().run()
+    for seed in (0, 1):
+        _, job = at.session_state["compare_job"]
+        assert job.join(timeout=TIMEOUT) and job.seed == seed and job.split.seed == seed
+        at.run()  # the next queued seed starts when the page sees the job finished
+    assert not at.exception and not at.error
+    seeds = at.dataframe[1].value
+    assert seeds.loc["KNN", "seeds done"] == "2 of 2" and not at.session_state["compare_queue"]
+    assert len(list(runs_dir.rglob("model.json"))) == 2
+
+
 def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
     cancelled = saved_copy(runs_dir, "ssan-cancelled", cancelled=True, best_val_accuracy=0.999)
     at = app(COMPARE)
