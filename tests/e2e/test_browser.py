@@ -98,7 +98,7 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
         field.fill(value)
         field.press("Enter")
         settle(page)
-    expect(page.get_by_text("(40 iterations")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("40 iterations at")).to_be_visible(timeout=60_000)
     took = time.perf_counter()
     page.get_by_role("button", name="Train SSAN").click()
     expect(page.get_by_text("SSAN OA")).to_be_visible(timeout=150_000)
@@ -155,7 +155,7 @@ def test_a_pavia_university_sized_scene_stays_clickable(page: Page, app_url: str
 
     page.goto(app_url)
     settle(page)
-    page.get_by_text("Your own .mat files").click()
+    page.get_by_text("Your own files").click()
     settle(page)
     page.get_by_role("tab", name="Path on this machine").click()
     field = page.get_by_label("Path of the cube .mat")
