@@ -158,7 +158,7 @@ def test_a_pavia_university_sized_scene_stays_clickable(page: Page, app_url: str
     page.get_by_text("Your own files").click()
     settle(page)
     page.get_by_role("tab", name="Path on this machine").click()
-    field = page.get_by_label("Path of the cube .mat")
+    field = page.get_by_label("Path of the cube (")
     field.fill(str(path))
     field.press("Enter")
     settle(page)
