@@ -129,17 +129,24 @@ ctx = page.context(with_model=False)
 scene = ctx.scene
 wl = scene.wavelengths
 approx = "≈ " if scene.wavelengths_estimated else ""
-st.markdown(
+showing = (
     f"**Showing: {loaders.spec_label(ctx.spec)}** · {scene.shape[0]}×{scene.shape[1]} pixels · "
     f"{scene.n_bands} bands "
     f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm{', a guess: see the notes' if scene.wavelengths_estimated else ''}) · "
     f"{scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
     f"pixels · {scene.source}"
 )
-if scene.notes:
-    with st.expander("Notes on this scene"):
-        for note in scene.notes:
-            st.markdown(f"- {note}")
+# On the projector the scene's description and notes share one folded row, so the image starts higher.
+with (st.expander(f"About the scene: {scene.shape[0]}×{scene.shape[1]} px, {scene.n_bands} bands, "
+                  f"{scene.n_classes} classes") if page.presenting() else st.container()):
+    st.markdown(showing)
+    if scene.notes:
+        notes = "\n".join(f"- {note}" for note in scene.notes)
+        if page.presenting():
+            st.markdown(notes)  # already folded (expanders do not nest)
+        else:
+            with st.expander("Notes on this scene"):
+                st.markdown(notes)
 
 left, right = st.columns([1.15, 1], gap="large")
 with left:
@@ -156,7 +163,8 @@ with left:
         ss.rgb_nm = tuple(nm)
         bound(st.slider, "Stretch (percentiles)", "stretch", min_value=0.0, max_value=100.0, step=0.5)
         bound(st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05)
-    st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
+    if not page.presenting():
+        st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
     pixel = clickable_scene(ctx, key="scene_image", pinned=True)
     legend(scene)
     if scene.planted is not None:

@@ -514,7 +514,7 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     assert "About this page" in [e.label for e in at.expander]
     at.switch_page(SCENE).run()
     assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"
-    assert chart(at, "scene_image")["layout"]["height"] <= 360, "the image fits above the fold"
+    assert chart(at, "scene_image")["layout"]["height"] <= 330, "the image fits above the fold"
     assert "Scene: Demo town (synthetic)" in [e.label for e in at.expander], "the chooser folds away"
     at.toggle(key="w_present").set_value(False).run()
     assert "present" not in at.query_params

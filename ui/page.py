@@ -30,6 +30,7 @@ BASE_CSS = """<style>
 # Projector: larger type and little padding above the first element.
 PRESENT_CSS = BASE_CSS.replace("</style>", """
 html { font-size: 20px; }
+header[data-testid="stHeader"] { background: transparent; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
 h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
 </style>""")

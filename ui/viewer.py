@@ -21,7 +21,7 @@ from ssan.scene import Scene
 from . import loaders
 from .page import Context, chart_config, current_pixel, presenting
 
-PRESENT_HEIGHT = 360
+PRESENT_HEIGHT = 330
 CHART_CONFIG = chart_config("scene", modeBarButtonsToRemove=["select2d", "lasso2d"])
 
 
