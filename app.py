@@ -10,27 +10,35 @@ import streamlit as st
 
 from ssan.download import data_dir
 from ssan.figures import class_counts_figure, pin_color, spectrum_figure
+from ssan.readers import CUBE_FORMATS, LABEL_FORMATS
 from ssan.scenes import list_scenes
 from ui import loaders, page
 from ui.controls import split_controls
 from ui.progress import StreamlitProgress
 from ui.state import bound
-from ui.uploads import store_scene_upload
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
+COMPOSITES = {"True colour": (640.0, 550.0, 470.0), "Colour infrared": (800.0, 650.0, 550.0)}
 SCENE_CHOICES = {"demo": "Demo town (synthetic, instant)", "paviau": "Pavia University", "paviac": "Pavia Centre",
-                 "file": "Your own .mat files"}
+                 "file": "Your own files"}
 
 page.setup("Scene")
 ss = st.session_state
 
 st.title("Attention in hyperspectral images")
-st.markdown(
+page.intro(
     f"An interactive look at **{page.METHOD}**, the spectral-spatial joint attention network: a recurrent "
     "branch weighs each **band** of a pixel's spectrum, a convolutional branch weighs each **neighbour** in the "
     "27×27 patch around it. Pick a scene and a split here, train or load a model, then see where it looked."
 )
+
+
+def set_composite(bands: tuple[float, float, float], lo: float, hi: float) -> None:
+    """Button callback: show a standard composite (clipped to the scene's wavelength range lo..hi nm)."""
+    ss.rgb_nm = tuple(float(np.clip(b, lo, hi)) for b in bands)
+    for channel, value in zip(("Red", "Green", "Blue"), ss.rgb_nm):
+        ss[f"w_nm_{channel}"] = value
 
 
 def try_load(spec: tuple, progressbar=False) -> bool:
@@ -67,32 +75,47 @@ def choose_pavia(key: str) -> None:
 
 
 def choose_file() -> None:
-    """Load the user's .mat files, uploaded or named by path."""
-    st.markdown("A cube (rows × cols × bands) and a ground-truth map (rows × cols, 0 = unlabelled), in one .mat "
-                "file or two.")
-    up, typed = st.tabs(["Upload", "Path on this machine"])
+    """Load the user's scene files, uploaded or named by path, with optional class names and wavelengths."""
+    st.markdown(f"A cube (rows × cols × bands): {CUBE_FORMATS}; and a ground-truth map (rows × cols, "
+                f"0 = unlabelled): {LABEL_FORMATS}. A .mat file may hold both.")
+    n1, n2 = st.columns(2)
+    with n1:
+        names = bound(st.text_input, "Class names (optional)", "scene_names", placeholder="Asphalt, Meadows, Gravel, …",
+                      help="In class id order, comma-separated, or the path of a text file with one name per line. "
+                           "Empty: the names in the file (ENVI header, a names variable), else Class 1…C.")
+    with n2:
+        wavelengths = bound(st.text_input, "Wavelengths in nm (optional)", "scene_wavelengths", placeholder="400-2500",
+                            help="START-END spread evenly, a comma-separated list, or a text file with one value per "
+                                 "band. Empty: from the file, else a guess by band count (marked as a guess).")
+    up, typed = st.tabs(["Upload (.mat)", "Path on this machine (any format)"])
     with up:
         cube = st.file_uploader("Cube .mat (may also hold the ground truth)", type=["mat"], key="upload_cube")
         gt = st.file_uploader("Ground-truth .mat (optional)", type=["mat"], key="upload_gt")
         if st.button("Load uploaded files", disabled=cube is None, key="load_upload"):
+            from ui.uploads import store_scene_upload  # imports the checkpoint code (torch): not on the first screen
+
             try:
                 cube_path = store_scene_upload(cube.name, cube.getvalue())
                 gt_path = store_scene_upload(gt.name, gt.getvalue()) if gt is not None else None
             except ValueError as exc:
                 st.error(str(exc))
             else:
-                if try_load(loaders.file_spec(cube_path, gt_path)):
+                if try_load(loaders.file_spec(cube_path, gt_path, names, wavelengths)):
                     st.rerun()
     with typed:
-        cube_path = bound(st.text_input, "Path of the cube .mat", "scene_path", placeholder="/data/PaviaU.mat")
-        gt_path = bound(st.text_input, "Path of the ground-truth .mat (optional)", "gt_path",
-                        placeholder="/data/PaviaU_gt.mat")
+        cube_path = bound(st.text_input, "Path of the cube (.mat, ENVI .hdr or GeoTIFF)", "scene_path",
+                          placeholder="/data/PaviaU.mat")
+        gt_path = bound(st.text_input, "Path of the ground truth (.mat, ENVI .hdr, .tif or .png; optional for a .mat "
+                        "that holds both)", "gt_path", placeholder="/data/PaviaU_gt.mat")
         if st.button("Load from path", disabled=not cube_path.strip(), key="load_path"):
-            if try_load(loaders.file_spec(cube_path.strip(), gt_path.strip() or None)):
+            if try_load(loaders.file_spec(cube_path.strip(), gt_path.strip() or None, names, wavelengths)):
                 st.rerun()
 
 
-with st.container(border=True):
+# On the projector the scene chooser folds away, so the image starts near the top of a 1280×720 screen.
+chooser = (st.expander(f"Scene: {loaders.spec_label(ss.scene_spec)}") if page.presenting()
+           else st.container(border=True))
+with chooser:
     choice = bound(st.radio, "Scene", "scene_choice", options=list(SCENE_CHOICES), format_func=SCENE_CHOICES.get,
                    horizontal=True)
     if choice == "demo" and ss.scene_spec != ("demo",):
@@ -102,34 +125,52 @@ with st.container(border=True):
     elif choice == "file":
         choose_file()
 
-ctx = page.context()
+ctx = page.context(with_model=False)
 scene = ctx.scene
 wl = scene.wavelengths
 approx = "≈ " if scene.wavelengths_estimated else ""
-st.markdown(
+showing = (
     f"**Showing: {loaders.spec_label(ctx.spec)}** · {scene.shape[0]}×{scene.shape[1]} pixels · "
     f"{scene.n_bands} bands "
-    f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm) · {scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
+    f"({approx}{wl[0]:.0f}–{wl[-1]:.0f} nm{', a guess: see the notes' if scene.wavelengths_estimated else ''}) · "
+    f"{scene.n_classes} classes · {scene.class_counts().sum():,} labelled "
     f"pixels · {scene.source}"
 )
-if scene.notes:
-    with st.expander("Notes on this scene"):
-        for note in scene.notes:
-            st.markdown(f"- {note}")
+# On the projector the scene's description and notes share one folded row, so the image starts higher.
+with (st.expander(f"About the scene: {scene.shape[0]}×{scene.shape[1]} px, {scene.n_bands} bands, "
+                  f"{scene.n_classes} classes") if page.presenting() else st.container()):
+    st.markdown(showing)
+    if scene.notes:
+        notes = "\n".join(f"- {note}" for note in scene.notes)
+        if page.presenting():
+            st.markdown(notes)  # already folded (expanders do not nest)
+        else:
+            with st.expander("Notes on this scene"):
+                st.markdown(notes)
 
 left, right = st.columns([1.15, 1], gap="large")
 with left:
     with st.expander("Display: bands, stretch, ground-truth overlay", expanded=False):
         lo_nm, hi_nm = float(wl.min()), float(wl.max())
+        p1, p2 = st.columns(2)
+        for column, (preset, bands) in zip((p1, p2), COMPOSITES.items()):
+            column.button(preset, key=f"composite_{preset}", width="stretch", on_click=set_composite, args=(bands, lo_nm, hi_nm),
+                          disabled=not (lo_nm - 20 <= min(bands) and max(bands) <= hi_nm + 20),
+                          help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).")
         c1, c2, c3 = st.columns(3)
         nm = [c.slider(f"{ch} (nm)", lo_nm, hi_nm, float(np.clip(v, lo_nm, hi_nm)), step=1.0, key=f"w_nm_{ch}")
               for c, ch, v in zip((c1, c2, c3), ("Red", "Green", "Blue"), ss.rgb_nm)]
         ss.rgb_nm = tuple(nm)
         bound(st.slider, "Stretch (percentiles)", "stretch", min_value=0.0, max_value=100.0, step=0.5)
         bound(st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05)
-    st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
+    if not page.presenting():
+        st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
     pixel = clickable_scene(ctx, key="scene_image", pinned=True)
     legend(scene)
+    if scene.planted is not None:
+        st.caption("The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
+                   "thin unlabelled seams are boundary pixels that mix two materials. Neither counts in any score, "
+                   "but every model still classifies them on its map.")
 
 with right:
     r, c = pixel
@@ -137,12 +178,13 @@ with right:
     label = int(scene.labels[r, c])
     st.subheader(f"Pixel (row {r}, col {c})")
     st.markdown(f"Ground truth: **{class_name(scene, label)}**")
-    spectra = [(f"({r}, {c})", scene.cube[r, c], PIXEL_COLOUR)]
-    spectra += [(f"#{i + 1} ({pr}, {pc})", scene.cube[pr, pc], pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
+    spectra = [(f"({r}, {c}) {class_name(scene, label)}", scene.cube[r, c], PIXEL_COLOUR)]
+    spectra += [(f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}", scene.cube[pr, pc],
+                 pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
-    st.plotly_chart(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
+    page.plot(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
                                     value_title="Value (as stored)"),
-                    key="scene_spectrum", config={"displaylogo": False})
+                    key="scene_spectrum")
     b1, b2 = st.columns(2)
     if b1.button("Pin this pixel", disabled=tuple(pixel) in map(tuple, ss.pinned), width="stretch", key="pin"):
         ss.pinned = [*ss.pinned, tuple(pixel)]
@@ -163,6 +205,14 @@ if split.leakage > 0.5:
                "spectral-spatial models. The disjoint protocol keeps a guard band between them.")
 for warning in split.warnings:
     st.warning(warning)
-st.plotly_chart(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
-                                    split_counts=split.counts(scene.n_classes)), key="split_counts",
-                config={"displaylogo": False})
+m1, m2 = st.columns([1, 1.2], gap="large")
+with m1:
+    page.plot(loaders.split_map(ctx.spec, split.protocol, split.seed, tuple(ss.rgb_nm), tuple(ss.stretch)),
+                    key="split_map")
+    st.caption("Where the split's pixels lie over the image (greyed). With random pixels, train and test sit side by "
+               "side; the disjoint split keeps whole blocks apart with a guard band.")
+with m2:
+    page.plot(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
+                                        split_counts=split.counts(scene.n_classes)), key="split_counts")
+
+loaders.warm_up()  # the model code loads in the background while the class looks at this page

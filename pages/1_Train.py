@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ssan.checkpoints import CheckpointError
+from ssan.fitted import CANCELLED_MARK
 from ssan.models import CLASSICAL_MODELS, MODEL_LABELS, MODEL_NAMES, PRESETS, get_preset
+from ssan.runs import delete_run, rename_run
 from ssan.train import describe_device, pick_device
 from ui import loaders, page, training
 from ui.controls import split_controls
@@ -46,19 +50,13 @@ with right:
     if not neural:
         st.markdown(f"**Estimated time:** a grid search over {model.upper()}'s settings on the "
                     f"{ctx.split.train.size:,} training spectra; seconds on the demo scene.")
-    elif preset == "paper" and device.type == "cpu":
+    elif preset == "paper" and device.type == "cpu" and not ss.get("_estimate_paper"):
         st.markdown("**Estimated time:** the paper preset is meant for a GPU; on a CPU it takes hours.")
         if st.button("Time a few steps to estimate", key="estimate"):
-            est = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
-                                            tuple(sorted(overrides.items())))
-            st.markdown(f"**Estimated time:** {est.describe()}")
+            ss["_estimate_paper"] = True
+            st.rerun()
     else:
-        try:
-            est = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
-                                            tuple(sorted(overrides.items())))
-            st.markdown(f"**Estimated time:** {est.describe()}")
-        except ValueError as exc:
-            st.error(str(exc))
+        training.show_estimate(ctx, model, preset, overrides)
     busy = training.running("train_job")
     if st.button(f"Train {model.upper()}", type="primary", disabled=busy, key="start_training"):
         try:
@@ -69,7 +67,7 @@ with right:
             st.rerun()
     st.caption(f"Trained models are saved under `{loaders.runs_dir().resolve()}` (set SSAN_RUNS_DIR to change it).")
 
-training.monitor("train_job")
+training.monitor("train_job", ctx.spec)
 
 st.divider()
 st.subheader("Saved models for this scene")
@@ -81,9 +79,42 @@ if not models:
 else:
     paths = [str(p) for p, _ in models]
     labels = {str(p): page.model_label(p, f) for p, f in models}
-    ss.active_model = str(ctx.model_path)
-    st.radio("Active model (used by the attention and compare pages)", paths, format_func=labels.get,
+    ss.active_model = str(ctx.model_path) if ctx.model_path is not None else None
+    st.radio("Active model (used by the attention pages)", paths, format_func=labels.get,
              key="active_model", on_change=lambda: page.choose_model(ctx.spec, ss.active_model))
+    if any(f.cancelled for _, f in models):
+        st.caption(f"{CANCELLED_MARK}: a run stopped before its last iteration. It is listed but never made "
+                   "active or used by default; choose it yourself to look at it.")
+
+own = [(p, f) for p, f in models if loaders.runs_dir().resolve() in Path(p).resolve().parents]
+if own:
+    with st.expander("Rename or delete a saved model"):
+        by_label = {page.model_label(p, f): Path(p) for p, f in own}
+        target = by_label[st.selectbox("Saved model", list(by_label), key="manage_model")]
+        r1, r2 = st.columns(2)
+        with r1:
+            new_name = st.text_input("New folder name", value=target.name, key=f"rename_to_{target.name}")
+            if st.button("Rename", key="rename_model", disabled=new_name.strip() in ("", target.name)):
+                try:
+                    renamed = rename_run(target, new_name.strip(), loaders.runs_dir())
+                except (ValueError, OSError) as exc:
+                    st.error(str(exc))
+                else:
+                    page.forget_model(target, renamed)
+                    page.flash(f"Renamed {target.name} to {renamed.name}.")
+                    st.rerun()
+        with r2:
+            sure = st.checkbox("Yes, delete this model's files", key="confirm_delete")
+            if st.button("Delete", key="delete_model", disabled=not sure):
+                try:
+                    delete_run(target, loaders.runs_dir())
+                except (ValueError, OSError) as exc:
+                    st.error(str(exc))
+                else:
+                    page.forget_model(target)
+                    ss.pop("confirm_delete", None)
+                    page.flash(f"Deleted {target.name}.")
+                    st.rerun()
 
 with st.expander("Load a checkpoint from files"):
     st.caption("Upload both files of a checkpoint folder: model.safetensors and model.json.")

@@ -8,22 +8,22 @@ import streamlit as st
 from ssan.attention import pixel_attention
 from ssan.figures import class_attention_figure, probability_figure, spectrum_figure
 from ui import loaders, page
-from ui.explain import pixel_table, planted_verdict
+from ui.explain import ALPHA_NOTE, SEED_NOTE, explain_link, pixel_table, planted_verdict
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
-CONFIG = {"displaylogo": False}
 
 page.setup("Spectral attention")
 ctx = page.context()
 scene = ctx.scene
 
 st.title("Spectral attention: which bands does the model weigh?")
-st.markdown(
+page.intro(
     f"{page.METHOD} reads a pixel's spectrum band by band with a bidirectional GRU and then weighs the bands with "
-    "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis, "
-    "so a peak in α lines up with the bands the model relied on."
+    "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis.",
+    ALPHA_NOTE,
 )
+explain_link()
 fitted = page.require_model(ctx)
 if not fitted.has_spectral_attention:
     st.warning(f"{fitted.model_name.upper()} has no spectral attention; choose an SSAN or ARNN model on the Train "
@@ -48,11 +48,11 @@ with right:
     st.subheader(f"Pixel (row {row}, col {col})")
     st.markdown(f"Ground truth **{class_name(scene, truth)}** · predicted **{class_name(scene, predicted)}** "
                 f"({100 * att.probabilities[0, predicted - 1]:.1f}%) {verdict}")
-    st.plotly_chart(
+    page.plot(
         spectrum_figure(scene.wavelengths, [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
                         attention=alpha, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
                         value_title="Value (as stored)"),
-        key="spectral_spectrum", config=CONFIG)
+        key="spectral_spectrum")
     if planted is not None:
         st.caption("Shaded: bands planted in the demo scene; two class pairs differ only there.")
     table = pixel_table(scene, row, col, sampler.spectra(np.array([flat]))[0], alpha)
@@ -61,8 +61,8 @@ with right:
                        key="download_csv", icon=":material/download:")
 
 st.subheader("Class probabilities")
-st.plotly_chart(probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
-                key="spectral_probabilities", config=CONFIG)
+page.plot(probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
+                key="spectral_probabilities")
 
 if fitted.has_spectral_attention:
     st.subheader("Mean attention per class")
@@ -70,8 +70,9 @@ if fitted.has_spectral_attention:
     line = planted_verdict(scene, mean_att)
     if line:
         st.markdown(line)
-    st.plotly_chart(class_attention_figure(scene.wavelengths, mean_att, scene.class_names, scene.class_colors,
+        st.caption(SEED_NOTE)
+    page.plot(class_attention_figure(scene.wavelengths, mean_att, scene.class_names, scene.class_colors,
                                            planted=planted, wavelengths_estimated=scene.wavelengths_estimated),
-                    key="class_attention", config=CONFIG)
+                    key="class_attention")
     st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "
                "Click a class in the legend to hide it; double-click to show it alone.")

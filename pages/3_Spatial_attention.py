@@ -10,10 +10,10 @@ from ssan.attention import pixel_attention
 from ssan.figures import spatial_attention_figure
 from ssan.imaging import patch_around
 from ui import loaders, page
+from ui.explain import explain_link
 from ui.state import bound
 from ui.viewer import class_name, clickable_scene, legend, pixel_inputs
 
-CONFIG = {"displaylogo": False}
 SUMMARY_MAX_PIXELS = 1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
 
 page.setup("Spatial attention")
@@ -22,11 +22,16 @@ scene = ctx.scene
 ss = st.session_state
 
 st.title("Spatial attention: which neighbours does the model weigh?")
-st.markdown(
+page.intro(
     f"{page.METHOD} also looks at the 27×27 patch around the pixel (its first principal components). Before "
     "convolving, it multiplies the patch by a spatial attention mask, one weight per neighbour. Click a pixel, or "
-    "step with the arrows, to see its patch and mask."
+    "step with the arrows, to see its patch and mask.",
+    "Expect a nearly flat mask. It comes from a 1×1 convolution (then tanh and a sigmoid), so each neighbour's "
+    "weight depends only on that neighbour's own principal-component values: not on the pixel being classified, not "
+    "on where the neighbour sits. Stretched to its narrow range, the mask therefore looks like a recoloured copy of "
+    "the patch. The network's spatial reasoning happens in the convolutions after it.",
 )
+explain_link()
 fitted = page.require_model(ctx)
 if not fitted.has_spatial_attention:
     st.warning(f"{fitted.model_name.upper()} has no spatial attention; choose an SSAN or ACNN model on the Train "
@@ -56,8 +61,8 @@ with right:
                     step=0.05)
     stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
     fig = spatial_attention_figure(patch, mask, opacity, stretch=stretch)
-    fig.update_layout(height=300)
-    st.plotly_chart(fig, key="spatial_figure", config=CONFIG)
+    fig.update_layout(height=440)
+    page.plot(fig, key="spatial_figure")
     st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
                f"{mask.min():.3f}–{mask.max():.3f}"
                + (", and the colours are stretched to that range" if stretch else " on a 0–1 colour scale")
@@ -70,15 +75,20 @@ else:
     masks = loaders.class_attention(path, mtime, ctx.spec, "spatial")
     half = size // 2
     shown = [i for i in range(scene.n_classes) if np.isfinite(masks[i]).all()]
-    fig = px.imshow(masks[shown], facet_col=0, facet_col_wrap=6, color_continuous_scale="Viridis",
+    wrap = 4
+    rows = (len(shown) - 1) // wrap + 1
+    # Titles sit above each tile with room for two lines: the rows are spaced apart for them.
+    fig = px.imshow(masks[shown], facet_col=0, facet_col_wrap=wrap, facet_row_spacing=0.5 / rows,
+                    facet_col_spacing=0.04, color_continuous_scale="Viridis",
                     x=np.arange(-half, half + 1), y=np.arange(-half, half + 1),
                     labels={"x": "Δcol", "y": "Δrow", "color": "mask"}, aspect="equal")
     for annotation in fig.layout.annotations:
         annotation.text = scene.class_names[shown[int(annotation.text.split("=")[1])]].replace(", ", ",<br>")
+        annotation.update(yanchor="bottom", font={"size": 12})
     fig.update_xaxes(showticklabels=False, title_text="")
     fig.update_yaxes(showticklabels=False, title_text="")
-    fig.update_layout(height=200 + 190 * ((len(shown) - 1) // 6), margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    fig.update_layout(height=80 + 250 * rows, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    st.plotly_chart(fig, key="class_masks", config=CONFIG)
+    page.plot(fig, key="class_masks")
     st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on; "
                "the centre is the classified pixel.")

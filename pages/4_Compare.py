@@ -1,18 +1,27 @@
-"""Compare: SSAN against its comparators trained on the same split: metrics, confusion matrices, maps."""
+"""Compare: SSAN against its comparators trained on the same split: metrics, confusion matrices, maps;
+mean ± std over seeds."""
 
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from ssan.compare import METRIC_KEYS, parse_seeds, summarise
 from ssan.figures import class_map_figure, confusion_matrix_figure, metrics_comparison_figure
+from ssan.fitted import CANCELLED_MARK, FittedModel
+from ssan.jobs import CANCELLED
 from ssan.models import MODEL_LABELS, MODEL_NAMES, PRESETS
 from ssan.reference import NOTE, paper_result
+from ssan.runs import best_run, by_model, missing_models, seed_runs
+from ssan.train import format_duration, resolve_preset
 from ui import loaders, page, training
 from ui.state import bound
 from ui.viewer import legend
 
-CONFIG = {"displaylogo": False}
+NOT_USED = "— not used —"
 
 page.setup("Compare")
 ctx = page.context()
@@ -23,61 +32,119 @@ st.title("Compare models")
 st.markdown(f"{page.METHOD} against KNN, SVM, RNN, CNN, ARNN and ACNN, each trained on the same split "
             f"({split.protocol}, seed {split.seed}) and scored on its test pixels.")
 
-
-def same_split(fitted) -> bool:
-    s = fitted.split
-    return (s.get("protocol") == split.protocol and s.get("seed") == split.seed
-            and s.get("sizes", {}).get("test") == split.test.size)
-
-
-models, problems = loaders.models_for_scene(scene)
-latest: dict[str, tuple] = {}
-for path, fitted in models:  # newest first: keep the newest of each model
-    if fitted.metrics and same_split(fitted) and fitted.model_name not in latest:
-        latest[fitted.model_name] = (path, fitted)
-chosen = [latest[name] for name in MODEL_NAMES if name in latest]
+saved, problems = loaders.models_for_scene(scene)
 for problem in problems:
     st.warning(f"Skipped an unreadable checkpoint: {problem}")
 
-with st.expander("Train comparators on this split", expanded=not chosen or len(chosen) < len(MODEL_NAMES)):
-    missing = [m for m in MODEL_NAMES if m not in latest]
-    picked = st.multiselect("Models to train", list(MODEL_NAMES), default=missing, format_func=MODEL_LABELS.get,
-                            key="compare_models")
+
+def run_label(path: Path, fitted: FittedModel, best: Path | None) -> str:
+    """One option of a checkpoint chooser: what the run was, how it scored, where it is saved."""
+    preset = f"{fitted.preset.name}, " if fitted.is_neural else ""
+    val = "—" if fitted.best_val_accuracy is None else f"{100 * fitted.best_val_accuracy:.1f}%"
+    text = (f"{preset}seed {fitted.seed} · validation {val} · test OA {100 * fitted.metrics['oa']:.2f}% · "
+            f"{Path(path).name if Path(path) != loaders.DEMO_CHECKPOINT else 'shipped demo checkpoint'}")
+    if fitted.cancelled:
+        return f"{CANCELLED_MARK} · {text}"
+    return f"{text} · best by validation" if Path(path) == best else text
+
+
+# --- which checkpoint stands for each model --------------------------------------------------------------------
+runs = by_model(saved, split)
+chosen: dict[str, tuple[Path, FittedModel]] = {}
+with st.expander("Checkpoints used", expanded=any(f.cancelled for r in runs.values() for _, f in r)):
+    st.caption("Per model, the saved run shown below. By default the finished run with the best validation "
+               "accuracy (never the test pixels); cancelled runs are marked and only used when you pick them.")
+    for model, candidates in runs.items():
+        best = best_run(candidates)
+        best_path = best[0] if best else None
+        # Options are the labels themselves (unique: each names its folder), mapped back to the runs.
+        by_label = {NOT_USED: None} | {run_label(p, f, best_path): (p, f) for p, f in candidates}
+        choice_key = (ctx.spec, split.protocol, split.seed, model)
+        picked = ss.compare_choice.get(choice_key)
+        # The run picked by hand if it is still listed ("" = not used), else the best finished run.
+        wanted = picked if picked == "" or any(run and str(run[0]) == picked for run in by_label.values()) \
+            else (str(best_path) if best_path else "")
+        current = next((label for label, run in by_label.items() if run and str(run[0]) == wanted), NOT_USED)
+        key = f"ckpt_{model}"
+        ss[key] = current
+
+        def remember(choice_key=choice_key, key=key, by_label=by_label) -> None:
+            run = by_label[ss[key]]
+            ss.compare_choice = {**ss.compare_choice, choice_key: "" if run is None else str(run[0])}
+
+        label = st.selectbox(MODEL_LABELS[model], list(by_label), key=key, on_change=remember)
+        if by_label[label] is not None:
+            chosen[model] = by_label[label]
+
+# --- training what is missing ------------------------------------------------------------------------------------
+last_job = ss.compare_job[1] if ss.compare_job is not None else None
+if last_job is not None and last_job.snapshot().status == CANCELLED and ss.get("_cancel_seen") is not last_job:
+    ss["_cancel_seen"] = last_job
+    ss.compare_queue = []  # a cancel stops the whole seed study, not just the model running (once per cancel)
+ss.compare_queue = [q for q in ss.compare_queue if q[0] == ctx.spec]  # another scene: the study is dropped
+if ss.compare_queue and not training.running("compare_job"):
+    _, seed, queued, queued_preset, queued_overrides = ss.compare_queue[0]
+    ss.compare_queue = ss.compare_queue[1:]
+    seed_ctx = dataclasses.replace(ctx, split=loaders.split_for(ctx.spec, split.protocol, seed))
+    training.start_job("compare_job", seed_ctx, queued, queued_preset, seed, queued_overrides)
+
+with st.expander("Train comparators on this split", expanded=len(chosen) < len(MODEL_NAMES)):
     c1, c2 = st.columns(2)
     with c1:
         preset = bound(st.selectbox, "Preset for the networks", "train_preset", options=list(PRESETS))
     overrides = training.advanced_overrides()
-    c2.caption("Shared with the Train page, with its seed and advanced settings"
+    seed = int(ss.train_seed)
+    c2.caption(f"Training seed {seed}; shared with the Train page, with its advanced settings"
                + (f" ({', '.join(f'{k}={v}' for k, v in overrides.items())})" if overrides else "") + ".")
-    if st.button(f"Train {len(picked)} model(s)", type="primary", key="start_compare",
-                 disabled=not picked or training.running("compare_job")):
+    try:
+        presets = {m: resolve_preset(m, preset, overrides) for m in MODEL_NAMES}
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
+    missing = missing_models(saved, MODEL_NAMES, split, presets, seed)
+    if ss.get("_compare_missing") != missing:  # the default follows what is missing, not the last selection
+        ss["_compare_missing"] = missing
+        ss["compare_models"] = missing
+    picked = st.multiselect("Models to train", list(MODEL_NAMES), format_func=MODEL_LABELS.get,
+                            key="compare_models")
+    reused = [m for m in picked if m not in missing]
+    to_train = [m for m in picked if m in missing]
+    if reused:
+        st.caption(f"Already saved for this split, preset and seed, so reused rather than retrained: "
+                   f"{', '.join(m.upper() for m in reused)}.")
+    if st.button(f"Train {len(to_train)} model(s)", type="primary", key="start_compare",
+                 disabled=not to_train or training.running("compare_job")):
         try:
-            training.start_job("compare_job", ctx, picked, preset, int(ss.train_seed), overrides)
+            training.start_job("compare_job", ctx, to_train, preset, seed, overrides)
         except ValueError as exc:
             st.error(str(exc))
         else:
             st.rerun()
-    training.monitor("compare_job")
+    training.monitor("compare_job", ctx.spec)
 
 if not chosen:
     st.info("No model trained on this split yet: train some above, or change the split on the Scene page back "
             "to the one your models used.")
     st.stop()
 
-names = [f.model_name.upper() for _, f in chosen]
+# --- accuracy on this split ---------------------------------------------------------------------------------------
+names: list[str] = []
 table, bars = [], []
-for (path, fitted), name in zip(chosen, names):
+for model, (path, fitted) in chosen.items():
+    name = model.upper()
+    names.append(name)
     m = fitted.metrics
-    row = {"model": name, "OA %": 100 * m["oa"], "AA %": 100 * m["aa"], "κ": m["kappa"]}
+    row = {"model": name + (" ⚠ cancelled" if fitted.cancelled else ""),
+           "OA %": 100 * m["oa"], "AA %": 100 * m["aa"], "κ": m["kappa"]}
     bar = {"model": name, "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
-    reported = paper_result(scene.name, fitted.model_name)
+    reported = paper_result(scene.name, model)
     if reported is not None:
         row |= {"OA % (paper, reported)": reported.oa, "AA % (paper, reported)": reported.aa,
                 "κ (paper, reported)": reported.kappa / 100}
         bar |= {"paper_oa": reported.oa / 100, "paper_aa": reported.aa / 100, "paper_kappa": reported.kappa / 100}
     row |= {cls: (None if a is None else 100 * a) for cls, a in zip(scene.class_names, m["per_class"])}
-    preset_name = fitted.preset.name if fitted.is_neural else "—"
-    row["trained"] = f"{preset_name}, {fitted.train_seconds:.0f} s, {fitted.device}"
+    preset_name = f"{fitted.preset.name}, " if fitted.is_neural else ""
+    row["trained"] = f"{preset_name}seed {fitted.seed}, {format_duration(fitted.train_seconds)}, {fitted.device}"
     table.append(row)
     bars.append(bar)
 
@@ -86,11 +153,63 @@ frame = pd.DataFrame(table).set_index("model")
 st.dataframe(frame.style.format(precision=2, na_rep="—"), width="stretch")
 if any("OA % (paper, reported)" in r for r in table):
     st.caption(NOTE)
-st.plotly_chart(metrics_comparison_figure(bars), key="metrics_bars", config=CONFIG)
+page.plot(metrics_comparison_figure(bars), key="metrics_bars")
 
+# --- over seeds -------------------------------------------------------------------------------------------------
+st.subheader("Over seeds: mean ± standard deviation")
+st.caption(f"One split ({split.protocol}) drawn per seed and every model trained with that seed, as "
+           "`python -m ssan compare --seeds` does: a difference smaller than the spread over seeds is no difference.")
+s1, s2 = st.columns([1, 2])
+with s1:
+    seeds_text = bound(st.text_input, "Seeds", "compare_seeds", help="e.g. 0,1,2 or 0-4")
+with s2:
+    study = st.multiselect("Models", list(MODEL_NAMES), default=list(MODEL_NAMES), format_func=MODEL_LABELS.get,
+                           key="compare_seed_models")
+try:
+    seeds = parse_seeds(seeds_text)
+except ValueError as exc:
+    st.error(str(exc))
+    seeds = []
+if seeds and study:
+    seed_splits = {s: loaders.split_for(ctx.spec, split.protocol, s) for s in seeds}
+    found, absent = seed_runs(saved, study, seed_splits, presets)
+    rows = []
+    for summary in summarise(found, study):
+        row = {"model": summary.model.upper(), "seeds done": f"{summary.n_runs} of {len(seeds)}"}
+        row |= {label: f"{100 * summary.mean[k]:.2f} ± {100 * summary.std[k]:.2f}"
+                for label, k in zip(("OA %", "AA %", "κ × 100"), METRIC_KEYS)}
+        reported = paper_result(scene.name, summary.model)
+        if reported is not None:
+            row["OA % (paper, reported)"] = f"{reported.oa:.2f}"
+        rows.append(row)
+    if rows:
+        st.dataframe(pd.DataFrame(rows).set_index("model"), width="stretch")
+        st.caption(f"Preset {preset}; sample standard deviation over the seeds each model finished (0 for one seed); "
+                   "cancelled runs are left out.")
+    if absent:
+        by_seed: dict[int, list[str]] = {}
+        for model, s in absent:
+            by_seed.setdefault(s, []).append(model)
+        st.caption("Missing: " + "; ".join(f"seed {s}: {', '.join(m.upper() for m in ms)}"
+                                           for s, ms in sorted(by_seed.items())))
+        if st.button(f"Train the {len(absent)} missing run(s)", key="start_seed_study",
+                     disabled=training.running("compare_job") or bool(ss.compare_queue)):
+            ss.compare_queue = [(ctx.spec, s, [m for m in study if m in ms], preset, overrides)
+                                for s, ms in sorted(by_seed.items())]
+            st.rerun()
+        if ss.compare_queue:
+            st.caption(f"Queued: seeds {', '.join(str(q[1]) for q in ss.compare_queue)} (they start one after "
+                       "another while this page is open; progress above).")
+
+# --- confusion matrices --------------------------------------------------------------------------------------------
 st.subheader("Confusion matrices")
-shown = st.multiselect("Models", names, default=names[:3], max_selections=4,
+others = [n for n in names if n != "SSAN"]
+best_other = max(others, key=lambda n: chosen[n.lower()][1].metrics["oa"]) if others else None
+default_shown = [n for n in ("SSAN", best_other) if n in names]
+shown = st.multiselect("Models", names, default=default_shown, max_selections=4,
                        key=f"compare_shown_{'-'.join(names)}")  # a new set of models starts a new selection
+if best_other:
+    st.caption(f"Shown by default: SSAN and the best other model on this split ({best_other}, by test OA).")
 normalise = bound(st.toggle, "Row-normalised (share of each true class)", "cm_normalise")
 # Long class names leave no room for two matrices side by side: number the classes instead.
 numbered = max(len(n) for n in scene.class_names) > 14
@@ -99,24 +218,32 @@ if numbered:
     st.caption("Classes: " + " · ".join(f"{i} {n}" for i, n in enumerate(scene.class_names, start=1)))
 cols = st.columns(2)
 for i, name in enumerate(shown):
-    fitted = chosen[names.index(name)][1]
+    fitted = chosen[name.lower()][1]
     with cols[i % 2]:
         fig = confusion_matrix_figure(fitted.metrics["confusion"], axis_names, normalise, title=name)
-        fig.update_layout(height=480)
-        st.plotly_chart(fig, key=f"cm_{name}", config=CONFIG)
+        fig.update_layout(height=520)
+        page.plot(fig, key=f"cm_{name}")
 
+# --- classification maps ---------------------------------------------------------------------------------------
 st.subheader("Classification maps")
-st.caption("Every pixel classified, borders included; the ground truth shows labelled pixels only.")
+st.caption("Every pixel classified, borders included; the ground truth shows labelled pixels only. Each map is "
+           "computed once per checkpoint (by the hash of its weights) and kept on disk.")
 legend(scene, counts=False)
-if bound(st.toggle, f"Show the maps (each model classifies all {scene.shape[0] * scene.shape[1]:,} pixels once: "
-         "seconds on the demo, minutes for Pavia on a CPU; cached afterwards)", "show_maps"):
+if bound(st.toggle, f"Show the maps of the models above (each classifies all {scene.shape[0] * scene.shape[1]:,} "
+         "pixels once: seconds on the demo, minutes for Pavia on a CPU; then instant)", "show_maps"):
     panels = [("Ground truth", scene.labels)]
     for name in shown:
-        path, fitted = chosen[names.index(name)]
-        panels.append((name, loaders.class_map(str(path), loaders.checkpoint_mtime(path), ctx.spec)))
+        path, fitted = chosen[name.lower()]
+        bar = st.empty()
+
+        def report(done: int, total: int, name: str = name, bar=bar) -> None:
+            bar.progress(done / total, text=f"Classifying every pixel with {name}: {done:,} of {total:,}")
+
+        panels.append((name, loaders.class_map(str(path), loaders.checkpoint_mtime(path), ctx.spec, report)))
+        bar.empty()
     cols = st.columns(3)
     for i, (title, class_map) in enumerate(panels):
         fig = class_map_figure(class_map, scene.class_names, scene.class_colors, title=title)
         fig.update_layout(showlegend=False, height=360)
         with cols[i % 3]:
-            st.plotly_chart(fig, key=f"map_{title}", config=CONFIG)
+            page.plot(fig, key=f"map_{title}")

@@ -28,7 +28,7 @@ from .scene import Scene
 from .splits import Split
 
 SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
-SCENE_HELP = "demo, paviau, paviac, or the path of a .mat file"
+SCENE_HELP = "demo, paviau, paviac, or the path of a cube: .mat, ENVI (.hdr) or GeoTIFF (.tif)"
 EXAMPLES = """examples:
   python -m ssan data info demo --split disjoint
   python -m ssan train --scene demo --model ssan --preset quick --split per-class:30 --out runs/demo-ssan
@@ -203,13 +203,13 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 def cmd_data_info(args: argparse.Namespace) -> int:
     """Shape, bands, wavelength range, classes with counts, and a preview of the split."""
-    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
+    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
     h, w = scene.shape
     labelled = int(scene.class_counts().sum())
     wl = scene.wavelengths
     print(f"scene: {scene.name} ({scene.source})")
     print(f"pixels: {h} x {w} = {h * w:,}; labelled {labelled:,} ({100 * labelled / (h * w):.1f}%)")
-    estimated = " (estimated: the file has no wavelengths; ROSIS range assumed)" if scene.wavelengths_estimated else ""
+    estimated = " (estimated, a guess: see the note; give the real ones with --wavelengths)" if scene.wavelengths_estimated else ""
     print(f"bands: {scene.n_bands}, {wl.min():.1f}-{wl.max():.1f} nm{estimated}")
     for note in scene.notes:
         print(f"note: {note}")
@@ -241,7 +241,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.set)
     cfg = resolve_preset(args.model, args.preset, overrides)
     device = pick_device(args.device)
-    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
+    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
     split = _split(scene, args.split, args.seed)
     out = Path(args.out or f"runs/{scene.name}-{args.model}-{args.preset}-seed{args.seed}")
     _print_split(split)
@@ -286,7 +286,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
 
     fitted = load_checkpoint(args.checkpoint)
-    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
+    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
     sampler = fitted.sampler(scene)   # refuses a scene the model does not fit
     seed = fitted.seed if args.seed is None else args.seed
     if args.split:
@@ -319,7 +319,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.ray is None:
         _refuse_without_ray(args, "--tile-rows", "--ray-cpus-per-tile", "--ray-gpus-per-tile")
     fitted = load_checkpoint(args.checkpoint)
-    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
+    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
     sampler = fitted.sampler(scene)
     if note := fitted.scene.same_data(scene):
         print(f"warning: {note}")
@@ -363,7 +363,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _refuse_without_ray(args, "--ray-cpus-per-run", "--ray-gpus-per-run")
     models, seeds = parse_models(args.models), parse_seeds(args.seeds)
     overrides = parse_overrides(args.set)
-    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var)
+    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
     stop = threading.Event()
     if args.ray is not None:
         report = _compare_on_ray(args, scene, models, seeds, overrides, stop)
@@ -563,17 +563,20 @@ def _value(text: str) -> Any:
     return text
 
 
-def _load_scene(spec: str, gt: str | None = None, cube_var: str | None = None, gt_var: str | None = None) -> Scene:
+def _load_scene(spec: str, gt: str | None = None, cube_var: str | None = None, gt_var: str | None = None,
+                class_names: str | None = None, wavelengths: str | None = None) -> Scene:
     """A scene by name or path; a Pavia scene is downloaded with a progress bar when missing."""
     from .scenes import SCENE_CHOICES, load_scene
 
     key = spec.strip().lower()
     if key in SCENE_CHOICES:
-        if cube_var or gt_var:
-            raise ValueError(f"--cube-var and --gt-var apply to a .mat path, not to the built-in scene '{key}'")
+        if cube_var or gt_var or class_names or wavelengths:
+            raise ValueError(f"--cube-var, --gt-var, --class-names and --wavelengths apply to a scene file, not to "
+                             f"the built-in scene '{key}'")
         return load_scene(key, gt, progressbar=True) if key != "demo" else load_scene(key, gt)
-    names = {k: v for k, v in (("cube_var", cube_var), ("gt_var", gt_var)) if v}
-    return load_scene(spec, gt, **names)
+    options = {k: v for k, v in (("cube_var", cube_var), ("gt_var", gt_var), ("class_names", class_names),
+                                 ("wavelengths", wavelengths)) if v}
+    return load_scene(spec, gt, **options)
 
 
 def _split(scene: Scene, spec: str, seed: int) -> Split:
@@ -685,9 +688,14 @@ def _ctrl_c_sets(stop: threading.Event,
 
 
 def _add_scene_file_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gt", metavar="GT.mat", help="labels in a second .mat file (for a .mat scene)")
+    p.add_argument("--gt", metavar="LABELS", help="the label map in a second file: .mat, ENVI classification (.hdr), "
+                   "GeoTIFF or PNG mask (needed for ENVI and GeoTIFF cubes)")
     p.add_argument("--cube-var", help="name of the cube variable in the .mat file (default: found by shape)")
-    p.add_argument("--gt-var", help="name of the label variable (default: found by shape)")
+    p.add_argument("--gt-var", help="name of the label variable in a .mat label file (default: found by shape)")
+    p.add_argument("--class-names", metavar="NAMES", help="class names in id order: a text file with one per line, "
+                   "or a comma-separated list (default: from the file, else Class 1..C)")
+    p.add_argument("--wavelengths", metavar="NM", help="band centres in nm: START-END (even spread), a comma-separated "
+                   "list or a text file (default: from the file, else a guess by band count, marked as one)")
 
 
 def _add_scene_options(p: argparse.ArgumentParser, required: bool) -> None:

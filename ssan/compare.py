@@ -128,6 +128,30 @@ class ModelSummary:
         return dict(self.__dict__)
 
 
+def summarise(runs: list[RunResult], models: list[str] | tuple[str, ...]) -> list[ModelSummary]:
+    """Mean ± sample std of each model's finished runs (one per seed), in the order of `models` (those
+    with runs); failed runs are left out."""
+    out = []
+    for model in models:
+        mine = [r for r in runs if r.model == model and not r.failed]
+        if not mine:
+            continue
+        values = {k: np.array([r.metrics[k] for r in mine], dtype=float) for k in METRIC_KEYS}
+        per_class = np.array([[np.nan if a is None else a for a in r.metrics["per_class"]] for r in mine], float)
+        with warnings.catch_warnings():  # a class with no test pixel in any seed stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pc_mean = np.nanmean(per_class, axis=0)
+        out.append(ModelSummary(
+            model=model,
+            n_runs=len(mine),
+            mean={k: float(v.mean()) for k, v in values.items()},
+            std={k: float(v.std(ddof=1)) if v.size > 1 else 0.0 for k, v in values.items()},
+            per_class_mean=[None if np.isnan(a) else float(a) for a in pc_mean],
+            train_seconds_mean=float(np.mean([r.train_seconds for r in mine])),
+        ))
+    return out
+
+
 @dataclass
 class Report:
     """Everything a comparison produced, with what is needed to re-run and audit it."""
@@ -154,25 +178,7 @@ class Report:
 
     def summaries(self) -> list[ModelSummary]:
         """Mean ± std per model over the seeds it finished, in the order models were asked for."""
-        out = []
-        for model in self.models:
-            runs = [r for r in self.runs if r.model == model and not r.failed]
-            if not runs:
-                continue
-            values = {k: np.array([r.metrics[k] for r in runs], dtype=float) for k in METRIC_KEYS}
-            per_class = np.array([[np.nan if a is None else a for a in r.metrics["per_class"]] for r in runs], float)
-            with warnings.catch_warnings():  # a class with no test pixel in any seed stays NaN
-                warnings.simplefilter("ignore", RuntimeWarning)
-                pc_mean = np.nanmean(per_class, axis=0)
-            out.append(ModelSummary(
-                model=model,
-                n_runs=len(runs),
-                mean={k: float(v.mean()) for k, v in values.items()},
-                std={k: float(v.std(ddof=1)) if v.size > 1 else 0.0 for k, v in values.items()},
-                per_class_mean=[None if np.isnan(a) else float(a) for a in pc_mean],
-                train_seconds_mean=float(np.mean([r.train_seconds for r in runs])),
-            ))
-        return out
+        return summarise(self.runs, self.models)
 
     def to_dict(self) -> dict:
         """JSON-ready: inputs, per-seed splits and runs, summaries, the paper's numbers and versions."""

@@ -62,11 +62,21 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> M
 
 
 def evaluate(fitted: FittedModel, scene: Scene, split: Split, sampler: PixelSampler | None = None,
-             pixels: np.ndarray | None = None) -> Metrics:
-    """Metrics of `fitted` on the split's test pixels (or the given pixels of the split's label map)."""
+             pixels: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
+             batch_size: int = 4096) -> Metrics:
+    """Metrics of `fitted` on the split's test pixels (or the given pixels of the split's label map);
+    `progress(done, total)` after each batch of `batch_size` pixels scored."""
     sampler = sampler or fitted.sampler(scene)
-    pixels = split.test if pixels is None else pixels
-    return compute_metrics(split.targets(pixels), fitted.predict(sampler, pixels), fitted.n_classes)
+    pixels = np.asarray(split.test if pixels is None else pixels)
+    predicted = np.empty(pixels.size, dtype=np.int64)
+    if progress is not None:
+        progress(0, pixels.size)
+    for start in range(0, pixels.size, batch_size):
+        chunk = pixels[start : start + batch_size]
+        predicted[start : start + chunk.size] = fitted.predict(sampler, chunk, batch_size=min(batch_size, 1024))
+        if progress is not None:
+            progress(start + chunk.size, pixels.size)
+    return compute_metrics(split.targets(pixels), predicted, fitted.n_classes)
 
 
 def predict_map(fitted: FittedModel, scene: Scene, sampler: PixelSampler | None = None, *,

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from PIL import Image
 
-from ssan.imaging import colorize_labels, grid_axes
+from ssan.imaging import blend, colorize_labels, grid_axes
 from ssan.reference import LABEL as PAPER_LABEL
 from ssan.scene import PALETTE, SceneError
 
@@ -328,11 +328,16 @@ def confusion_matrix_figure(
     row_sums = counts.sum(axis=1, keepdims=True)
     fractions = np.divide(counts, row_sums, out=np.zeros(counts.shape, dtype=np.float64), where=row_sums > 0)
     names = list(class_names)
+    # Readable cells: empty cells stay blank, shares are whole percents ("<1%" rather than "0%"), and the
+    # heatmap's own text colouring keeps light text on dark cells and dark text on light ones.
+    shown = np.round(100 * fractions).astype(int)
+    labels = np.where(counts == 0, "", np.where(shown == 0, "<1%", np.char.add(shown.astype(str), "%"))
+                      if normalise else counts.astype(str))
     fig = go.Figure(go.Heatmap(
         z=fractions if normalise else counts, x=names, y=names, colorscale="Viridis",
         zmin=0, zmax=1 if normalise else max(1, int(counts.max(initial=0))),
         customdata=np.stack([counts, fractions], axis=-1),
-        texttemplate="%{z:.1%}" if normalise else "%{z:d}",
+        text=labels, texttemplate="%{text}", textfont={"size": 13 if n <= 12 else 10},
         hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[0]:d} pixels "
                       "(%{customdata[1]:.1%} of the true class)<extra></extra>",
         colorbar={"title": {"text": "share of row" if normalise else "pixels"}, "thickness": 12},
@@ -360,6 +365,22 @@ def class_map_figure(
             marker={"symbol": "square", "size": 12, "color": colour},
         ))
     _image_axes(fig, np.shape(class_map))
+    fig.update_layout(legend={"itemclick": False, "itemdoubleclick": False})
+    return _finish(fig, title, l=0, b=0, t=40 if title else 0)
+
+
+def split_map_figure(rgb: np.ndarray, roles: np.ndarray, role_names: Sequence[str], role_colours: Sequence[str],
+                     counts: Sequence[int] | None = None, title: str | None = None, opacity: float = 0.75) -> go.Figure:
+    """Where the split's pixels lie: roles (1..R; 0 = none) in their colours over a greyed copy of the image."""
+    grey = np.repeat(np.asarray(rgb, np.float32).mean(axis=2, keepdims=True), 3, axis=2)
+    grey = (0.35 * grey + 0.65 * 255 * 0.5).astype(np.uint8)  # muted, so the roles stand out
+    image = blend(grey, colorize_labels(roles, role_colours), np.asarray(roles) > 0, opacity)
+    fig = go.Figure(go.Image(source=_png_data_uri(image), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip", name="split"))
+    for i, (name, colour) in enumerate(zip(role_names, role_colours)):
+        label = name if counts is None else f"{name} ({counts[i]:,})"
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, hoverinfo="skip", showlegend=True,
+                                 marker={"symbol": "square", "size": 12, "color": colour}))
+    _image_axes(fig, np.shape(roles))
     fig.update_layout(legend={"itemclick": False, "itemdoubleclick": False})
     return _finish(fig, title, l=0, b=0, t=40 if title else 0)
 

@@ -17,6 +17,9 @@ from .preprocess import PixelSampler, Preprocessing
 from .scene import Scene
 
 
+CANCELLED_MARK = "⚠ CANCELLED (stopped early, best-so-far weights)"
+
+
 class IncompatibleSceneError(ValueError):
     """A model was asked to classify a scene it was not trained for."""
 
@@ -162,6 +165,8 @@ class FittedModel:
                 f"{self.split.get('protocol', '?')} split (seed {self.split.get('seed', '?')}), training seed {self.seed}")
         if self.metrics:
             text += f": OA {100 * self.metrics['oa']:.2f}%, AA {100 * self.metrics['aa']:.2f}%, kappa {self.metrics['kappa']:.4f}"
+        if self.cancelled:
+            text += f" · {CANCELLED_MARK}"
         return text
 
 

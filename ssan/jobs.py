@@ -102,6 +102,7 @@ class JobSnapshot:
     elapsed: float
     queue_position: int | None = None   # set while waiting for a free slot: 1 = next
     note: str | None = None             # why a job stopped early without a cancel (its session ended)
+    scoring: tuple[int, int] | None = None  # (pixels scored, test pixels) once the running model has trained
 
     @property
     def finished(self) -> bool:
@@ -152,6 +153,7 @@ class TrainJob:
         self._current = 0
         self._history: list[dict] = []
         self._progress: Progress | None = None
+        self._scoring: tuple[int, int] | None = None
         self._checkpoints: list[Path] = []
         self._metrics: list[dict] = []
         self._results: list[FittedModel] = []
@@ -193,6 +195,7 @@ class TrainJob:
                 progress=self._progress, checkpoints=tuple(self._checkpoints), metrics=tuple(self._metrics),
                 error=self._error, elapsed=0.0 if self._started is None else end - self._started,
                 queue_position=self.queue.position(self) if self._status == PENDING else None, note=self._note,
+                scoring=self._scoring,
             )
 
     def run(self) -> None:
@@ -208,10 +211,10 @@ class TrainJob:
         try:
             for i, name in enumerate(self.models):
                 with self._lock:
-                    self._current, self._history, self._progress = i, [], None
+                    self._current, self._history, self._progress, self._scoring = i, [], None, None
                 fitted = train(self.scene, self.split, name, self.preset, seed=self.seed, device=self.device,
                                overrides=self.overrides, progress=self._on_progress, stop=self.stop)
-                fitted.metrics = evaluate(fitted, self.scene, self.split).to_dict()
+                fitted.metrics = evaluate(fitted, self.scene, self.split, progress=self._on_scoring).to_dict()
                 path = save_checkpoint(fitted, self._checkpoint_dir(fitted)) if self.runs_dir is not None else None
                 with self._lock:
                     self._results.append(fitted)
@@ -244,6 +247,9 @@ class TrainJob:
                     self._note = "the session that started this job ended, so it was cancelled (best model so far kept)"
                 self.stop.set()
         return self.stop.is_set()
+    def _on_scoring(self, done: int, total: int) -> None:
+        with self._lock:
+            self._scoring = (done, total)
 
     def _on_progress(self, p: Progress) -> None:
         self._should_stop()

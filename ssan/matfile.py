@@ -19,7 +19,8 @@ import h5py
 import numpy as np
 import scipy.io
 
-from .scene import ROSIS_RANGE_NM, Scene, SceneError, rosis_wavelengths
+from .scene import Scene, SceneError
+from .sensors import guess_wavelengths, parse_wavelengths
 
 NAN_POLICIES = ("refuse", "mask")
 # A 1-D variable with one of these names (any case) and one value per band is read as band centres.
@@ -29,6 +30,8 @@ MAX_BYTES_ENV = "SSAN_MAX_SCENE_BYTES"
 DEFAULT_MAX_BYTES = 4 * 2**30   # 4 GiB as float32: Pavia Centre is 0.3 GiB, a 1000x1000x224 AVIRIS-class scene 0.9 GiB
 V5_ARRAY_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
                     "logical", "char"}
+# A text variable with one of these names (any case) holds the class names, one per class.
+NAMES_VARIABLE = re.compile(r"class_?names|names|classes|labels_?names", re.IGNORECASE)
 MAT_HELP = "Save it from MATLAB with save(..., '-v7') or '-v7.3', or from Python with scipy.io.savemat."
 
 
@@ -168,17 +171,20 @@ def load_mat_scene(
     nan_policy: str = "refuse",
     wavelengths_var: str | None = None,
     class_colors: Sequence[str] | Mapping[int, str] | None = None,
+    wavelengths: str | None = None,
 ) -> Scene:
     """A validated `Scene` from one .mat file holding cube and labels, or from two files.
 
     Variables are found by shape unless named. Label ids are renumbered 1..C (file ids kept in
     `original_ids`). `class_names`/`class_colors`: one per class present (in id order), one per
     id 1..max id, or a mapping original id -> value. `nan_policy="mask"` zeroes NaN/inf pixels
-    and unlabels them instead of refusing the file.
+    and unlabels them instead of refusing the file. `wavelengths` ("400-2500", a list or a file; see
+    `sensors.parse_wavelengths`) overrides the file's band centres and the guess.
     """
     try:
         return _load_mat_scene(cube_path, gt_path, cube_var=cube_var, gt_var=gt_var, name=name, class_names=class_names,
-                               nan_policy=nan_policy, wavelengths_var=wavelengths_var, class_colors=class_colors)
+                               nan_policy=nan_policy, wavelengths_var=wavelengths_var, class_colors=class_colors,
+                               wavelengths=wavelengths)
     except MemoryError:
         raise SceneError(_out_of_memory(Path(cube_path))) from None
 
@@ -194,6 +200,7 @@ def _load_mat_scene(
     nan_policy: str = "refuse",
     wavelengths_var: str | None = None,
     class_colors: Sequence[str] | Mapping[int, str] | None = None,
+    wavelengths: str | None = None,
 ) -> Scene:
     if nan_policy not in NAN_POLICIES:
         raise SceneError(f"nan_policy must be one of {', '.join(NAN_POLICIES)}; got {nan_policy!r}.")
@@ -204,13 +211,48 @@ def _load_mat_scene(
 
     cube_name, raw_cube = _pick_cube(cube_vars, cube_path, cube_var)
     _, raw_labels = _pick_labels(gt_vars, gt_file, gt_var, raw_cube.shape[:2])
-    where = str(cube_path) if gt_path is None else f"{cube_path} + {gt_file}"
+    if class_names is None:
+        class_names = names_variable(gt_vars)
+    return scene_from_arrays(
+        raw_cube, raw_labels, cube_path=cube_path, gt_file=gt_file, two_files=gt_path is not None,
+        cube_name=cube_name, name=name, class_names=class_names, class_colors=class_colors, nan_policy=nan_policy,
+        wavelengths=((parse_wavelengths(wavelengths, raw_cube.shape[2]), False, ["Wavelengths as given."])
+                     if wavelengths else
+                     _wavelengths(cube_vars, gt_vars, cube_path, raw_cube.shape[2], wavelengths_var)),
+    )
+
+
+def scene_from_arrays(
+    raw_cube: np.ndarray,
+    raw_labels: np.ndarray,
+    *,
+    cube_path: Path,
+    gt_file: Path,
+    two_files: bool,
+    cube_name: str,
+    wavelengths: tuple[np.ndarray, bool, list[str]],
+    name: str | None = None,
+    class_names: Sequence[str] | Mapping[int, str] | None = None,
+    class_colors: Sequence[str] | Mapping[int, str] | None = None,
+    nan_policy: str = "refuse",
+) -> Scene:
+    """The checks every file format shares (band count, finite values, integer labels, at least two
+    classes, names per class), then the `Scene`; `wavelengths` is (values, estimated, notes)."""
+    if nan_policy not in NAN_POLICIES:
+        raise SceneError(f"nan_policy must be one of {', '.join(NAN_POLICIES)}; got {nan_policy!r}.")
+    where = str(cube_path) if not two_files else f"{cube_path} + {gt_file}"
     notes: list[str] = []
 
     if raw_cube.shape[2] < 3:
         raise SceneError(
             f"{cube_path}: variable '{cube_name}' has {raw_cube.shape[2]} band(s); spectral attention needs "
             "at least 3. Check that it is the hyperspectral cube (rows x cols x bands), or name another with cube_var=."
+        )
+    if tuple(raw_labels.shape) != tuple(raw_cube.shape[:2]):
+        raise SceneError(
+            f"{gt_file}: the label map is {'x'.join(map(str, raw_labels.shape))} but the cube is "
+            f"{raw_cube.shape[0]}x{raw_cube.shape[1]} pixels; cube and labels must cover the same pixels. "
+            "Use the label map made for this cube."
         )
     cube = np.asarray(raw_cube, dtype=np.float32)
     labels = _integer_labels(raw_labels, gt_file)
@@ -243,7 +285,7 @@ def _load_mat_scene(
             f"Label ids {_id_text(id_list)} were renumbered 1..{len(id_list)} (the file's ids are kept in original_ids)."
         )
 
-    wavelengths, estimated, wl_notes = _wavelengths(cube_vars, gt_vars, cube_path, raw_cube.shape[2], wavelengths_var)
+    values, estimated, wl_notes = wavelengths
     notes.extend(wl_notes)
 
     names = _per_class(class_names, id_list, "class_names", gt_file) or tuple(f"Class {i}" for i in id_list)
@@ -253,7 +295,7 @@ def _load_mat_scene(
         cube=cube,
         labels=remapped,
         class_names=names,
-        wavelengths=wavelengths,
+        wavelengths=values,
         source=where,
         class_colors=colors,
         original_ids=tuple(id_list),
@@ -262,6 +304,18 @@ def _load_mat_scene(
         masked_pixels=masked,
         notes=tuple(notes),
     )
+
+
+def names_variable(variables: Mapping[str, np.ndarray]) -> tuple[str, ...] | None:
+    """Class names from a text variable called class_names / names / classes (a cell array of strings)."""
+    for key, value in variables.items():
+        if NAMES_VARIABLE.fullmatch(key):
+            arr = np.asarray(value, dtype=object).ravel()
+            names = [str(np.asarray(v).ravel()[0]) if np.size(v) == 1 and not isinstance(v, str) else str(v)
+                     for v in arr]
+            if names and all(n.strip() for n in names) and np.asarray(value).dtype.kind in "OUS":
+                return tuple(n.strip() for n in names)
+    return None
 
 
 def _describe(variables: Mapping[str, np.ndarray]) -> str:
@@ -384,12 +438,9 @@ def _wavelengths(cube_vars: Mapping[str, np.ndarray], gt_vars: Mapping[str, np.n
             if values is not None:
                 return values, False, [f"Wavelengths from variable '{key}'."]
             notes.append(f"Variable '{key}' does not look like band centres in nm or µm and was ignored.")
-    lo, hi = ROSIS_RANGE_NM
-    notes.append(
-        f"No wavelength vector in {path.name}; band centres are estimates, {n_bands} bands spread evenly "
-        f"over {lo:.0f}–{hi:.0f} nm (ROSIS-like)."
-    )
-    return rosis_wavelengths(n_bands), True, notes
+    values, guess = guess_wavelengths(n_bands)
+    notes.append(f"No wavelength vector in {path.name}; {guess}")
+    return values, True, notes
 
 
 def _as_nm(arr: np.ndarray, n_bands: int) -> np.ndarray | None:

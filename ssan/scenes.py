@@ -15,6 +15,7 @@ from . import pavia
 from .download import fetch_scene_files, is_cached, local_file_note
 from .matfile import load_mat_scene
 from .pavia import PaviaScene
+from .readers import CUBE_FORMATS, is_scene_file, load_file_scene
 from .scene import Scene, SceneError
 
 SCENE_CHOICES = ("demo", "paviau", "paviac")
@@ -34,9 +35,11 @@ class SceneEntry:
 
 
 def load_scene(spec: str | Path, gt: str | Path | None = None, **kwargs: Any) -> Scene:
-    """A scene from "demo" (kwargs: seed), "paviau"/"paviac" (kwargs: progressbar) or a .mat path.
+    """A scene from "demo" (kwargs: seed), "paviau"/"paviac" (kwargs: progressbar) or a cube file's path.
 
-    For a path, `gt` is an optional second file with the labels and kwargs go to `load_mat_scene`.
+    For a path, `gt` is the label file (optional for a .mat that holds both) and kwargs go to
+    `readers.load_file_scene` (cube_var, gt_var, class_names, wavelengths, name, nan_policy, and
+    the .mat reader's own options).
     """
     key = str(spec).strip().lower()
     if key in pavia.PAVIA_SCENES or key == "demo":
@@ -48,11 +51,11 @@ def load_scene(spec: str | Path, gt: str | Path | None = None, **kwargs: Any) ->
             return make_demo_scene(**kwargs)
         return load_pavia(key, **kwargs)
     path = Path(spec).expanduser()
-    if path.exists() or path.suffix.lower() == ".mat":
-        return load_mat_scene(path, gt, **kwargs)
+    if path.exists() or is_scene_file(path):
+        return load_file_scene(path, gt, **kwargs)
     raise SceneError(
-        f"unknown scene '{spec}': expected one of {', '.join(SCENE_CHOICES)} or the path of a .mat file, "
-        f"and there is no file at {path.resolve()}. Check the spelling or the path."
+        f"unknown scene '{spec}': expected one of {', '.join(SCENE_CHOICES)} or the path of a cube file "
+        f"({CUBE_FORMATS}), and there is no file at {path.resolve()}. Check the spelling or the path."
     )
 
 

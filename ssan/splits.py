@@ -89,6 +89,19 @@ class Split:
         }
 
 
+SPLIT_ROLES = ("train", "validation", "test", "left out (guard band)")
+SPLIT_ROLE_COLOURS = ("#d62728", "#ff7f0e", "#1f77b4", "#bbbbbb")
+
+
+def split_roles(split: Split) -> np.ndarray:
+    """(H, W) role of every pixel: 0 unlabelled, 1 train, 2 validation, 3 test, 4 labelled but in no set
+    (the disjoint split's guard band, or pixels a split left out)."""
+    roles = np.where(split.label_map.ravel() > 0, 4, 0).astype(np.int32)
+    for role, pixels in ((1, split.train), (2, split.val), (3, split.test)):
+        roles[pixels] = role
+    return roles.reshape(split.shape)
+
+
 def leakage_fraction(train: np.ndarray, test: np.ndarray, shape: tuple[int, int], patch_size: int = DEFAULT_PATCH) -> float:
     """Share of `test` pixels whose patch_size x patch_size window contains a pixel of `train`."""
     if test.size == 0:
@@ -315,7 +328,33 @@ def fixed_split(scene: Scene, train_map: np.ndarray, test_map: np.ndarray, seed:
     val = np.sort(np.concatenate(val)).astype(np.int64)
     test = np.flatnonzero(test_map.ravel() > 0).astype(np.int64)
     desc = f"fixed: train/test maps from {source} ({train.size + val.size} / {test.size} px), {val_share:.0%} of train held out for validation, seed {seed}"
-    return Split("fixed", seed, train, val, test, label_map, desc, patch_size)
+    return Split("fixed", seed, train, val, test, label_map, desc, patch_size,
+                 fixed_split_warnings(scene, train_map, np.flatnonzero(train_map.ravel() > 0), test, patch_size))
+
+
+def fixed_split_warnings(scene: Scene, train_map: np.ndarray, train: np.ndarray, test: np.ndarray,
+                         patch_size: int) -> tuple[str, ...]:
+    """What a given train map hides: training pixels on ground-truth background, and how close the test
+    pixels lie to the training map (`train` = every training-map pixel, validation included)."""
+    warns = []
+    labelled_train = int((train_map > 0).sum())
+    on_background = int(((train_map > 0) & (scene.labels == 0)).sum())
+    if on_background:
+        warns.append(f"{on_background:,} of the {labelled_train:,} training-map pixels lie on ground-truth background "
+                     "(label 0 in the scene's ground truth): the two maps disagree there.")
+    inside = leakage_fraction(train, test, scene.shape, patch_size)
+    overlap = patch_overlap_fraction(train, test, scene.shape, patch_size)
+    if overlap > 0:
+        warns.append(f"{100 * inside:.1f}% of the test pixels have a training-map pixel inside their "
+                     f"{patch_size}x{patch_size} patch, and {100 * overlap:.1f}% of the test patches overlap a "
+                     "training pixel's patch (they share pixels the network saw in training).")
+    return tuple(warns)
+
+
+def patch_overlap_fraction(train: np.ndarray, test: np.ndarray, shape: tuple[int, int],
+                           patch_size: int = DEFAULT_PATCH) -> float:
+    """Share of `test` pixels whose patch shares a pixel with the patch of some `train` pixel."""
+    return leakage_fraction(train, test, shape, 2 * patch_size - 1)
 
 
 def fixed_split_from_files(scene: Scene, train_path: str | Path, test_path: str | Path, seed: int = 0,

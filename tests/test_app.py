@@ -21,6 +21,7 @@ from ssan.demo import make_demo_scene
 from ssan.scene import SceneError
 from ssan.scenes import load_scene
 from ui.uploads import store_checkpoint_upload, store_scene_upload
+from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "demo-ssan"
@@ -31,10 +32,20 @@ TIMEOUT = 180
 
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch) -> Path:
-    """Each test saves its models in its own runs folder."""
+    """Each test saves its models in its own runs folder (and cached maps in its own data folder)."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("SSAN_RUNS_DIR", str(runs))
+    monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
     return runs
+
+
+def saved_copy(runs_dir: Path, name: str, **sidecar) -> Path:
+    """A copy of the shipped checkpoint under `runs_dir` with some provenance changed (e.g. cancelled)."""
+    folder = runs_dir / "demo" / name
+    shutil.copytree(ASSET, folder)
+    side = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps(side | sidecar))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -118,11 +129,28 @@ def test_click_on_the_scene_sets_the_pixel_and_pins_compare_spectra(demo):
     at = click(at, "scene_image", 100, 20)
     assert at.session_state["pinned"] == [(40, 30)]
     names = [t["name"] for t in chart(at, "scene_spectrum")["data"]]
-    assert names[:2] == ["(100, 20)", "#1 (40, 30)"]
+    assert names[:2] == [f"(100, 20) {class_name(demo, int(demo.labels[100, 20]))}",
+                         f"#1 (40, 30) {class_name(demo, int(demo.labels[40, 30]))}"]
     marker = chart(at, "scene_image")["data"][-1]
     assert (marker["x"][0], marker["y"][0]) == (20, 100)
     at.button(key="unpin").click().run()
     assert at.session_state["pinned"] == []
+
+
+def test_scene_page_composites_split_map_and_demo_objects(demo):
+    at = app()
+    at.button(key="composite_Colour infrared").click().run()
+    assert at.session_state["rgb_nm"] == (800.0, 650.0, 550.0)
+    assert at.slider(key="w_nm_Red").value == 800.0
+    at.button(key="composite_True colour").click().run()
+    assert at.session_state["rgb_nm"] == (640.0, 550.0, 470.0)
+    split_map = chart(at, "split_map")
+    legend_names = [t["name"] for t in split_map["data"][1:]]
+    assert [n.split(" (")[0] for n in legend_names] == ["train", "validation", "test", "left out"]
+    assert legend_names[0] == "train (1,200)", "100 per class on 12 classes"
+    assert "parked cars" in texts(at)
+    at.selectbox(key="w_split_kind").set_value("disjoint").run()
+    assert chart(at, "split_map")["data"][4]["name"].startswith("left out (guard band) (")
 
 
 def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
@@ -135,7 +163,9 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
     expected = pixel_attention(fitted, fitted.sampler(demo), np.array([12 * 150 + 34])).spectral[0]
     assert np.allclose(values(bars["y"]), expected, atol=1e-5)
     assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
-    assert "Planted bands get" in texts(at)
+    assert "differ only in bands" in texts(at) and "the attention it gives any other band" in texts(at)
+    assert "Attention differs from one training run to the next" in texts(at)
+    assert "not necessarily where the evidence *lies*" in texts(at)
     at.switch_page(SPATIAL).run()
     assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
     at.button(key="spatial_right").click().run()
@@ -194,6 +224,31 @@ def test_switching_to_your_own_file_and_back(tmp_path, demo):
     at.switch_page(SCENE).run()
     at.radio(key="w_scene_choice").set_value("demo").run()
     assert "Showing: Demo town" in texts(at)
+
+
+def test_an_envi_scene_with_names_and_wavelengths_from_the_app(tmp_path):
+    import spectral.io.envi as envi
+
+    rng = np.random.default_rng(0)
+    envi.save_image(str(tmp_path / "cube.hdr"), rng.random((30, 36, 8)).astype(np.float32))
+    envi.save_classification(str(tmp_path / "gt.hdr"), np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0)
+                             .astype(np.uint8), class_names=["Unclassified", "a", "b", "c"])
+    at = app()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(tmp_path / "cube.hdr")).run()
+    at.text_input(key="w_gt_path").set_value(str(tmp_path / "gt.hdr")).run()
+    at.button(key="load_path").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "30×36 pixels" in texts(at) and "a guess: see the notes" in texts(at)
+    assert "matches no sensor" in texts(at)
+    at.text_input(key="w_scene_names").set_value("road, grass, roof").run()
+    at.text_input(key="w_scene_wavelengths").set_value("450-950").run()
+    at.button(key="load_path").click().run()
+    assert "450–950 nm" in texts(at) and "a guess" not in texts(at)
+    assert "roof" in texts(at)
+    at.text_input(key="w_scene_wavelengths").set_value("450, 950").run()
+    at.button(key="load_path").click().run()
+    assert "2 value(s) for a cube of 8 bands" in texts(at)
 
 
 def test_a_bad_path_gives_a_clear_message(tmp_path):
@@ -273,7 +328,12 @@ def test_training_a_quick_model_from_the_train_page(runs_dir):
     at.session_state["adv_iterations"] = 30
     at.session_state["adv_eval_every"] = 10
     at.run()
-    assert "30 iterations" in texts(at)
+    deadline = time.monotonic() + TIMEOUT
+    while "measuring a few training steps" in texts(at):  # the estimate is timed in the background
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        at.run()
+    assert "30 iterations" in texts(at) and " test pixels" in texts(at)
     at.button(key="start_training").click().run()
     assert not at.exception and not at.error
     _, job = at.session_state["train_job"]
@@ -309,12 +369,15 @@ def test_cancelling_keeps_the_best_model(runs_dir):
     at.run()
     assert "Cancelled: the best model so far was kept" in texts(at)
     assert len(list(runs_dir.rglob("model.json"))) == 1
+    assert ("demo",) not in at.session_state["model_dirs"], "a cancelled run is never made the active model"
+    assert "CANCELLED" in texts(at)
 
 
 def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     at = app(COMPARE)
     table = at.dataframe[0].value
     assert list(table.index) == ["SSAN"] and table.loc["SSAN", "OA %"] > 90
+    assert "knn" in at.multiselect(key="compare_models").value, "nothing saved for KNN yet: it is missing"
     at.multiselect(key="compare_models").set_value(["knn"]).run()
     at.button(key="start_compare").click().run()
     _, job = at.session_state["compare_job"]
@@ -324,7 +387,18 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     table = at.dataframe[0].value
     assert list(table.index) == ["KNN", "SSAN"]
     assert "Asphalt road" in table.columns and "OA % (paper, reported)" not in table.columns
+    assert "KNN OA" in [m.label for m in at.metric]
     assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
+    assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], "SSAN and the best comparator"
+    # KNN on this split and seed is saved now: it is no longer missing, and picking it trains nothing.
+    assert "knn" not in at.multiselect(key="compare_models").value
+    at.multiselect(key="compare_models").set_value(["knn"]).run()
+    assert at.button(key="start_compare").disabled and "reused rather than retrained: KNN" in texts(at)
+    # Over seeds: one seed saved for KNN, the others listed as missing.
+    at.text_input(key="w_compare_seeds").set_value("0,1").run()
+    seeds = at.dataframe[1].value
+    assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith("± 0.00")
+    assert "seed 1: " in texts(at) and "KNN" in texts(at).split("seed 1: ")[1]
     at.toggle(key="w_cm_normalise").set_value(True).run()
     z = values(chart(at, "cm_SSAN")["data"][0]["z"])
     assert np.allclose(z.sum(axis=1), 1.0)
@@ -332,6 +406,76 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert not at.exception
     for key in ("map_Ground truth", "map_KNN", "map_SSAN"):
         assert chart(at, key)["data"][0]["type"] == "image"
+    assert len(list((runs_dir.parent / "data" / "maps").glob("*.npy"))) == 2, "one cached map per checkpoint"
+
+
+def test_the_seed_study_trains_the_missing_runs_one_seed_after_another(runs_dir):
+    at = app(COMPARE)
+    at.multiselect(key="compare_seed_models").set_value(["knn"]).run()
+    at.text_input(key="w_compare_seeds").set_value("0,1").run()
+    at.button(key="start_seed_study").click().run()
+    for seed in (0, 1):
+        _, job = at.session_state["compare_job"]
+        assert job.join(timeout=TIMEOUT) and job.seed == seed and job.split.seed == seed
+        at.run()  # the next queued seed starts when the page sees the job finished
+    assert not at.exception and not at.error
+    seeds = at.dataframe[1].value
+    assert seeds.loc["KNN", "seeds done"] == "2 of 2" and not at.session_state["compare_queue"]
+    assert len(list(runs_dir.rglob("model.json"))) == 2
+
+
+def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
+    cancelled = saved_copy(runs_dir, "ssan-cancelled", cancelled=True, best_val_accuracy=0.999)
+    at = app(COMPARE)
+    options = at.selectbox(key="ckpt_ssan").options
+    assert sum("CANCELLED" in o for o in options) == 1
+    assert "CANCELLED" not in at.selectbox(key="ckpt_ssan").value, "the best finished run is the default"
+    assert list(at.dataframe[0].value.index) == ["SSAN"]
+    at.selectbox(key="ckpt_ssan").set_value(next(o for o in options if "CANCELLED" in o)).run()
+    assert list(at.dataframe[0].value.index) == ["SSAN ⚠ cancelled"], "picked by hand, and marked"
+    assert at.session_state["compare_choice"][(("demo",), "paper", 0, "ssan")] == str(cancelled)
+    at.switch_page(TRAIN).run()
+    radio = at.radio(key="active_model")
+    assert radio.value == str(ASSET), "the cancelled run, though newest, is not made active"
+    assert any("CANCELLED" in o for o in radio.options) and "never made active" in texts(at)
+
+
+def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir):
+    run = saved_copy(runs_dir, "ssan-run")
+    at = app(TRAIN)
+    at.radio(key="active_model").set_value(str(run)).run()
+    at.selectbox(key="manage_model").set_value(next(o for o in at.selectbox(key="manage_model").options)).run()
+    at.text_input(key="rename_to_ssan-run").set_value("lecture-ssan").run()
+    at.button(key="rename_model").click().run()
+    renamed = run.with_name("lecture-ssan")
+    assert renamed.is_dir() and not run.exists()
+    assert at.session_state["model_dirs"][("demo",)] == str(renamed), "the active model follows its new name"
+    assert at.button(key="delete_model").disabled, "deleting needs a confirmation"
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete_model").click().run()
+    assert not renamed.exists() and not at.exception
+    assert at.radio(key="active_model").value == str(ASSET), "back to the default model"
+
+
+def test_a_job_is_shown_only_on_its_own_scene(tmp_path, runs_dir):
+    cube = tmp_path / "tiny.mat"
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels})
+    at = app(TRAIN)
+    at.session_state["train_model"] = "knn"
+    at.run()
+    at.button(key="start_training").click().run()
+    _, job = at.session_state["train_job"]
+    assert job.join(timeout=TIMEOUT)
+    at.run()
+    assert "KNN OA" in [m.label for m in at.metric]
+    at.switch_page(SCENE).run()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    at.switch_page(TRAIN).run()
+    assert not at.metric, "the demo's result is not shown under another scene"
+    assert "A job trained on Demo town" in texts(at)
 
 
 def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
@@ -396,3 +540,35 @@ def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
         blocker.join(TIMEOUT)
     at.run()
     assert not at.exception and "Cancelled before training started: nothing was trained." in texts(at)
+
+
+def test_spatial_page_explains_the_flat_mask_and_spaces_the_class_grid():
+    at = app(SPATIAL)
+    assert "1×1 convolution" in texts(at) and "depends only on that neighbour's own" in texts(at)
+    grid = chart(at, "class_masks")
+    titles = [a for a in grid["layout"]["annotations"]]
+    assert len(titles) == 12 and all(a["yanchor"] == "bottom" for a in titles)
+    assert grid["layout"]["height"] == 80 + 250 * 3, "four tiles a row, each row tall enough for two-line titles"
+
+
+def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
+    at = app(SPECTRAL)
+    spectrum = next(e for e in at.get("plotly_chart") if "spectral_spectrum" in e.proto.id)
+    config = json.loads(spectrum.proto.config)
+    assert config["displayModeBar"] == "hover" and config["toImageButtonOptions"]["format"] == "png"
+    assert "not necessarily where the evidence *lies*" in texts(at)
+    at.toggle(key="w_present").set_value(True).run()
+    assert at.query_params["present"] == "1"
+    font = chart(at, "spectral_spectrum")["layout"]["font"]["size"]
+    assert font == 17, "larger type on the projector"
+    assert "About this page" in [e.label for e in at.expander]
+    at.switch_page(SCENE).run()
+    assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"
+    assert chart(at, "scene_image")["layout"]["height"] <= 330, "the image fits above the fold"
+    assert "Scene: Demo town (synthetic)" in [e.label for e in at.expander], "the chooser folds away"
+    at.toggle(key="w_present").set_value(False).run()
+    assert "present" not in at.query_params
+    fresh = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT)
+    fresh.query_params["present"] = "1"
+    fresh.run()
+    assert fresh.session_state["present"], "a reload with ?present=1 opens in presentation mode"

@@ -9,35 +9,63 @@ folder and mtime.
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
-from ssan.attention import class_mean_attention
-from ssan.checkpoints import SIDECAR, list_checkpoints, load_checkpoint
-from ssan.evaluate import predict_map
-from ssan.figures import clickable_image, grid_step_for
-from ssan.fitted import FittedModel
+from ssan.figures import clickable_image, grid_step_for, split_map_figure
 from ssan.imaging import blend, colorize_labels, false_colour
-from ssan.preprocess import PixelSampler
 from ssan.scene import Scene
 from ssan.scenes import load_scene
-from ssan.splits import Split, make_split
-from ssan.train import TimeEstimate, estimate_training_time, pick_device
+from ssan.splits import SPLIT_ROLE_COLOURS, SPLIT_ROLES, Split, make_split, split_roles
+
+if TYPE_CHECKING:
+    from ssan.fitted import FittedModel
+    from ssan.preprocess import PixelSampler
+
+# torch and scikit-learn take seconds to import; the Scene page needs neither, so the modules that
+# use them are imported by the loaders that need a model (see `models()`), never on the first screen.
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
+SIDECAR = "model.json"  # ssan.checkpoints.SIDECAR, without importing torch for it
 
 # Leave one core to the page and the browser: with every core in torch's thread pool, its threads
 # spin-wait against the UI thread and a 2-core laptop trains several times slower. SSAN_TORCH_THREADS overrides.
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-torch.set_num_threads(int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1)))
+TORCH_THREADS = int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1))
 
-SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes)
+SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes, names, wavelengths)
+
+
+def use_torch() -> None:
+    """Import torch (seconds, so never on the first screen) and size its thread pool; every loader that needs
+    a model calls this first, then imports the model-side ssan modules it uses."""
+    import torch
+
+    if torch.get_num_threads() != TORCH_THREADS:
+        torch.set_num_threads(TORCH_THREADS)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> threading.Thread:
+    """Import the model code (torch, scikit-learn) in a background thread, once per server, after the first
+    screen is drawn: by the time someone opens another page it is loaded."""
+
+    def work() -> None:
+        use_torch()
+        import ssan.attention, ssan.checkpoints, ssan.classmaps, ssan.estimate, ssan.jobs  # noqa: E401, F401
+
+    thread = threading.Thread(target=work, name="ssan-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def runs_dir() -> Path:
@@ -45,11 +73,12 @@ def runs_dir() -> Path:
     return Path(os.environ.get("SSAN_RUNS_DIR", "").strip() or "runs")
 
 
-def file_spec(cube: str | Path, gt: str | Path | None = None) -> SceneSpec:
-    """The spec of a scene read from files; the mtimes make an edited file a new cache key."""
+def file_spec(cube: str | Path, gt: str | Path | None = None, class_names: str = "", wavelengths: str = "") -> SceneSpec:
+    """The spec of a scene read from files (with the user's class names and wavelengths, "" = from the file);
+    the mtimes make an edited file a new cache key."""
     paths = [Path(cube).expanduser()] + ([Path(gt).expanduser()] if gt else [])
     mtimes = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
-    return ("file", str(paths[0]), str(paths[1]) if gt else "", mtimes)
+    return ("file", str(paths[0]), str(paths[1]) if gt else "", mtimes, class_names.strip(), wavelengths.strip())
 
 
 def spec_label(spec: SceneSpec) -> str:
@@ -62,7 +91,8 @@ def spec_label(spec: SceneSpec) -> str:
 def scene_for(spec: SceneSpec, _progressbar: Any = False) -> Scene:
     """The scene named by `spec` (downloaded first for Pavia when missing, with `_progressbar`)."""
     if spec[0] == "file":
-        return load_scene(spec[1], gt=spec[2] or None)
+        options = {k: v for k, v in zip(("class_names", "wavelengths"), spec[4:]) if v}
+        return load_scene(spec[1], gt=spec[2] or None, **options)
     if spec[0] == "demo":
         return load_scene("demo")
     return load_scene(spec[0], progressbar=_progressbar)
@@ -102,6 +132,17 @@ def clickable_figure(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretc
                            height=height)
 
 
+@st.cache_resource(max_entries=8)
+def split_map(spec: SceneSpec, protocol: str, seed: int, rgb_nm: tuple[float, float, float],
+              stretch: tuple[float, float]) -> go.Figure:
+    """The split's train / validation / test / guard-band pixels over the greyed composite (never mutated)."""
+    split = split_for(spec, protocol, seed)
+    roles = split_roles(split)
+    counts = [int((roles == r).sum()) for r in range(1, len(SPLIT_ROLES) + 1)]
+    return split_map_figure(false_colour_image(spec, rgb_nm, stretch), roles, SPLIT_ROLES, SPLIT_ROLE_COLOURS,
+                            counts=counts, title="The split on the image")
+
+
 def checkpoint_mtime(path: str | Path) -> float:
     """Modification time of a checkpoint's sidecar, part of the model cache key (0 when missing)."""
     sidecar = Path(path) / SIDECAR
@@ -111,6 +152,9 @@ def checkpoint_mtime(path: str | Path) -> float:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=32)
 def model_for(path: str, mtime: float) -> FittedModel:
     """The checkpoint at `path` (as of `mtime`); CheckpointError when it cannot be used."""
+    use_torch()
+    from ssan.checkpoints import load_checkpoint
+
     return load_checkpoint(path)
 
 
@@ -130,6 +174,8 @@ def sampler_for(model_path: str, mtime: float, spec: SceneSpec) -> PixelSampler:
 @st.cache_resource(show_spinner="Averaging attention per class…", max_entries=16)
 def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -> np.ndarray:
     """Mean spectral (C, B) or spatial (C, p, p) attention per class over pixels the model never trained on."""
+    from ssan.attention import class_mean_attention
+
     fitted = model_for(model_path, mtime)
     scene = scene_for(spec)
     seen = np.concatenate([np.asarray(fitted.split.get("train", []), np.int64),
@@ -139,24 +185,51 @@ def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -
                                 scene.labels.ravel()[pixels], kind=kind, max_per_class=200)
 
 
-@st.cache_resource(show_spinner="Classifying every pixel…", max_entries=16)
-def class_map(model_path: str, mtime: float, spec: SceneSpec) -> np.ndarray:
-    """The model's (H, W) classification of every pixel of the scene."""
-    return predict_map(model_for(model_path, mtime), scene_for(spec), sampler_for(model_path, mtime, spec))
+@st.cache_resource(show_spinner=False, max_entries=4)
+def scene_digest(spec: SceneSpec) -> str:
+    """The sha256 naming the scene's content in the map cache (computed once per scene)."""
+    from ssan.classmaps import scene_digest as digest
+
+    return digest(scene_for(spec))
 
 
-@st.cache_resource(show_spinner="Timing a few training steps…", max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=16)
+def class_map(model_path: str, mtime: float, spec: SceneSpec, _progress: Any = None) -> np.ndarray:
+    """The model's (H, W) classification of every pixel of the scene, from the disk cache keyed by the
+    weights' hash when there, else computed with `_progress(done, total)`."""
+    from ssan import classmaps
+
+    scene, digest = scene_for(spec), scene_digest(spec)
+    cached = classmaps.map_path(model_path, scene, digest).is_file()
+    sampler = None if cached else sampler_for(model_path, mtime, spec)
+    return classmaps.cached_class_map(model_path, model_for(model_path, mtime), scene, sampler, progress=_progress,
+                                      scene_sha256=digest)
+
+
+_ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-estimate")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
 def training_estimate(spec: SceneSpec, protocol: str, seed: int, model: str, preset: str,
-                      overrides: tuple[tuple[str, Any], ...]) -> TimeEstimate:
-    """Expected training time, from a few real steps on the picked device."""
-    return estimate_training_time(scene_for(spec), split_for(spec, protocol, seed), model, preset,
-                                  device=pick_device(), overrides=dict(overrides))
+                      overrides: tuple[tuple[str, Any], ...]) -> Future:
+    """Expected training time as a range (a `Future` of a TimeRange): a few real steps timed in the background,
+    so the page renders at once and shows the figure when it is there (ValueError in the future for bad settings)."""
+    use_torch()
+    from ssan.estimate import estimate_time_range
+    from ssan.train import pick_device
+
+    scene, split = scene_for(spec), split_for(spec, protocol, seed)
+    return _ESTIMATES.submit(estimate_time_range, scene, split, model, preset, device=pick_device(),
+                             overrides=dict(overrides))
 
 
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:
     """(checkpoint folder, model) for every usable checkpoint trained on this scene, newest first,
     the shipped demo checkpoint last; plus one message per checkpoint that could not be read."""
     found, problems = [], []
+    use_torch()
+    from ssan.checkpoints import list_checkpoints
+
     candidates = list_checkpoints(runs_dir())
     if DEMO_CHECKPOINT.is_dir():
         candidates.append(DEMO_CHECKPOINT)

@@ -5,16 +5,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from ssan.fitted import FittedModel
 from ssan.scene import Scene
 from ssan.splits import Split
 
 from . import loaders
-from .state import init_state
+from .state import bound, init_state
+
+if TYPE_CHECKING:
+    from ssan.fitted import FittedModel
+    from ssan.jobs import JobSnapshot
+
+PRESENT_PARAM = "present"
+# Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
+BASE_CSS = """<style>
+.js-plotly-plot .modebar-container { opacity: 0; transition: opacity 0.15s; }
+.js-plotly-plot:hover .modebar-container { opacity: 1; }
+</style>"""
+# Projector: larger type and little padding above the first element.
+PRESENT_CSS = BASE_CSS.replace("</style>", """
+html { font-size: 20px; }
+header[data-testid="stHeader"] { background: transparent; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
+h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
+</style>""")
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
 PAGES = (
@@ -47,27 +66,82 @@ class Context:
 
 def setup(title: str) -> None:
     """Page config, session defaults and the sidebar; call first on every page."""
+    ss = st.session_state
+    if "present" not in ss:  # a fresh session (or a reload) takes presentation mode from the URL
+        ss.present = st.query_params.get(PRESENT_PARAM) == "1"
     # No page_icon: a Material icon favicon is fetched from fonts.gstatic.com, and the app must work offline.
-    st.set_page_config(page_title=f"{title} · SSAN", layout="wide")
+    st.set_page_config(page_title=f"{title} · SSAN", layout="wide",
+                       initial_sidebar_state="collapsed" if ss.present else "auto")
     init_state()
     adopt_trained_model()
-    for message in st.session_state.pop("_flash", []):
+    sync_presentation_url()
+    st.markdown(PRESENT_CSS if ss.present else BASE_CSS, unsafe_allow_html=True)
+    for message in ss.pop("_flash", []):
         st.toast(message, icon=":material/check_circle:")
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
+        bound(st.toggle, "Presentation mode", "present", on_change=sync_presentation_url,
+              help="For a projector: larger type, the sidebar folded away, figures first. Kept in the URL "
+                   "(?present=1), so a bookmark or a reload opens in it.")
+
+
+def sync_presentation_url() -> None:
+    """Keep ?present=1 in the URL exactly while presentation mode is on (page switches drop it)."""
+    if st.session_state.present:
+        if st.query_params.get(PRESENT_PARAM) != "1":
+            st.query_params[PRESENT_PARAM] = "1"
+    elif PRESENT_PARAM in st.query_params:
+        del st.query_params[PRESENT_PARAM]
+
+
+def presenting() -> bool:
+    """Whether presentation mode is on."""
+    return bool(st.session_state.get("present"))
+
+
+def intro(*paragraphs: str) -> None:
+    """A page's explanation: shown in full, or folded under "About this page" in presentation mode so the
+    figures start near the top of a 1280×720 screen."""
+    if presenting():
+        with st.expander("About this page"):
+            for text in paragraphs:
+                st.markdown(text)
+    else:
+        for text in paragraphs:
+            st.markdown(text)
+
+
+def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
+    """`st.plotly_chart` with the app's toolbar (on hover, PNG export) and, in presentation mode, larger type
+    (on a copy: cached figures are never changed)."""
+    if presenting():
+        fig = go.Figure(fig)
+        fig.update_layout(font={"size": 17})
+        fig.update_xaxes(tickfont={"size": 15})
+        fig.update_yaxes(tickfont={"size": 15})
+    return st.plotly_chart(fig, key=key, config=chart_config(key), **kwargs)
+
+
+def chart_config(name: str, **extra: Any) -> dict:
+    """Plotly's config for every chart: toolbar on hover only, no logo, the camera button saves a 2× PNG."""
+    return {"displaylogo": False, "displayModeBar": "hover",
+            "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2}} | extra
 
 
 def adopt_trained_model() -> None:
     """Once the Train page's job has saved its model, make it the active model of its scene (once,
-    before anything on the page reads the active model)."""
+    before anything on the page reads the active model); a cancelled run is saved but never adopted."""
     entry = st.session_state.get("train_job")
     if entry is None or st.session_state.get("_adopted_job") is entry[1]:
         return
     spec, job = entry
     snap = job.snapshot()
     if snap.finished and snap.checkpoints:
-        choose_model(spec, snap.checkpoints[-1])
+        from ssan.jobs import CANCELLED  # a job exists, so torch is loaded already
+
+        if snap.status != CANCELLED:
+            choose_model(spec, snap.checkpoints[-1])
         st.session_state["_adopted_job"] = job
 
 
@@ -86,8 +160,9 @@ def split_protocol() -> str:
     return kind
 
 
-def context() -> Context:
-    """The current scene, split and active model; stops the page with a message if the scene fails."""
+def context(with_model: bool = True) -> Context:
+    """The current scene, split and active model; stops the page with a message if the scene fails.
+    Without `with_model` no checkpoint is loaded (the Scene page: no torch on the first screen)."""
     spec = st.session_state.scene_spec
     try:
         scene = loaders.scene_for(spec)
@@ -96,7 +171,7 @@ def context() -> Context:
         st.error(f"The scene could not be loaded: {exc}")
         st.session_state.scene_spec = ("demo",)
         st.stop()
-    path, model = active_model(spec, scene)
+    path, model = active_model(spec, scene) if with_model else (None, None)
     ctx = Context(spec, scene, split, path, model)
     sidebar_status(ctx)
     return ctx
@@ -111,13 +186,36 @@ def active_model(spec: tuple, scene: Scene) -> tuple[Path | None, FittedModel | 
     for path, fitted in models:
         if str(path) == chosen:
             return path, fitted
-    default = next(((p, f) for p, f in models if p == loaders.DEMO_CHECKPOINT), models[0])
-    return default
+    # Never a cancelled run by default: the shipped demo checkpoint, else the newest finished run.
+    usable = [(p, f) for p, f in models if not f.cancelled]
+    default = next(((p, f) for p, f in usable if p == loaders.DEMO_CHECKPOINT), usable[0] if usable else None)
+    return default or (None, None)
+
+
+def chosen_model_name(spec: tuple) -> str | None:
+    """The active model's folder name without loading it (for the Scene page); None when unknown."""
+    chosen = st.session_state.model_dirs.get(spec)
+    if chosen:
+        return "shipped demo checkpoint" if Path(chosen) == loaders.DEMO_CHECKPOINT else Path(chosen).name
+    if spec == ("demo",) and loaders.DEMO_CHECKPOINT.is_dir():
+        return "shipped demo checkpoint"
+    return "the newest finished run for this scene (see the Train page)" if loaders.runs_dir().is_dir() else None
 
 
 def choose_model(spec: tuple, path: Path | str) -> None:
     """Make the checkpoint at `path` the active model for the scene `spec`."""
     st.session_state.model_dirs = {**st.session_state.model_dirs, spec: str(path)}
+
+
+def forget_model(old: Path | str, new: Path | str | None = None) -> None:
+    """After a saved model was renamed (to `new`) or deleted, point the session's choices at its new
+    folder or drop them (the scene then falls back to its default model)."""
+    old = str(old)
+    ss = st.session_state
+    ss.model_dirs = {spec: (str(new) if path == old else path) for spec, path in ss.model_dirs.items()
+                     if path != old or new is not None}
+    ss.compare_choice = {key: (str(new) if path == old else path) for key, path in ss.compare_choice.items()
+                         if path != old or new is not None}
 
 
 def model_label(path: Path, fitted: FittedModel) -> str:
@@ -144,16 +242,39 @@ def sidebar_status(ctx: Context) -> None:
         st.caption(f"**Scene** · {loaders.spec_label(ctx.spec)} ({ctx.scene.shape[0]}×{ctx.scene.shape[1]}, "
                    f"{ctx.scene.n_bands} bands)")
         st.caption(f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}")
-        model = model_label(ctx.model_path, ctx.model) if ctx.model else "none yet: train or load one"
+        if ctx.model is not None:
+            model = model_label(ctx.model_path, ctx.model)
+        else:
+            model = chosen_model_name(ctx.spec) or "none yet: train or load one"
         st.caption(f"**Model** · {model}")
         pixel = current_pixel(ctx.scene)
         st.caption(f"**Pixel** · row {pixel[0]}, col {pixel[1]}")
-        for slot, where in (("train_job", "Train"), ("compare_job", "Compare")):
-            entry = st.session_state.get(slot)
-            snap = entry[1].snapshot() if entry is not None else None
-            if snap is not None and not snap.finished:
-                st.caption(f"**Training** · {snap.current_model.upper()} in the background (progress on the "
-                           f"{where} page)")
+        training_status()
+
+
+def running_jobs() -> list[tuple[str, JobSnapshot]]:
+    """(page name, snapshot) of each background job still working."""
+    found = []
+    for slot, where in (("train_job", "Train"), ("compare_job", "Compare")):
+        entry = st.session_state.get(slot)
+        snap = entry[1].snapshot() if entry is not None else None
+        if snap is not None and not snap.finished:
+            found.append((where, snap))
+    return found
+
+
+def training_status() -> None:
+    """The model each background job is training now, refreshed every second while one runs (a fragment:
+    the rest of the page is not rerun)."""
+
+    @st.fragment(run_every=1.0 if running_jobs() else None)
+    def status() -> None:
+        for where, snap in running_jobs():
+            step = f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
+            st.caption(f"**Training** · {(snap.current_model or '').upper()}{step} in the background "
+                       f"(progress on the {where} page)")
+
+    status()
 
 
 def current_pixel(scene: Scene) -> tuple[int, int]:

@@ -20,11 +20,15 @@ DEFAULTS: dict[str, Any] = {
     "scene_spec": ("demo",),
     "scene_path": "",
     "gt_path": "",
+    "scene_names": "",  # class names for an own scene ("" = from the file)
+    "scene_wavelengths": "",  # band centres for an own scene ("" = from the file, else a guess)
     # split
     "split_kind": "paper",
     "split_n": 100,
     "split_fraction": 0.05,
     "split_seed": 0,
+    # presentation mode (set from the URL's ?present=1 on a fresh session, see ui.page.setup)
+    "present": False,
     # viewer
     "rgb_nm": (640.0, 550.0, 470.0),
     "stretch": (2.0, 98.0),
@@ -49,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "explain_pixels": 200,
     "explain_seed": 0,
     # compare
+    "compare_choice": {},  # (scene spec, split protocol, split seed, model) -> the checkpoint picked by hand
+    "compare_seeds": "0,1,2",
+    "compare_queue": [],  # (scene spec, seed, models, preset, overrides) still to train for the seed study, one job at a time
     "cm_normalise": False,
     "show_maps": False,
 }

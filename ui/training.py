@@ -14,11 +14,12 @@ from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ssan.figures import training_curve_figure
+from ssan.fitted import CANCELLED_MARK
 from ssan.jobs import CANCELLED, DONE, FAILED, MAX_JOBS_ENV, TrainJob, max_jobs
 from ssan.train import format_duration, pick_device
 
 from . import loaders
-from .page import Context
+from .page import Context, plot
 
 POLL_SECONDS = 1.0
 ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
@@ -57,14 +58,44 @@ def session_alive():
     return alive
 
 
+def show_estimate(ctx: Context, model: str, preset: str, overrides: dict) -> None:
+    """The training-time estimate: "measuring…" while a few steps are timed in the background, then the range
+    (a fragment polls, so the rest of the page never waits for it)."""
+    future = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
+                                       tuple(sorted(overrides.items())))
+
+    @st.fragment(run_every=None if future.done() else POLL_SECONDS)
+    def estimate() -> None:
+        if not future.done():
+            st.markdown("**Estimated time:** measuring a few training steps in the background…")
+            return
+        try:
+            st.markdown(f"**Estimated time:** {future.result().describe()}")
+        except ValueError as exc:
+            st.error(str(exc))
+        if st.session_state.pop("_estimate_polling", None) is future:
+            st.rerun()  # once, the whole page: a fragment keeps polling until the page redraws it
+
+    if not future.done():
+        st.session_state["_estimate_polling"] = future
+    estimate()
+
+
 def running(slot: str) -> bool:
     """Whether the job in `slot` is still working."""
     entry = st.session_state.get(slot)
     return entry is not None and not entry[1].snapshot().finished
 
 
-def monitor(slot: str) -> None:
-    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results."""
+def monitor(slot: str, spec: tuple) -> None:
+    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results;
+    only for a job on the scene `spec` (a job on another scene is named, never shown as this scene's)."""
+    entry = st.session_state.get(slot)
+    if entry is not None and entry[0] != spec:
+        state = "is training" if running(slot) else "trained"
+        st.caption(f"A job {state} on {loaders.spec_label(entry[0])}: choose that scene on the Scene page "
+                   "to follow it or see its results.")
+        return
 
     @st.fragment(run_every=POLL_SECONDS if running(slot) else None)
     def live() -> None:
@@ -77,24 +108,29 @@ def monitor(slot: str) -> None:
             p = snap.progress
             name = (snap.current_model or "").upper()
             step = f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
+            fraction = snap.fraction
             if snap.queue_position is not None:
                 ahead = snap.queue_position - 1
                 text = (f"{name}: waiting for a free training slot; you are number {snap.queue_position} in the "
                         f"queue ({ahead} job{'s' if ahead != 1 else ''} ahead, {max_jobs()} training at a time; "
                         f"{MAX_JOBS_ENV} sets it){step}")
+            elif snap.scoring is not None:  # after the last iteration: the test pixels are being classified
+                done, total = snap.scoring
+                fraction = done / max(total, 1)
+                text = f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
             elif p is None:
                 text = f"{name}: preparing…{step}"
             else:
                 best = ("" if p.best_val_accuracy is None
                         else f" · best validation {100 * p.best_val_accuracy:.1f}%")
                 text = (f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
-                        f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left{step}")
-            st.progress(snap.fraction, text=text)
+                        f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left "
+                        f"(then scoring the test pixels){step}")
+            st.progress(fraction, text=text)
             st.button("Cancel (keeps the best model so far)", on_click=job.cancel, key=f"{slot}_cancel",
                       disabled=job.stop.is_set())
         if snap.history:
-            st.plotly_chart(training_curve_figure(list(snap.history)), key=f"{slot}_curve",
-                            config={"displaylogo": False})
+            plot(training_curve_figure(list(snap.history)), key=f"{slot}_curve")
         if snap.finished and st.session_state.pop(f"_{slot}_running", False):
             st.rerun()  # the whole page: re-enable the start button, show the results
 
@@ -111,11 +147,13 @@ def monitor(slot: str) -> None:
         if snap.status == CANCELLED and not snap.metrics:
             st.warning("Cancelled before training started: nothing was trained.")
         elif snap.status == CANCELLED and not snap.note:
-            st.warning("Cancelled: the best model so far was kept, evaluated and saved.")
-        for name, metrics, path in zip(snap.models, snap.metrics, snap.checkpoints):
+            st.warning("Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
+                       "it is not made the active model or used by default.")
+        for name, metrics, path, fitted in zip(snap.models, snap.metrics, snap.checkpoints, entry[1].results):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
             c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")
             c2.metric("AA", f"{100 * metrics['aa']:.2f}%")
             c3.metric("κ", f"{metrics['kappa']:.4f}")
-            c4.caption(f"Test pixels: {metrics['n_pixels']:,}. Trained and evaluated in "
-                       f"{format_duration(snap.elapsed)}. Saved to `{path}`.")
+            mark = f"{CANCELLED_MARK}. " if fitted.cancelled else ""
+            c4.caption(f"{mark}Trained in {format_duration(fitted.train_seconds)}, then scored on "
+                       f"{metrics['n_pixels']:,} test pixels. Saved to `{path}`.")

@@ -19,14 +19,17 @@ from ssan.imaging import pixel_from_selection
 from ssan.scene import Scene
 
 from . import loaders
-from .page import Context, current_pixel
+from .page import Context, chart_config, current_pixel, presenting
 
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+PRESENT_HEIGHT = 330
+CHART_CONFIG = chart_config("scene", modeBarButtonsToRemove=["select2d", "lasso2d"])
 
 
 def clickable_scene(ctx: Context, key: str, height: int = 460, pinned: bool = False) -> tuple[int, int]:
     """Draw the false-colour + ground-truth image under `key`; returns the selected pixel (row, col)."""
     ss = st.session_state
+    if presenting():
+        height = min(height, PRESENT_HEIGHT)  # the image and the clicked pixel above the fold at 1280×720
     shape = ctx.scene.shape
     step = grid_step_for(shape)
     pixel = current_pixel(ctx.scene)

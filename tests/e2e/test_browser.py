@@ -98,7 +98,7 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
         field.fill(value)
         field.press("Enter")
         settle(page)
-    expect(page.get_by_text("(40 iterations")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("40 iterations at")).to_be_visible(timeout=60_000)
     took = time.perf_counter()
     page.get_by_role("button", name="Train SSAN").click()
     expect(page.get_by_text("SSAN OA")).to_be_visible(timeout=150_000)
@@ -155,10 +155,10 @@ def test_a_pavia_university_sized_scene_stays_clickable(page: Page, app_url: str
 
     page.goto(app_url)
     settle(page)
-    page.get_by_text("Your own .mat files").click()
+    page.get_by_text("Your own files").click()
     settle(page)
     page.get_by_role("tab", name="Path on this machine").click()
-    field = page.get_by_label("Path of the cube .mat")
+    field = page.get_by_label("Path of the cube (")
     field.fill(str(path))
     field.press("Enter")
     settle(page)
@@ -181,3 +181,18 @@ def test_a_pavia_university_sized_scene_stays_clickable(page: Page, app_url: str
         r, c = map(int, re.findall(r"\d+", pixel_heading(page).inner_text()))
         assert abs(r - target[0]) <= 2 and abs(c - target[1]) <= 2
         timing(f"Pavia-University-sized scene: click -> spectrum at {target}", time.perf_counter() - start)
+
+
+def test_presentation_mode_at_1280x720_keeps_the_image_and_the_pixel_above_the_fold(page: Page, app_url: str):
+    page.set_viewport_size({"width": 1280, "height": 720})
+    for path, heading in (("", "Attention in hyperspectral images"), ("Spectral_attention", "Spectral attention")):
+        page.goto(f"{app_url.rstrip('/')}/{path}?present=1")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading, timeout=60_000)
+        settle(page)
+        image = page.locator('[data-testid="stPlotlyChart"]').first
+        expect(image).to_be_visible(timeout=60_000)
+        box = image.bounding_box()
+        assert box["y"] + box["height"] <= 720, f"{heading}: the image ends at {box['y'] + box['height']:.0f} px"
+        assert pixel_heading(page).bounding_box()["y"] < 720, f"{heading}: the clicked pixel is below the fold"
+        assert "present=1" in page.url, "presentation mode stays in the URL"
+        expect(page.get_by_text("About this page")).to_be_visible()
