@@ -1,9 +1,17 @@
 """The demo checkpoint shipped in assets/: it loads into the current model code, is what
-scripts/make_demo_checkpoint.py builds, and its attention finds a planted band range."""
+scripts/make_demo_checkpoint.py builds, and its attention finds a planted band range.
+
+What a CI gate checks is stable across CPUs (the files load, agree with their stored metrics,
+attention finds the planted roof bands). The exact rebuild runs the script in a subprocess,
+with its kernels pinned; it must match exactly on the CPU model recorded at build time, and
+closely elsewhere (oneDNN and MKL may still round differently on another CPU)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +21,13 @@ from ssan.attention import class_mean_attention, planted_band_ratio
 from ssan.checkpoints import load_checkpoint
 from ssan.demo import make_demo_scene
 from ssan.evaluate import evaluate
+from ssan.models import get_preset
 from ssan.splits import make_split
 
 ROOT = Path(__file__).resolve().parents[1]
+PLANTED_RATIO = 3.0  # class-mean attention in each pair's planted bands / elsewhere; measured 7.9 (meadows), 11.6 (roofs)
 ASSET = ROOT / "assets" / "demo-ssan"
+BUILD_RECORD = ROOT / "assets" / "demo-ssan.build.json"
 
 
 def _script():
@@ -46,16 +57,14 @@ def split(script, scene):
     return make_split(scene, script.SPLIT, seed=script.SPLIT_SEED)
 
 
-def test_asset_is_small_and_loads_into_the_current_code(script, shipped, scene):
+def test_asset_is_the_quick_preset_users_train_and_loads_into_the_current_code(script, shipped, scene):
     size = sum(p.stat().st_size for p in ASSET.iterdir())
-    assert size < 500_000, f"the demo checkpoint grew to {size:,} bytes"
+    assert size < 8_000_000, f"the demo checkpoint grew to {size:,} bytes"
     assert shipped.model_name == script.MODEL and shipped.has_spectral_attention and shipped.has_spatial_attention
     assert shipped.scene.name == scene.name and shipped.scene.shape == scene.shape
     assert shipped.scene.class_names == scene.class_names
-    expected = {k: (list(v) if isinstance(v, tuple) else v) for k, v in script.OVERRIDES.items()}
-    recorded = shipped.preset.to_dict()
-    assert {k: recorded[k] for k in expected} == expected, "the asset was built with other settings than the script's"
-    assert shipped.preset.name == script.PRESET and shipped.seed == script.SEED
+    assert shipped.preset == get_preset(script.PRESET), "the shipped model is not the preset users train"
+    assert shipped.seed == script.SEED and not shipped.cancelled
 
 
 def test_stored_metrics_match_an_evaluation_now(shipped, scene, split):
@@ -67,18 +76,29 @@ def test_stored_metrics_match_an_evaluation_now(shipped, scene, split):
     assert metrics.oa > 0.9
 
 
-def test_attention_concentrates_on_planted_bands(shipped, scene, split):
+def test_attention_concentrates_on_the_planted_bands_of_both_pairs(shipped, scene, split):
     att = class_mean_attention(shipped, shipped.sampler(scene), split.test, split.targets(split.test),
                                max_per_class=200)
     ratios = [planted_band_ratio(att[[a - 1, b - 1]], scene.planted.bands_for_class(a, scene.n_bands))
               for a, b, _, _ in scene.planted.spectral_pairs]
-    assert max(ratios) > 1.5, f"attention on planted bands / elsewhere, per pair: {ratios}"
+    assert min(ratios) > PLANTED_RATIO, f"attention on planted bands / elsewhere, per pair: {ratios}"
 
 
-def test_the_script_rebuilds_the_shipped_model(script, shipped, scene, split):
-    rebuilt, _, rebuilt_split = script.build_demo_checkpoint()
-    assert rebuilt.metrics["oa"] == pytest.approx(shipped.metrics["oa"], abs=0.005)
-    assert rebuilt.best_iteration == shipped.best_iteration
+@pytest.mark.slow
+def test_the_script_rebuilds_the_shipped_model(shipped, scene, split, tmp_path):
+    out = tmp_path / "demo-ssan"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_demo_checkpoint.py"), "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=1800)
+    rebuilt = load_checkpoint(out)
+    recorded = json.loads(BUILD_RECORD.read_text())
+    here = json.loads(out.with_name("demo-ssan.build.json").read_text())
     pixels = split.test[:: max(1, split.test.size // 3000)]
     agree = np.mean(rebuilt.predict(rebuilt.sampler(scene), pixels) == shipped.predict(shipped.sampler(scene), pixels))
-    assert agree > 0.99
+    if here["cpu"] == recorded["cpu"]:
+        weights = [json.loads((folder / "model.json").read_text())["weights_sha256"] for folder in (out, ASSET)]
+        assert weights[0] == weights[1], f"not bit-identical on {here['cpu']}"
+    else:  # another CPU: the same recipe, possibly other rounding; the model must still be the same one
+        assert rebuilt.metrics["oa"] == pytest.approx(shipped.metrics["oa"], abs=0.02), \
+            f"built on {recorded['cpu']}, rebuilt on {here['cpu']}"
+        assert agree > 0.95
+    assert agree > 0.99 or here["cpu"] != recorded["cpu"]

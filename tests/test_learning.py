@@ -53,9 +53,21 @@ def test_spectral_attention_finds_the_planted_blue_green_bands(demo, demo_runs):
         assert ratio > margin, f"{model}: attention in the planted bands is only {ratio:.2f}x the rest"
 
 
-def test_quick_ssan_beats_svm_on_the_real_paviau_crop(shared_real):
+@pytest.fixture(scope="module")
+def crop_runs(shared_real):
     scene = load_mat_scene(shared_real / "UPavia_Subset.mat", name="paviau-crop")
     split = make_split(scene, "per-class:30", seed=0)
-    ssan = evaluate(train(scene, split, "ssan", "quick", seed=0, device="cpu"), scene, split)
-    svm = evaluate(train(scene, split, "svm", "quick", seed=0), scene, split)
-    assert ssan.oa > svm.oa, f"SSAN {ssan.oa:.3f} vs SVM {svm.oa:.3f} on {split.description}"
+    return {m: evaluate(train(scene, split, m, "quick", seed=0, device="cpu"), scene, split).oa
+            for m in ("svm", "arnn", "acnn", "ssan")}
+
+
+def test_quick_ssan_beats_svm_and_keeps_up_with_its_better_branch_on_the_real_paviau_crop(crop_runs):
+    # docs/branch-study.md, 5 seeds: SVM 94.06, ARNN 90.05, ACNN 99.10, SSAN 99.12 (OA %)
+    assert crop_runs["ssan"] > crop_runs["svm"] + 0.03, crop_runs
+    assert crop_runs["ssan"] >= max(crop_runs["arnn"], crop_runs["acnn"]) - 0.01, crop_runs
+
+
+def test_quick_arnn_on_the_real_paviau_crop_is_within_reach_of_the_svm(crop_runs):
+    # measured with the per-band embedding: 4.0 points below the SVM on 5 seeds, 5.3 on seed 0
+    # (89.9 vs 95.1); with the authors' bare scalar input up to 14 points below on one seed
+    assert crop_runs["arnn"] > crop_runs["svm"] - 0.075, crop_runs

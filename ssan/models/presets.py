@@ -177,6 +177,7 @@ PRESETS: dict[str, Preset] = {
         iterations=400,
         eval_every=50,
         spectral_input="centred",
+        band_embedding=16,
     ),
 }
 
