@@ -31,6 +31,7 @@ DEFAULT_MAX_BYTES = 4 * 2**30   # 4 GiB as float32: Pavia Centre is 0.3 GiB, a 1
 V5_ARRAY_CLASSES = {"double", "single", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
                     "logical", "char"}
 # A text variable with one of these names (any case) holds the class names, one per class.
+MAX_CLASS_NAMES = 1000
 NAMES_VARIABLE = re.compile(r"class_?names|names|classes|labels_?names", re.IGNORECASE)
 MAT_HELP = "Save it from MATLAB with save(..., '-v7') or '-v7.3', or from Python with scipy.io.savemat."
 
@@ -111,6 +112,9 @@ def _out_of_memory(path: Path) -> str:
 def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
     declared = scipy.io.whosmat(path)   # headers only: nothing is decompressed beyond them
     arrays = [name for name, _, cls in declared if cls in V5_ARRAY_CLASSES]
+    # a small cell array of class names is read too (one string per class)
+    arrays += [name for name, shape, cls in declared
+               if cls == "cell" and NAMES_VARIABLE.fullmatch(name) and int(np.prod(shape)) <= MAX_CLASS_NAMES]
     _check_declared(path, {name: shape for name, shape, cls in declared if cls in V5_ARRAY_CLASSES}, limit)
     data = scipy.io.loadmat(path, variable_names=arrays) if arrays else {}
     return {name: data[name] if name in data else _placeholder(shape)

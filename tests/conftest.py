@@ -10,7 +10,7 @@ import torch
 SHARED_REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_real() -> Path:
     """../shared/data/real relative to the repo root; tests using it skip outside the workplace."""
     if not SHARED_REAL.is_dir():
