@@ -12,7 +12,7 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import h5py
@@ -164,6 +164,19 @@ def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+def _memory_errors_as_scene_errors(load: Callable[..., Scene]) -> Callable[..., Scene]:
+    """Running out of memory while loading `cube_path` becomes one clear SceneError, never a traceback."""
+    @functools.wraps(load)
+    def guarded(cube_path: str | Path, *args, **kwargs) -> Scene:
+        try:
+            return load(cube_path, *args, **kwargs)
+        except MemoryError:
+            raise SceneError(_out_of_memory(Path(cube_path))) from None
+
+    return guarded
+
+
+@_memory_errors_as_scene_errors
 def load_mat_scene(
     cube_path: str | Path,
     gt_path: str | Path | None = None,
@@ -185,27 +198,6 @@ def load_mat_scene(
     and unlabels them instead of refusing the file. `wavelengths` ("400-2500", a list or a file; see
     `sensors.parse_wavelengths`) overrides the file's band centres and the guess.
     """
-    try:
-        return _load_mat_scene(cube_path, gt_path, cube_var=cube_var, gt_var=gt_var, name=name, class_names=class_names,
-                               nan_policy=nan_policy, wavelengths_var=wavelengths_var, class_colors=class_colors,
-                               wavelengths=wavelengths)
-    except MemoryError:
-        raise SceneError(_out_of_memory(Path(cube_path))) from None
-
-
-def _load_mat_scene(
-    cube_path: str | Path,
-    gt_path: str | Path | None = None,
-    *,
-    cube_var: str | None = None,
-    gt_var: str | None = None,
-    name: str | None = None,
-    class_names: Sequence[str] | Mapping[int, str] | None = None,
-    nan_policy: str = "refuse",
-    wavelengths_var: str | None = None,
-    class_colors: Sequence[str] | Mapping[int, str] | None = None,
-    wavelengths: str | None = None,
-) -> Scene:
     if nan_policy not in NAN_POLICIES:
         raise SceneError(f"nan_policy must be one of {', '.join(NAN_POLICIES)}; got {nan_policy!r}.")
     cube_path = Path(cube_path)
