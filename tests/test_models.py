@@ -276,7 +276,8 @@ def test_with_overrides_rejects_unknown_names_listing_valid_ones():
         {"dropout": 1.0}, {"dropout": -0.1}, {"lr": 0}, {"mask_mode": "add"}, {"init": "xavier"},
         {"rnn_pooling": "max"}, {"spectral_input": "raw"}, {"grad_clip": 0}, {"early_stop_patience": 0},
         {"attention_bias": 1}, {"band_embedding": -1}, {"band_embedding": 2.0}, {"spectral_dropout": 1.0},
-        {"branch_loss": -0.5}, {"branch_loss": float("inf")}, {"lr_schedule": "step"},
+        {"branch_loss": -0.5}, {"branch_loss": float("inf")}, {"lr_schedule": "step"}, {"band_embedding": 5000},
+        {"token_skip": True},
     ],
 )
 def test_with_overrides_rejects_bad_values(bad):

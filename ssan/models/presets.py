@@ -27,6 +27,7 @@ UPPER_BOUNDS = {
     "rnn_hidden": 4096, "attention_size": 4096, "patch_size": 101, "n_components": 64, "kernel_size": 15,
     "fc_hidden": 16384, "fusion_dim": 4096, "fusion_hidden": 16384, "batch_size": 8192,
     "iterations": 10_000_000, "eval_every": 10_000_000, "conv_channels": 1024, "early_stop_patience": 100_000,
+    "band_embedding": 1024,
 }
 
 
@@ -167,7 +168,8 @@ PRESETS: dict[str, Preset] = {
     # Chosen by measurement on 2 CPU cores (README, "Presets"): GRU 64 / FC 256 / batch 64
     # takes about 60-75 ms per SSAN step, so 400 steps and 8 validations fit in well under a
     # minute. Centred GRU input ([-1, 1]) lets the small BiGRU learn the fine spectral
-    # differences within that budget; everything else is the paper's.
+    # differences within that budget, and each band's own 16-d embedding lets it weigh bands
+    # (docs/branch-study.md); everything else is the paper's.
     "quick": Preset(
         name="quick",
         rnn_hidden=64,
