@@ -9,31 +9,22 @@ import time
 
 import pytest
 
-from factories import toy_scene
+from factories import TINY_JOB as TINY, tiny_job_scene, tiny_job_split, wait_until
 from ssan.checkpoints import load_checkpoint
 from ssan.jobs import CANCELLED, DONE, PENDING, RUNNING, JobQueue, TrainJob, max_jobs
-from ssan.splits import make_split
 
-TINY = dict(rnn_hidden=4, attention_size=4, fc_hidden=16, fusion_dim=8, fusion_hidden=16, conv_channels=(4, 4),
-            patch_size=7, iterations=12, eval_every=4, batch_size=16)
 LONG = {**TINY, "iterations": 100_000, "eval_every": 5}
 
 
 @pytest.fixture(scope="module")
 def scene():
-    return toy_scene(shape=(30, 28), n_bands=8, n_classes=3)
+    return tiny_job_scene()
 
 
 @pytest.fixture(scope="module")
 def split(scene):
-    return make_split(scene, "per-class:10", seed=0, patch_size=7)
+    return tiny_job_split(scene)
 
-
-def wait_until(predicate, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
 
 
 def started(job: TrainJob) -> bool:

@@ -8,26 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from factories import toy_scene
+from factories import TINY_JOB as TINY, tiny_job_scene, tiny_job_split
 from ssan.estimate import estimate_time_range
 from ssan.evaluate import evaluate
 from ssan.jobs import DONE, TrainJob
 from ssan.runs import delete_run, rename_run
-from ssan.splits import make_split
 
-TINY = dict(rnn_hidden=4, attention_size=4, fc_hidden=16, fusion_dim=8, fusion_hidden=16, conv_channels=(4, 4),
-            patch_size=7, iterations=12, eval_every=4, batch_size=16)
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 
 
 @pytest.fixture(scope="module")
 def scene():
-    return toy_scene(shape=(30, 28), n_bands=8, n_classes=3)
+    return tiny_job_scene()
 
 
 @pytest.fixture(scope="module")
 def split(scene):
-    return make_split(scene, "per-class:10", seed=0, patch_size=7)
+    return tiny_job_split(scene)
 
 
 def test_the_estimate_is_a_measured_range_with_scoring(scene, split):
