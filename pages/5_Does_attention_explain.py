@@ -16,7 +16,6 @@ from ui import loaders, page
 from ui.state import bound
 from ui.viewer import class_name, clickable_scene, legend
 
-CONFIG = {"displaylogo": False}
 POLL_SECONDS = 1.0
 
 page.setup("Does attention explain?")
@@ -62,14 +61,14 @@ with right:
                 "pixels.")
     if batch.alpha is not None:
         planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
-        st.plotly_chart(pixel_bands_figure(scene.wavelengths, batch.alpha[0],
-                                           {m: a[0] for m, a in attributions.spectral.items()}, provenance, planted,
-                                           scene.wavelengths_estimated), key="explain_bands", config=CONFIG)
+        page.plot(pixel_bands_figure(scene.wavelengths, batch.alpha[0],
+                                     {m: a[0] for m, a in attributions.spectral.items()}, provenance, planted,
+                                     scene.wavelengths_estimated), key="explain_bands")
     else:
         st.info(f"{fitted.model_name.upper()} has no spectral attention α; only the spatial mask is tested.")
 if batch.mask is not None:
-    st.plotly_chart(pixel_patch_figure(batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()},
-                                       provenance), key="explain_patch", config=CONFIG)
+    page.plot(pixel_patch_figure(batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()}, provenance),
+              key="explain_patch")
 else:
     st.info(f"{fitted.model_name.upper()} has no spatial attention mask; only α is tested.")
 
@@ -119,7 +118,7 @@ def deletion_results(explanation: Explanation) -> None:
     tabs = st.tabs([f"{kind.capitalize()} deletion" for kind in explanation.curves])
     for tab, (kind, curves) in zip(tabs, explanation.curves.items()):
         with tab:
-            st.plotly_chart(deletion_figure(curves, provenance), key=f"deletion_{kind}", config=CONFIG)
+            page.plot(deletion_figure(curves, provenance), key=f"deletion_{kind}")
             rows = []
             for name in curves.rankings:
                 area = curves.area(name, explanation.pixel_seed)
@@ -135,8 +134,8 @@ def deletion_results(explanation: Explanation) -> None:
     kind = c1.selectbox("Attention", kinds, key="agreement_kind",
                         format_func=lambda k: "spectral α" if k == "spectral" else "spatial mask")
     method = c2.selectbox("Attribution", list(METHODS), format_func=METHODS.get, key="agreement_method")
-    st.plotly_chart(agreement_figure(explanation.agreement_by_class(kind, method), scene.class_names, method, kind,
-                                     provenance), key="agreement", config=CONFIG)
+    page.plot(agreement_figure(explanation.agreement_by_class(kind, method), scene.class_names, method, kind,
+                               provenance), key="agreement")
     st.caption("Per pixel, the Spearman rank correlation between attention and the attribution: 1 = same order, "
                "0 = unrelated, −1 = opposite.")
 
@@ -164,10 +163,11 @@ else:
     decision = tests.branch_map(str(path), mtime, ctx.spec)
     map_provenance = f"{model_words}, {split_words}; all {decision.pixels.size:,} labelled pixels"
     c1, c2 = st.columns([1.2, 1])
-    c1.plotly_chart(branch_map_figure(decision.as_map(scene.shape), map_provenance), key="branch_map", config=CONFIG)
+    with c1:
+        page.plot(branch_map_figure(decision.as_map(scene.shape), map_provenance), key="branch_map")
     shares = decision.shares(scene.labels.ravel()[decision.pixels], scene.n_classes)
-    c2.plotly_chart(branch_shares_figure(shares, scene.class_names, map_provenance), key="branch_shares",
-                    config=CONFIG)
+    with c2:
+        page.plot(branch_shares_figure(shares, scene.class_names, map_provenance), key="branch_shares")
     overall = decision.overall()
     st.caption(" · ".join(f"{name}: {100 * v:.0f}% of the pixels" for name, v in zip(DECIDERS, overall)))
 
