@@ -230,20 +230,41 @@ st.caption("Every pixel classified, borders included; the ground truth shows lab
            "computed once per checkpoint (by the hash of its weights) and kept on disk.")
 legend(scene, counts=False)
 if bound(st.toggle, f"Show the maps of the models above (each classifies all {scene.shape[0] * scene.shape[1]:,} "
-         "pixels once: seconds on the demo, minutes for Pavia on a CPU; then instant)", "show_maps"):
-    panels = [("Ground truth", scene.labels)]
-    for name in shown:
-        path, fitted = chosen[name.lower()]
-        bar = st.empty()
+         "pixels once, in the background: seconds on the demo, a minute or more for Pavia on a CPU; then instant)",
+         "show_maps"):
+    map_jobs = {name: loaders.class_map_job(str(chosen[name.lower()][0]),
+                                            loaders.checkpoint_mtime(chosen[name.lower()][0]), ctx.spec)
+                for name in shown}
+    computing = any(not job.future.done() for job in map_jobs.values())
+    if computing:
+        ss["_maps_polling"] = True
 
-        def report(done: int, total: int, name: str = name, bar=bar) -> None:
-            bar.progress(done / total, text=f"Classifying every pixel with {name}: {done:,} of {total:,}")
+    @st.fragment(run_every=1.0 if computing else None)
+    def class_maps() -> None:
+        panels, notes = [("Ground truth", scene.labels)], []
+        for name, job in map_jobs.items():
+            if not job.future.done():
+                share = job.done / job.total if job.total else 0.0
+                st.progress(share, text=f"Classifying every pixel with {name} in the background: "
+                                        f"{job.done:,} of {job.total or scene.shape[0] * scene.shape[1]:,}")
+                continue
+            try:
+                result = job.future.result()
+            except Exception as exc:  # shown, not raised: the other maps and the page stay usable
+                st.error(f"The map of {name} could not be computed: {exc}")
+                loaders.class_map_job.clear()
+                continue
+            panels.append((name, result.labels))
+            notes.append(f"{name}: {result.precision.describe()}")
+        cols = st.columns(3)
+        for i, (title, labels) in enumerate(panels):
+            fig = class_map_figure(labels, scene.class_names, scene.class_colors, title=title)
+            fig.update_layout(showlegend=False, height=360)
+            with cols[i % 3]:
+                page.plot(fig, key=f"map_{title}")
+        if notes:
+            st.caption("Arithmetic of each map: " + "; ".join(notes) + ". The metrics above are float32.")
+        if not any(not job.future.done() for job in map_jobs.values()) and ss.pop("_maps_polling", False):
+            st.rerun()  # once, the whole page: a fragment keeps polling until the page redraws it
 
-        panels.append((name, loaders.class_map(str(path), loaders.checkpoint_mtime(path), ctx.spec, report)))
-        bar.empty()
-    cols = st.columns(3)
-    for i, (title, class_map) in enumerate(panels):
-        fig = class_map_figure(class_map, scene.class_names, scene.class_colors, title=title)
-        fig.update_layout(showlegend=False, height=360)
-        with cols[i % 3]:
-            page.plot(fig, key=f"map_{title}")
+    class_maps()

@@ -26,7 +26,6 @@ if __name__ == "__main__":
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -40,6 +39,7 @@ from ssan.checkpoints import save_checkpoint  # noqa: E402
 from ssan.demo import make_demo_scene  # noqa: E402
 from ssan.evaluate import evaluate  # noqa: E402
 from ssan.fitted import FittedModel  # noqa: E402
+from ssan.hardware import cpu_name  # noqa: E402
 from ssan.scene import Scene  # noqa: E402
 from ssan.splits import Split, make_split  # noqa: E402
 from ssan.train import train  # noqa: E402
@@ -51,17 +51,6 @@ SPLIT_SEED = 0  # the app's default split, so the Compare page lines the demo mo
 SEED = 0  # training seed
 MODEL = "ssan"
 PRESET = "quick"
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux /proc/cpuinfo, else platform), for the build record."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def build_record() -> dict:

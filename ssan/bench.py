@@ -7,6 +7,10 @@ whole-scene inference through the same code path as `predict_map`. Where classif
 pixels would take too long (the paper preset on a CPU), a subset is timed and the total is
 extrapolated, and the result says so. Medians over steps and chunks keep a moment of
 competing load on the machine from skewing the figures.
+
+Each figure stands beside the machine's GEMM rate measured in the same run (float32, and
+bfloat16 where the device computes it natively) and the forward FLOPs per pixel of each part
+of the network, so it reads as an efficiency: a ratio that survives a noisy, shared machine.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from .fitted import FittedModel, SceneIdentity, network_inputs
+from .hardware import GEMM_SIZE, cpu_name, gemm_gflops, synchronize
 from .models import build_network, get_preset
+from .precision import native_bfloat16
 from .preprocess import PixelSampler, fit_preprocessing
 from .scene import Scene, rosis_wavelengths
 from .train import describe_device, format_duration, pick_device
@@ -35,13 +42,25 @@ TRAIN_PER_CLASS = 100
 # Timed training steps per preset when not given: the paper preset costs seconds per step on a CPU.
 DEFAULT_STEPS = {"quick": 10, "paper": 2}
 GPU_STEPS = 20
+# Pixels per chunk of whole-scene inference, as predict_map classifies them.
+MAP_CHUNK = 4096
 # Seconds of whole-scene inference to time before extrapolating (always at least one chunk).
 INFERENCE_BUDGET_S = {"cpu": 10.0, "other": 30.0}
 
 
 @dataclass(frozen=True)
+class InferenceBench:
+    """Whole-scene inference in one precision: seconds (measured or extrapolated) and pixels timed."""
+
+    precision: str
+    seconds: float
+    pixels_timed: int
+    extrapolated: bool
+
+
+@dataclass(frozen=True)
 class PresetBench:
-    """Timings of SSAN with one preset."""
+    """Timings of SSAN with one preset, with the forward FLOPs per pixel of each part."""
 
     preset: str
     batch_size: int
@@ -49,50 +68,83 @@ class PresetBench:
     seconds_per_step: float
     train_pixels_per_second: float
     scene_pixels: int
-    inference_pixels_timed: int
-    inference_seconds: float
-    inference_extrapolated: bool
+    flops_per_pixel: dict[str, float]
+    inference: list[InferenceBench]
     peak_memory_bytes: int
     memory_kind: str
 
+    @property
+    def forward_flops(self) -> float:
+        return sum(self.flops_per_pixel.values())
+
+    def train_efficiency(self, gemm_gflops: float) -> float:
+        """Training FLOP rate (3x the forward FLOPs per trained pixel) as a share of the float32 GEMM rate."""
+        return 3 * self.forward_flops * self.train_pixels_per_second / (gemm_gflops * 1e9)
+
+    def inference_efficiency(self, run: InferenceBench, gemm_gflops: float) -> float:
+        """The time a GEMM-bound run would take (forward FLOPs at the GEMM rate) over the time measured."""
+        return self.forward_flops * self.scene_pixels / (gemm_gflops * 1e9) / run.seconds
+
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        d["inference"] = [dict(r.__dict__) for r in self.inference]
+        return d
 
 
 @dataclass
 class BenchReport:
-    """Device, cube shape and one `PresetBench` per preset."""
+    """Device, cube shape, the machine's GEMM rates and one `PresetBench` per preset."""
 
     device: str
+    cpu: str
     shape: tuple[int, int]
     n_bands: int
     n_classes: int
     torch_version: str
+    gemm_gflops: dict[str, float]
     results: list[PresetBench] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"model": "ssan", "device": self.device, "shape": list(self.shape), "bands": self.n_bands,
-                "classes": self.n_classes, "torch": self.torch_version, "synthetic_cube": True,
-                "results": [r.to_dict() for r in self.results]}
+        out = {"model": "ssan", "device": self.device, "cpu": self.cpu, "shape": list(self.shape),
+               "bands": self.n_bands, "classes": self.n_classes, "torch": self.torch_version, "synthetic_cube": True,
+               "gemm_gflops": self.gemm_gflops, "results": []}
+        for r in self.results:
+            row = r.to_dict()
+            row["train_efficiency"] = r.train_efficiency(self.gemm_gflops["float32"])
+            for run, bench in zip(row["inference"], r.inference):
+                run["efficiency"] = r.inference_efficiency(bench, self.gemm_gflops[bench.precision])
+            out["results"].append(row)
+        return out
 
     def format_table(self) -> str:
-        """A small text table, one row per preset, then notes on how each number was taken."""
-        rows = [["preset", "batch", "steps", "ms/step (median)", "train px/s", "scene inference", "peak memory"]]
+        """A small text table, one row per preset and precision, then notes on how each number was taken."""
+        rows = [["preset", "precision", "ms/step", "train px/s", "train eff.", "scene inference", "infer. eff.",
+                 "peak memory"]]
         for r in self.results:
-            infer = format_duration(r.inference_seconds) + (" (extrapolated)" if r.inference_extrapolated else "")
-            rows.append([r.preset, str(r.batch_size), str(r.steps), f"{1000 * r.seconds_per_step:.0f}",
-                         f"{r.train_pixels_per_second:,.0f}", infer, f"{r.peak_memory_bytes / 2**20:,.0f} MiB"])
+            for i, run in enumerate(r.inference):
+                infer = format_duration(run.seconds) + (" (extrap.)" if run.extrapolated else "")
+                train = [f"{1000 * r.seconds_per_step:.0f}", f"{r.train_pixels_per_second:,.0f}",
+                         f"{100 * r.train_efficiency(self.gemm_gflops['float32']):.0f}%"] if i == 0 else ["", "", ""]
+                rows.append([r.preset if i == 0 else "", run.precision, *train, infer,
+                             f"{100 * r.inference_efficiency(run, self.gemm_gflops[run.precision]):.0f}%",
+                             f"{r.peak_memory_bytes / 2**20:,.0f} MiB" if i == 0 else ""])
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
                  for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         h, w = self.shape
-        lines.insert(0, f"SSAN benchmark on {self.device}, torch {self.torch_version}; synthetic {h}x{w}x{self.n_bands} "
-                        f"cube (Pavia University shape), {self.n_classes} classes")
+        gemm = ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in self.gemm_gflops.items())
+        lines[:0] = [f"SSAN benchmark on {self.device}, {self.cpu}, torch {self.torch_version}; synthetic "
+                     f"{h}x{w}x{self.n_bands} cube (Pavia University shape), {self.n_classes} classes",
+                     f"GEMM rate measured in this run (torch.mm, {GEMM_SIZE}x{GEMM_SIZE}): {gemm}"]
         for r in self.results:
-            if r.inference_extrapolated:
-                lines.append(f"{r.preset}: scene inference timed on {r.inference_pixels_timed:,} of {r.scene_pixels:,} "
-                             "pixels (median per-pixel time of chunks) and extrapolated, plus the PCA pass over the scene")
+            parts = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in r.flops_per_pixel.items())
+            lines.append(f"{r.preset}: forward MFLOP per pixel {parts} (total {r.forward_flops / 1e6:.2f}); "
+                         f"training batch {r.batch_size}, median of {r.steps} steps")
+        lines.append("train eff. = 3 x forward FLOPs x train px/s / float32 GEMM rate; infer. eff. = (forward FLOPs "
+                     "x scene pixels / the GEMM rate of that precision) / scene inference time, PCA pass included")
+        if any(run.extrapolated for r in self.results for run in r.inference):
+            lines.append("(extrap.): timed on part of the scene (median per-pixel time of chunks) and extrapolated")
         if self.results:
             lines.append(f"peak memory: {self.results[0].memory_kind}")
         return "\n".join(lines)
@@ -118,21 +170,42 @@ def run_bench(
     inference_budget_s: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BenchReport:
-    """Time SSAN training steps and whole-scene inference for each preset on `device`."""
+    """Time SSAN training steps and whole-scene inference for each preset on `device`, beside the device's
+    GEMM rates measured in the same run."""
     presets = [get_preset(p).name for p in presets]
     dev = pick_device(device)
     say = progress or (lambda _msg: None)
+    say("measuring the GEMM rate (float32" + (", bfloat16)" if native_bfloat16(dev) else ")"))
+    gemm = {"float32": gemm_gflops(dev, torch.float32)}
+    if native_bfloat16(dev):
+        gemm["bfloat16"] = gemm_gflops(dev, torch.bfloat16)
     say(f"building a synthetic {shape[0]}x{shape[1]}x{PAVIAU_BANDS} cube")
     scene = synthetic_scene(shape)
-    report = BenchReport(describe_device(dev), scene.shape, scene.n_bands, scene.n_classes, torch.__version__)
+    report = BenchReport(describe_device(dev), cpu_name() if dev.type == "cpu" else describe_device(dev),
+                         scene.shape, scene.n_bands, scene.n_classes, torch.__version__, gemm)
     for name in presets:
         n_steps = steps or (GPU_STEPS if dev.type != "cpu" else DEFAULT_STEPS.get(name, DEFAULT_STEPS["paper"]))
         budget = inference_budget_s or INFERENCE_BUDGET_S["cpu" if dev.type == "cpu" else "other"]
-        report.results.append(_bench_preset(scene, name, dev, n_steps, budget, say))
+        report.results.append(_bench_preset(scene, name, dev, n_steps, budget, list(gemm), say))
     return report
 
 
-def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budget: float,
+def forward_flops_per_pixel(net: nn.Module, n_bands: int, patch_size: int, n_components: int) -> dict[str, float]:
+    """FLOPs of one pixel's forward pass through each part of SSAN (torch's FlopCounterMode: GEMMs and convolutions)."""
+    n = 8
+    spectra = torch.rand(n, n_bands)
+    patches = torch.rand(n, n_components, patch_size, patch_size)
+    counts = {}
+    with torch.no_grad():
+        for part, run in (("spectral", lambda: net.spectral(spectra)), ("spatial", lambda: net.spatial(patches)),
+                          ("fusion", lambda: net.fusion(torch.rand(n, net.n_classes), torch.rand(n, net.n_classes)))):
+            with FlopCounterMode(display=False) as counter:
+                run()
+            counts[part] = counter.get_total_flops() / n
+    return counts
+
+
+def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budget: float, precisions: list[str],
                   say: Callable[[str], None]) -> PresetBench:
     cfg = get_preset(preset)
     if dev.type == "cuda":
@@ -142,7 +215,9 @@ def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budg
     train_px = np.sort(rng.choice(labelled, size=min(TRAIN_PER_CLASS * scene.n_classes, labelled.size), replace=False))
     prep = fit_preprocessing(scene.cube, train_px, cfg.n_components)
     torch.manual_seed(0)
-    net = build_network("ssan", scene.n_bands, scene.n_classes, cfg).to(dev)
+    net = build_network("ssan", scene.n_bands, scene.n_classes, cfg)
+    flops = forward_flops_per_pixel(net, scene.n_bands, cfg.patch_size, cfg.n_components)
+    net = net.to(dev)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     use_amp = dev.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -154,7 +229,7 @@ def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budg
     def step() -> None:
         net.train()
         with torch.autocast(dev.type, enabled=use_amp):
-            loss = nn.functional.cross_entropy(net(*x), y)
+            loss = net.training_loss(*x, y)
         optimiser.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimiser)
@@ -162,40 +237,49 @@ def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budg
 
     say(f"{preset}: warm-up step, then {steps} timed training step(s) of {cfg.batch_size} pixels")
     step()
-    _sync(dev)
+    synchronize(dev)
     times = []
     for _ in range(steps):
         start = time.perf_counter()
         step()
-        _sync(dev)
+        synchronize(dev)
         times.append(time.perf_counter() - start)
     per_step = float(np.median(times))
 
-    say(f"{preset}: whole-scene inference (up to {budget:.0f} s timed, then extrapolated)")
     fitted = FittedModel("ssan", cfg, prep, SceneIdentity.of(scene), {}, 0, network=net.eval(), device=str(dev))
+    runs = []
+    for precision in precisions:
+        say(f"{preset}: whole-scene inference in {precision} (up to {budget:.0f} s timed, then extrapolated)")
+        runs.append(_time_inference(fitted, scene, prep, cfg.patch_size, dev, precision, budget))
+    memory, kind = _peak_memory(dev)
+    return PresetBench(preset, cfg.batch_size, steps, per_step, cfg.batch_size / per_step, scene.shape[0] * scene.shape[1],
+                       flops, runs, memory, kind)
+
+
+def _time_inference(fitted: FittedModel, scene: Scene, prep, patch_size: int, dev: torch.device, precision: str,
+                    budget: float) -> InferenceBench:
+    """Whole-scene inference through `predict_map`'s path (chunks of 4,096 pixels), PCA pass included."""
     all_pixels = scene.shape[0] * scene.shape[1]
-    chunk = 4096 if dev.type != "cpu" else 512
-    fitted.predict(sampler, np.arange(min(64, all_pixels)))  # warm-up
-    _sync(dev)
+    chunk = MAP_CHUNK
+    fitted.predict(PixelSampler(scene.cube[:32], prep, patch_size), np.arange(512), precision=precision)  # warm-up
+    synchronize(dev)
     start = time.perf_counter()
-    fresh = PixelSampler(scene.cube, prep, cfg.patch_size)   # a fresh sampler pays the PCA pass, as predict_map does
+    fresh = PixelSampler(scene.cube, prep, patch_size)   # a fresh sampler pays the PCA pass, as predict_map does
     fresh.windows
     pca_seconds = time.perf_counter() - start
     started, done, per_pixel = time.perf_counter(), 0, []
     while done < all_pixels and (done == 0 or time.perf_counter() - started < budget):
         pixels = np.arange(done, min(done + chunk, all_pixels))
         start = time.perf_counter()
-        fitted.predict(fresh, pixels, batch_size=min(chunk, 1024))
-        _sync(dev)
+        fitted.predict(fresh, pixels, precision=precision)
+        synchronize(dev)
         per_pixel.append((time.perf_counter() - start) / pixels.size)
         done += pixels.size
     if done == all_pixels:
-        inference = pca_seconds + time.perf_counter() - started
+        seconds = pca_seconds + time.perf_counter() - started
     else:
-        inference = pca_seconds + float(np.median(per_pixel)) * all_pixels
-    memory, kind = _peak_memory(dev)
-    return PresetBench(preset, cfg.batch_size, steps, per_step, cfg.batch_size / per_step, all_pixels, done,
-                       inference, done < all_pixels, memory, kind)
+        seconds = pca_seconds + float(np.median(per_pixel)) * all_pixels
+    return InferenceBench(precision, seconds, done, done < all_pixels)
 
 
 def _peak_memory(dev: torch.device) -> tuple[int, str]:
@@ -205,11 +289,3 @@ def _peak_memory(dev: torch.device) -> tuple[int, str]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024   # macOS reports bytes, Linux kibibytes
     return int(rss * scale), "peak resident set size of the whole process so far (ru_maxrss), not per preset"
-
-
-def _sync(dev: torch.device) -> None:
-    """Wait for queued GPU work, so a timer stops when the work is done."""
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    elif dev.type == "mps":
-        torch.mps.synchronize()

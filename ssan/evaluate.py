@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import torch
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from .fitted import FittedModel
+from .precision import (AUTO_MIN_PIXELS, CHECK_PIXELS, REQUIRED_AGREEMENT, PrecisionChoice, check_precision,
+                        native_bfloat16)
 from .preprocess import PixelSampler
 from .scene import Scene
 from .splits import Split
@@ -73,35 +76,62 @@ def evaluate(fitted: FittedModel, scene: Scene, split: Split, sampler: PixelSamp
         progress(0, pixels.size)
     for start in range(0, pixels.size, batch_size):
         chunk = pixels[start : start + batch_size]
-        predicted[start : start + chunk.size] = fitted.predict(sampler, chunk, batch_size=min(batch_size, 1024))
+        predicted[start : start + chunk.size] = fitted.predict(sampler, chunk)
         if progress is not None:
             progress(start + chunk.size, pixels.size)
     return compute_metrics(split.targets(pixels), predicted, fitted.n_classes)
 
 
 def predict_map(fitted: FittedModel, scene: Scene, sampler: PixelSampler | None = None, *,
-                labelled_only: bool = False, batch_size: int = 4096,
+                labelled_only: bool = False, batch_size: int = 4096, precision: str = "float32",
                 progress: Callable[[int], None] | None = None) -> np.ndarray:
     """(H, W) predicted class ids for every pixel (borders included), 0 where not predicted.
 
-    Prediction runs in batches, so memory stays bounded even for Pavia Centre (784k pixels);
-    `progress` is told how many pixels each batch classified.
+    Prediction runs in chunks of `batch_size` pixels, so memory stays bounded even for Pavia
+    Centre (784k pixels); `progress` is told how many pixels each chunk classified. `precision`
+    is "float32" or "bfloat16" (resolve "auto" first with `choose_precision`).
     """
     sampler = sampler or fitted.sampler(scene)
     pixels = scene.labelled_pixels() if labelled_only else np.arange(scene.shape[0] * scene.shape[1])
     out = np.zeros(scene.shape[0] * scene.shape[1], dtype=np.int32)
-    out[pixels] = predict_pixels(fitted, sampler, pixels, batch_size=batch_size, progress=progress)
+    out[pixels] = predict_pixels(fitted, sampler, pixels, batch_size=batch_size, precision=precision,
+                                 progress=progress)
     return out.reshape(scene.shape)
 
 
 def predict_pixels(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, *, batch_size: int = 4096,
-                   device: str | None = None, progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Predicted class ids of the sampler's flat `pixels`, in batches of `batch_size` (the map's batching)."""
+                   device: str | None = None, precision: str = "float32",
+                   progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Predicted class ids of the sampler's flat `pixels`, in chunks of `batch_size` (the map's chunking)."""
     out = np.zeros(pixels.size, dtype=np.int32)
     for start in range(0, pixels.size, batch_size):
         chunk = pixels[start : start + batch_size]
-        out[start : start + chunk.size] = fitted.predict(sampler, chunk, batch_size=min(batch_size, 1024),
-                                                         device=device)
+        out[start : start + chunk.size] = fitted.predict(sampler, chunk, device=device, precision=precision)
         if progress is not None:
             progress(chunk.size)
     return out
+
+
+def choose_precision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, requested: str = "auto",
+                     device: str | None = None) -> PrecisionChoice:
+    """The precision to classify `pixels` in: `requested`, or for "auto" bfloat16 where the device computes it
+    natively, there are at least `AUTO_MIN_PIXELS` pixels, and the classes of an evenly spread sample of
+    `CHECK_PIXELS` of them agree with float32 on at least `REQUIRED_AGREEMENT`; else float32."""
+    if check_precision(requested) != "auto":
+        return PrecisionChoice(requested, "as requested")
+    if not fitted.is_neural:
+        return PrecisionChoice("float32", f"{fitted.model_name.upper()} is not a network")
+    dev = torch.device(device) if device is not None else next(fitted.network.parameters()).device
+    if not native_bfloat16(dev):
+        return PrecisionChoice("float32", f"this {dev.type.upper()} has no native bfloat16")
+    if pixels.size < AUTO_MIN_PIXELS:
+        return PrecisionChoice("float32", f"{pixels.size:,} pixels: too few for bfloat16 to pay")
+    sample = pixels[np.linspace(0, pixels.size - 1, CHECK_PIXELS).round().astype(np.int64)]
+    full = fitted.predict(sampler, sample, device=dev, precision="float32")
+    half = fitted.predict(sampler, sample, device=dev, precision="bfloat16")
+    agreement = float((full == half).mean())
+    verdict = f"same class as float32 for {100 * agreement:.2f}% of {sample.size:,} sampled pixels"
+    if agreement < REQUIRED_AGREEMENT:
+        return PrecisionChoice("float32", f"bfloat16 gave the {verdict}, below {100 * REQUIRED_AGREEMENT:.1f}%",
+                               agreement, sample.size)
+    return PrecisionChoice("bfloat16", verdict, agreement, sample.size)

@@ -13,11 +13,16 @@ import torch
 from torch import nn
 
 from .models import NEURAL_MODELS, Preset
+from .precision import autocast
 from .preprocess import PixelSampler, Preprocessing
 from .scene import Scene
 
 
 CANCELLED_MARK = "⚠ CANCELLED (stopped early, best-so-far weights)"
+# Pixels per forward pass on a CPU: a batch whose activations stay in cache (measured fastest on
+# 2 cores, docs/performance.md); an accelerator wants large batches.
+CPU_INFERENCE_BATCH = 256
+ACCELERATOR_INFERENCE_BATCH = 4096
 
 
 class IncompatibleSceneError(ValueError):
@@ -119,8 +124,8 @@ class FittedModel:
         self.scene.check(scene)
         return PixelSampler(scene.cube, self.preprocessing, self.preset.patch_size)
 
-    def scores(self, sampler: PixelSampler, pixels: np.ndarray, batch_size: int = 1024,
-               device: str | torch.device | None = None) -> np.ndarray:
+    def scores(self, sampler: PixelSampler, pixels: np.ndarray, batch_size: int | None = None,
+               device: str | torch.device | None = None, precision: str = "float32") -> np.ndarray:
         """(n, C) class probabilities for flat pixel indices (one-hot for an SVM)."""
         pixels = np.asarray(pixels, dtype=np.int64)
         if not self.is_neural:
@@ -128,16 +133,20 @@ class FittedModel:
             if hasattr(self.estimator, "predict_proba"):
                 return self.estimator.predict_proba(x).astype(np.float32)
             return np.eye(self.n_classes, dtype=np.float32)[self.estimator.predict(x) - 1]
-        return self.forward(sampler, pixels, batch_size, device)[0]
+        return self.forward(sampler, pixels, batch_size, device, precision=precision)[0]
 
-    def forward(self, sampler: PixelSampler, pixels: np.ndarray, batch_size: int = 1024,
-                device: str | torch.device | None = None, attention: bool = False):
-        """Probabilities and, with `attention`, the spectral (n, B) and spatial (n, p, p) maps."""
+    def forward(self, sampler: PixelSampler, pixels: np.ndarray, batch_size: int | None = None,
+                device: str | torch.device | None = None, attention: bool = False, precision: str = "float32"):
+        """Probabilities and, with `attention`, the spectral (n, B) and spatial (n, p, p) maps.
+
+        `batch_size` None: `inference_batch_size(device)`; `precision` "float32" or "bfloat16" (autocast).
+        """
         net = self.network
         device = torch.device(device) if device is not None else next(net.parameters()).device
+        batch_size = batch_size or inference_batch_size(device)
         net.to(device).eval()
         probs, spectral, spatial = [], [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device, precision):
             for start in range(0, len(pixels), batch_size):
                 idx = pixels[start : start + batch_size]
                 spec, patch = network_inputs(net, sampler, idx, device)
@@ -168,6 +177,11 @@ class FittedModel:
         if self.cancelled:
             text += f" · {CANCELLED_MARK}"
         return text
+
+
+def inference_batch_size(device: torch.device) -> int:
+    """Pixels per forward pass for inference on `device`."""
+    return CPU_INFERENCE_BATCH if device.type == "cpu" else ACCELERATOR_INFERENCE_BATCH
 
 
 def network_inputs(net: nn.Module, sampler: PixelSampler, pixels: np.ndarray, device: torch.device):

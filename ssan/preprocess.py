@@ -8,6 +8,7 @@ reproduce the authors' code (which leaks test statistics into the features).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +50,13 @@ class Preprocessing:
         whitened = (self.scale_spectra(spectra) - self.pca_mean) @ self.pca_components.T / self.pca_scale
         span = np.where(self.component_max > self.component_min, self.component_max - self.component_min, 1.0)
         return ((whitened - self.component_min) / span).astype(np.float32)
+
+    def digest(self) -> str:
+        """A sha256 of the fitted parameters: equal for preprocessing fitted on the same pixels of the same scene."""
+        h = hashlib.sha256()
+        for name in _ARRAY_FIELDS:
+            h.update(np.ascontiguousarray(getattr(self, name), dtype=np.float64).tobytes())
+        return h.hexdigest()
 
     def to_dict(self) -> dict:
         """JSON-ready parameters (lists of floats)."""

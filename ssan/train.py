@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .fitted import FittedModel, SceneIdentity, network_inputs
+from .hardware import synchronize
 from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset, tensor_shapes
 from .models.seeding import use_dropout_generator
 from .preprocess import FIT_ON_CHOICES, PixelSampler, fit_preprocessing
@@ -289,25 +290,19 @@ def estimate_training_time(scene: Scene, split: Split, model: str = "ssan", pres
         optimiser.step()
 
     step()  # warm-up: allocations, kernel selection
-    _sync(dev)
+    synchronize(dev)
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    _sync(dev)
+    synchronize(dev)
     per_step = (time.perf_counter() - start) / steps
     val_batch = split.val[: min(256, split.val.size)]
     start = time.perf_counter()
     _accuracy(net, sampler, val_batch, split.targets(val_batch), dev)
-    _sync(dev)
+    synchronize(dev)
     per_val_pixel = (time.perf_counter() - start) / max(val_batch.size, 1)
     n_evals = -(-cfg.iterations // cfg.eval_every)
     validation = n_evals * split.val.size * per_val_pixel
     return TimeEstimate(per_step, validation, per_step * cfg.iterations + validation, cfg.iterations,
                         describe_device(dev))
 
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import os
 import signal
 import subprocess
@@ -157,12 +158,24 @@ def test_predict_writes_a_map_with_legend(trained, tmp_path, capsys):
     folder, _, _ = trained
     png = tmp_path / "maps" / "demo.png"
     assert main(["predict", "--checkpoint", str(folder), "--scene", "demo", "--out", str(png)]) == 0
-    assert f"map: {png}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"map: {png}" in out
+    assert "precision: float32 (22,500 pixels: too few for bfloat16 to pay)" in out, "auto, on a small scene"
     image = Image.open(png)
     side = 150 * scale_factor((150, 150))
     assert image.format == "PNG" and image.height == side and image.width > side + 100   # legend on the right
     palette = {hex_to_rgb(c) for c in CLASS_COLORS}
     assert image.convert("RGB").getpixel((0, 0)) in palette
+
+
+def test_predict_in_bfloat16_only_where_asked_and_never_on_ray(trained, tmp_path, capsys):
+    folder, _, _ = trained
+    png = tmp_path / "bf16.png"
+    assert main(["predict", "--checkpoint", str(folder), "--out", str(png), "--precision", "bfloat16"]) == 0
+    assert "precision: bfloat16 (as requested)" in capsys.readouterr().out and png.is_file()
+    assert main(["predict", "--checkpoint", str(folder), "--out", str(png), "--precision", "bfloat16",
+                 "--ray", "local"]) == 2
+    assert "Ray tiles are classified in float32" in capsys.readouterr().err
 
 
 def test_predict_labelled_only_leaves_unlabelled_pixels_black(trained, tmp_path):
@@ -199,9 +212,23 @@ def test_bench_reports_throughput_inference_and_memory(capsys):
     assert main(["bench", "--presets", "quick", "--iterations", "1", "--size", "40x40", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "synthetic 40x40x103 cube" in out and "cpu" in out
-    row = next(line for line in out.splitlines() if line.startswith("quick"))
-    assert "MiB" in row and row.split()[1] == "64"
+    assert re.search(r"GEMM rate measured in this run \(torch.mm, 2048x2048\): float32 [\d,]+ GFLOP/s", out)
+    row = next(line for line in out.splitlines() if line.startswith("quick "))
+    assert "MiB" in row and row.split()[1] == "float32" and row.count("%") == 2
+    assert "quick: forward MFLOP per pixel spectral 7.21, spatial 26.35, fusion 0.28 (total 33.84)" in out
     assert "peak memory:" in out
+
+
+def quick_forward_flops() -> dict[str, int]:
+    """The quick preset's forward FLOPs per pixel, counted by hand (2 per multiply-add) from the architecture."""
+    bands, classes, emb, hidden, att = 103, 9, 16, 64, 32
+    gru = 2 * bands * 2 * 3 * hidden * (emb + hidden)      # both directions, input and hidden GEMMs
+    attention = 2 * bands * (2 * hidden * att + att) + 2 * bands * 2 * hidden
+    spectral = gru + attention + 2 * 2 * hidden * classes
+    conv1, conv2 = 2 * 4 * 32 * 25 * 27 * 27, 2 * 32 * 64 * 25 * 14 * 14
+    spatial = 2 * 4 * 27 * 27 + conv1 + conv2 + 2 * 64 * 7 * 7 * 256 + 2 * 256 * classes
+    fusion = 2 * (2 * classes * 256) + 2 * 512 * 256 + 2 * 256 * classes
+    return {"spectral": spectral, "spatial": spatial, "fusion": fusion}
 
 
 def test_bench_json(capsys):
@@ -209,8 +236,17 @@ def test_bench_json(capsys):
     result = json.loads(capsys.readouterr().out)
     (quick,) = result["results"]
     assert result["shape"] == [32, 32] and result["bands"] == 103 and result["classes"] == 9
+    assert result["gemm_gflops"]["float32"] > 0 and result["cpu"]
     assert quick["preset"] == "quick" and quick["train_pixels_per_second"] > 0
-    assert quick["scene_pixels"] == 1024 and quick["inference_seconds"] > 0 and quick["peak_memory_bytes"] > 0
+    assert quick["flops_per_pixel"] == pytest.approx(quick_forward_flops(), rel=1e-9)
+    expected_efficiency = (3 * sum(quick["flops_per_pixel"].values()) * quick["train_pixels_per_second"]
+                           / (result["gemm_gflops"]["float32"] * 1e9))
+    assert quick["train_efficiency"] == pytest.approx(expected_efficiency)
+    float32 = quick["inference"][0]
+    assert quick["scene_pixels"] == 1024 and float32["precision"] == "float32" and float32["seconds"] > 0
+    assert 0 < float32["efficiency"] and quick["peak_memory_bytes"] > 0
+    assert [run["precision"] for run in quick["inference"]][1:] == (["bfloat16"] if "bfloat16" in result["gemm_gflops"]
+                                                                    else [])
 
 
 def test_set_values_are_parsed():

@@ -88,10 +88,14 @@ def test_class_maps_are_cached_by_weights_hash(shipped, demo, tmp_path, monkeypa
     small = dataclasses.replace(demo, cube=demo.cube[:40, :30], labels=demo.labels[:40, :30], sha256=None)
     calls = []
     first = classmaps.cached_class_map(ASSET, shipped, small, progress=lambda done, total: calls.append((done, total)))
-    assert first.shape == (40, 30) and calls[-1] == (1200, 1200)
+    assert first.labels.shape == (40, 30) and calls[-1] == (1200, 1200)
+    assert first.precision.precision == "float32"   # 1,200 pixels: too few for "auto" to take bfloat16
     assert classmaps.map_path(ASSET, small).is_file()
     monkeypatch.setattr(classmaps, "predict_map", lambda *a, **k: pytest.fail("the cached map was recomputed"))
-    np.testing.assert_array_equal(classmaps.cached_class_map(ASSET, shipped, small), first)
+    again = classmaps.cached_class_map(ASSET, shipped, small)
+    np.testing.assert_array_equal(again.labels, first.labels)
+    assert "cache" in again.precision.reason
+    assert classmaps.map_path(ASSET, small, precision="bfloat16") != classmaps.map_path(ASSET, small)
     retrained = tmp_path / "retrained"
     shutil.copytree(ASSET, retrained)
     side = json.loads((retrained / "model.json").read_text())

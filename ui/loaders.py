@@ -163,10 +163,19 @@ def model_at(path: str | Path) -> FittedModel:
     return model_for(str(path), checkpoint_mtime(path))
 
 
-@st.cache_resource(max_entries=8)
 def sampler_for(model_path: str, mtime: float, spec: SceneSpec) -> PixelSampler:
-    """The model's sampler over the scene, its PCA image computed once."""
-    sampler = model_for(model_path, mtime).sampler(scene_for(spec))
+    """The model's sampler over the scene, shared by every model with the same preprocessing (models trained
+    on one split fit the same scaling and PCA), so the scene's PCA pass runs once for all of them."""
+    fitted, scene = model_for(model_path, mtime), scene_for(spec)
+    fitted.scene.check(scene)
+    return _sampler(spec, fitted.preprocessing.digest(), fitted.preset.patch_size, fitted.preprocessing)
+
+
+@st.cache_resource(max_entries=8)
+def _sampler(spec: SceneSpec, prep_digest: str, patch_size: int, _prep: Any) -> PixelSampler:
+    from ssan.preprocess import PixelSampler
+
+    sampler = PixelSampler(scene_for(spec).cube, _prep, patch_size)
     sampler.windows  # noqa: B018 - build the padded PCA image now, not on the first click
     return sampler
 
@@ -193,17 +202,35 @@ def scene_digest(spec: SceneSpec) -> str:
     return digest(scene_for(spec))
 
 
+class MapJob:
+    """A whole-scene map being computed in the background: its Future and how far it has got."""
+
+    def __init__(self) -> None:
+        self.done, self.total = 0, 0
+        self.future: Future | None = None
+
+    def update(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+
+# One map at a time: maps started together would only compete for the same cores.
+_MAPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-maps")
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
-def class_map(model_path: str, mtime: float, spec: SceneSpec, _progress: Any = None) -> np.ndarray:
-    """The model's (H, W) classification of every pixel of the scene, from the disk cache keyed by the
-    weights' hash when there, else computed with `_progress(done, total)`."""
+def class_map_job(model_path: str, mtime: float, spec: SceneSpec) -> MapJob:
+    """The model's classification of every pixel of the scene (a `ssan.classmaps.ClassMap`), computed in a
+    background thread that every session shares, from the disk cache keyed by the weights' hash when there."""
+    use_torch()
     from ssan import classmaps
 
-    scene, digest = scene_for(spec), scene_digest(spec)
-    cached = classmaps.map_path(model_path, scene, digest).is_file()
+    scene, digest, fitted = scene_for(spec), scene_digest(spec), model_for(model_path, mtime)
+    cached = any(classmaps.map_path(model_path, scene, digest, p).is_file() for p in ("float32", "bfloat16"))
     sampler = None if cached else sampler_for(model_path, mtime, spec)
-    return classmaps.cached_class_map(model_path, model_for(model_path, mtime), scene, sampler, progress=_progress,
-                                      scene_sha256=digest)
+    job = MapJob()
+    job.future = _MAPS.submit(classmaps.cached_class_map, model_path, fitted, scene, sampler, progress=job.update,
+                              scene_sha256=digest)
+    return job
 
 
 _ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-estimate")

@@ -239,10 +239,15 @@ class SpatialBranch(nn.Module):
     def forward(self, patches: Tensor) -> tuple[Tensor, Tensor | None]:
         mask = None
         x = patches
+        if not torch.is_grad_enabled():
+            # Inference in channels-last layout, where oneDNN's convolutions and pooling are fastest on a
+            # CPU; training keeps the default layout, whose rounding the shipped checkpoint was trained with.
+            x = x.contiguous(memory_format=torch.channels_last)
         if self.attention is not None:
             x, mask = self.attention(x)
-        x = self.pool1(F.relu(self.conv1(x)))
-        x = self.pool2(F.relu(self.conv2(x)))
+        # ReLU after the max-pool: the same numbers (max commutes with a monotone map) at a quarter of the work.
+        x = F.relu(self.pool1(self.conv1(x)))
+        x = F.relu(self.pool2(self.conv2(x)))
         x = self.dropout(F.relu(self.fc1(x.flatten(1))))
         return self.fc2(x), mask
 

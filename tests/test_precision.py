@@ -1,0 +1,99 @@
+"""Faster inference must not change what the model says: the float32 map is the one computed before the
+speed work, and bfloat16, where it is used, agrees with float32 as docs/performance.md states."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssan import evaluate, precision
+from ssan.attention import pixel_attention
+from ssan.checkpoints import load_checkpoint
+from ssan.demo import make_demo_scene
+from ssan.evaluate import choose_precision, predict_map
+from ssan.models import build_network, get_preset
+
+ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
+# sha256 of the shipped model's float32 map of the demo scene (int32 class ids, row-major), computed with the
+# code before inference moved to channels-last tensors, batches of 256 and ReLU after the max-pool (commit
+# 30ad8cb). The demo's smallest gap between the two most probable classes is 2.7e-4, so rounding differences
+# between CPUs (about 1e-6) cannot move a pixel to another class.
+FLOAT32_MAP_SHA256 = "d46cbe4467170c250665eb9502599d715e98c04cc945cd5029d25242b164d4b3"
+BF16_AGREEMENT = precision.REQUIRED_AGREEMENT
+ALPHA_TOLERANCE = 0.05   # |alpha_bf16 - alpha_f32| at most 5% of the pixel's largest alpha (2.3% measured)
+MASK_TOLERANCE = 0.01    # spatial mask values, in (0.27, 0.73) (0.002 measured)
+needs_bf16 = pytest.mark.skipif(not precision.native_bfloat16(torch.device("cpu")),
+                                reason="this CPU has no native bfloat16 (AVX-512 BF16 or AMX)")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return make_demo_scene()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_checkpoint(ASSET)
+
+
+def test_the_float32_map_is_the_one_computed_before_the_speed_work(shipped, demo):
+    class_map = predict_map(shipped, demo, precision="float32")
+    digest = hashlib.sha256(np.ascontiguousarray(class_map, dtype=np.int32).tobytes()).hexdigest()
+    assert digest == FLOAT32_MAP_SHA256
+
+
+@pytest.mark.parametrize("model", ["ssan", "cnn", "acnn"])
+def test_inference_layout_gives_the_training_layouts_numbers(model):
+    """Without gradients the spatial branch runs channels-last; with them, the default layout: same logits."""
+    torch.manual_seed(0)
+    net = build_network(model, 103, 9, get_preset("quick")).eval()
+    spectra, patches = torch.rand(64, 103), torch.rand(64, 4, 27, 27)
+    with torch.no_grad():
+        fast = net(spectra, patches)
+    slow = net(spectra, patches).detach()
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+
+
+@needs_bf16
+def test_bfloat16_agrees_with_float32_on_the_demo(shipped, demo):
+    sampler = shipped.sampler(demo)
+    pixels = np.arange(demo.shape[0] * demo.shape[1])
+    full, alpha, mask = shipped.forward(sampler, pixels, attention=True, precision="float32")
+    half, alpha_bf16, mask_bf16 = shipped.forward(sampler, pixels, attention=True, precision="bfloat16")
+    assert (full.argmax(1) == half.argmax(1)).mean() >= BF16_AGREEMENT
+    assert (np.abs(alpha_bf16 - alpha).max(axis=1) / alpha.max(axis=1)).max() <= ALPHA_TOLERANCE
+    assert np.abs(mask_bf16 - mask).max() <= MASK_TOLERANCE
+    # The attention pages read float32, whatever the maps use.
+    single = pixel_attention(shipped, sampler, pixels[:3])
+    np.testing.assert_allclose(single.spectral, alpha[:3], rtol=1e-5, atol=1e-7)
+
+
+def test_auto_keeps_float32_where_bfloat16_would_not_pay_or_is_not_native(shipped, demo, monkeypatch):
+    sampler = shipped.sampler(demo)
+    pixels = np.arange(demo.shape[0] * demo.shape[1])
+    assert choose_precision(shipped, sampler, pixels, "float32").precision == "float32"
+    small = choose_precision(shipped, sampler, pixels, "auto")
+    assert small.precision == "float32" and "too few" in small.reason
+    monkeypatch.setattr(evaluate, "native_bfloat16", lambda device: False)
+    monkeypatch.setattr(evaluate, "AUTO_MIN_PIXELS", 0)
+    plain = choose_precision(shipped, sampler, pixels, "auto")
+    assert plain.precision == "float32" and "no native bfloat16" in plain.reason
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        choose_precision(shipped, sampler, pixels, "half")
+
+
+@needs_bf16
+def test_auto_takes_bfloat16_only_when_the_check_agrees(shipped, demo, monkeypatch):
+    sampler = shipped.sampler(demo)
+    pixels = np.arange(demo.shape[0] * demo.shape[1])
+    monkeypatch.setattr(evaluate, "AUTO_MIN_PIXELS", 0)
+    chosen = choose_precision(shipped, sampler, pixels, "auto")
+    assert chosen.precision == "bfloat16" and chosen.agreement >= BF16_AGREEMENT
+    assert chosen.checked_pixels == evaluate.CHECK_PIXELS and "sampled pixels" in chosen.reason
+    monkeypatch.setattr(evaluate, "REQUIRED_AGREEMENT", 1.01)   # no model can pass: float32, with the reason
+    refused = choose_precision(shipped, sampler, pixels, "auto")
+    assert refused.precision == "float32" and "below 101.0%" in refused.reason
