@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .evaluate import predict_pixels
 from .fitted import FittedModel, SceneIdentity, network_inputs
 from .hardware import GEMM_SIZE, cpu_name, gemm_gflops, synchronize
 from .models import build_network, get_preset
@@ -42,8 +43,9 @@ TRAIN_PER_CLASS = 100
 # Timed training steps per preset when not given: the paper preset costs seconds per step on a CPU.
 DEFAULT_STEPS = {"quick": 10, "paper": 2}
 GPU_STEPS = 20
-# Pixels per chunk of whole-scene inference, as predict_map classifies them.
+# Pixels per chunk of whole-scene inference, as predict_map classifies them, and chunks per timed span.
 MAP_CHUNK = 4096
+SPAN_CHUNKS = 4
 # Seconds of whole-scene inference to time before extrapolating (always at least one chunk).
 INFERENCE_BUDGET_S = {"cpu": 10.0, "other": 30.0}
 
@@ -144,7 +146,8 @@ class BenchReport:
         lines.append("train eff. = 3 x forward FLOPs x train px/s / float32 GEMM rate; infer. eff. = (forward FLOPs "
                      "x scene pixels / the GEMM rate of that precision) / scene inference time, PCA pass included")
         if any(run.extrapolated for r in self.results for run in r.inference):
-            lines.append("(extrap.): timed on part of the scene (median per-pixel time of chunks) and extrapolated")
+            lines.append(f"(extrap.): timed on spans of {SPAN_CHUNKS * MAP_CHUNK:,} pixels until the time budget was "
+                         "spent, then extrapolated from the median per-pixel time of the spans")
         if self.results:
             lines.append(f"peak memory: {self.results[0].memory_kind}")
         return "\n".join(lines)
@@ -258,10 +261,14 @@ def _bench_preset(scene: Scene, preset: str, dev: torch.device, steps: int, budg
 
 def _time_inference(fitted: FittedModel, scene: Scene, prep, patch_size: int, dev: torch.device, precision: str,
                     budget: float) -> InferenceBench:
-    """Whole-scene inference through `predict_map`'s path (chunks of 4,096 pixels), PCA pass included."""
+    """Whole-scene inference through `predict_map`'s path (`predict_pixels`, chunk workers included), PCA pass
+    included; timed in spans of `SPAN_CHUNKS` chunks until the budget is spent, then extrapolated."""
     all_pixels = scene.shape[0] * scene.shape[1]
-    chunk = MAP_CHUNK
-    fitted.predict(PixelSampler(scene.cube[:32], prep, patch_size), np.arange(512), precision=precision)  # warm-up
+    span = SPAN_CHUNKS * MAP_CHUNK
+    warm = scene.cube[:32]
+    warm_pixels = np.arange(min(2 * MAP_CHUNK, warm.shape[0] * warm.shape[1]))
+    predict_pixels(fitted, PixelSampler(warm, prep, patch_size), warm_pixels, batch_size=MAP_CHUNK,
+                   precision=precision)   # warm-up
     synchronize(dev)
     start = time.perf_counter()
     fresh = PixelSampler(scene.cube, prep, patch_size)   # a fresh sampler pays the PCA pass, as predict_map does
@@ -269,9 +276,9 @@ def _time_inference(fitted: FittedModel, scene: Scene, prep, patch_size: int, de
     pca_seconds = time.perf_counter() - start
     started, done, per_pixel = time.perf_counter(), 0, []
     while done < all_pixels and (done == 0 or time.perf_counter() - started < budget):
-        pixels = np.arange(done, min(done + chunk, all_pixels))
+        pixels = np.arange(done, min(done + span, all_pixels))
         start = time.perf_counter()
-        fitted.predict(fresh, pixels, precision=precision)
+        predict_pixels(fitted, fresh, pixels, batch_size=MAP_CHUNK, precision=precision)
         synchronize(dev)
         per_pixel.append((time.perf_counter() - start) / pixels.size)
         done += pixels.size

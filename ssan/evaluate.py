@@ -6,6 +6,8 @@ the test pixels are the split's, never the training or validation ones.
 
 from __future__ import annotations
 
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -102,14 +104,47 @@ def predict_map(fitted: FittedModel, scene: Scene, sampler: PixelSampler | None 
 def predict_pixels(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, *, batch_size: int = 4096,
                    device: str | None = None, precision: str = "float32",
                    progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Predicted class ids of the sampler's flat `pixels`, in chunks of `batch_size` (the map's chunking)."""
+    """Predicted class ids of the sampler's flat `pixels`, in chunks of `batch_size` (the map's chunking).
+
+    On a CPU with several torch threads, a network classifies the chunks in that many threads of one
+    torch thread each (`chunk_workers`), then the threads are given back.
+    """
     out = np.zeros(pixels.size, dtype=np.int32)
-    for start in range(0, pixels.size, batch_size):
-        chunk = pixels[start : start + batch_size]
-        out[start : start + chunk.size] = fitted.predict(sampler, chunk, device=device, precision=precision)
-        if progress is not None:
-            progress(chunk.size)
+    starts = range(0, pixels.size, batch_size)
+
+    def classify(start: int) -> np.ndarray:
+        return fitted.predict(sampler, pixels[start : start + batch_size], device=device, precision=precision)
+
+    with chunk_workers(fitted, sampler, device, len(starts)) as mapper:
+        for start, labels in zip(starts, mapper(classify, starts)):
+            out[start : start + labels.size] = labels
+            if progress is not None:
+                progress(labels.size)
     return out
+
+
+@contextlib.contextmanager
+def chunk_workers(fitted: FittedModel, sampler: PixelSampler, device: str | None, n_chunks: int):
+    """A `map` over chunks: in order, in this thread, or on a CPU with n > 1 torch threads, in n threads that
+    each run torch with one thread.
+
+    The GRU's recurrence is a chain of small matrix products and gate updates that two intra-op threads
+    barely share (1.5x on 2 cores, docs/performance.md), while two chunks classified side by side keep
+    both cores busy (1.8x). torch's thread count is process-wide: it is set to 1 for the map and restored.
+    """
+    threads = torch.get_num_threads()
+    on_cpu = (torch.device(device) if device is not None else fitted.device_of_network()).type == "cpu"
+    if not (fitted.is_neural and on_cpu and threads > 1 and n_chunks > 1):
+        yield map
+        return
+    if fitted.network.uses_patches:
+        sampler.windows  # noqa: B018 - the scene's PCA image, built once before the workers share it
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ssan-chunk") as pool:
+            yield pool.map
+    finally:
+        torch.set_num_threads(threads)
 
 
 def choose_precision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, requested: str = "auto",
@@ -121,7 +156,7 @@ def choose_precision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndar
         return PrecisionChoice(requested, "as requested")
     if not fitted.is_neural:
         return PrecisionChoice("float32", f"{fitted.model_name.upper()} is not a network")
-    dev = torch.device(device) if device is not None else next(fitted.network.parameters()).device
+    dev = torch.device(device) if device is not None else fitted.device_of_network()
     if not native_bfloat16(dev):
         return PrecisionChoice("float32", f"this {dev.type.upper()} has no native bfloat16")
     if pixels.size < AUTO_MIN_PIXELS:

@@ -119,6 +119,10 @@ class FittedModel:
     def has_spatial_attention(self) -> bool:
         return bool(self.network is not None and self.network.has_spatial_attention)
 
+    def device_of_network(self) -> torch.device:
+        """Where the network's weights are (the CPU for a scikit-learn model)."""
+        return next(self.network.parameters()).device if self.network is not None else torch.device("cpu")
+
     def sampler(self, scene: Scene) -> PixelSampler:
         """A sampler over `scene` with this model's preprocessing (the scene must fit the model)."""
         self.scene.check(scene)
@@ -142,7 +146,7 @@ class FittedModel:
         `batch_size` None: `inference_batch_size(device)`; `precision` "float32" or "bfloat16" (autocast).
         """
         net = self.network
-        device = torch.device(device) if device is not None else next(net.parameters()).device
+        device = torch.device(device) if device is not None else self.device_of_network()
         batch_size = batch_size or inference_batch_size(device)
         net.to(device).eval()
         probs, spectral, spatial = [], [], []

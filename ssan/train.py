@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .fitted import FittedModel, SceneIdentity, network_inputs
+from .fitted import FittedModel, SceneIdentity, inference_batch_size, network_inputs
 from .hardware import synchronize
 from .models import CLASSICAL_MODELS, MODEL_NAMES, Preset, build_classical, build_network, get_preset, tensor_shapes
 from .models.seeding import use_dropout_generator
@@ -245,9 +245,10 @@ def _batch_order(n: int, batch_size: int, rng: np.random.Generator):
 
 
 def _accuracy(net: nn.Module, sampler: PixelSampler, pixels: np.ndarray, targets: np.ndarray,
-              device: torch.device, batch_size: int = 1024) -> float:
+              device: torch.device) -> float:
     if pixels.size == 0:
         return float("nan")
+    batch_size = inference_batch_size(device)
     net.eval()
     correct = 0
     with torch.inference_mode():

@@ -4,6 +4,7 @@ speed work, and bfloat16, where it is used, agrees with float32 as docs/performa
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,27 @@ def test_the_float32_map_is_the_one_computed_before_the_speed_work(shipped, demo
     class_map = predict_map(shipped, demo, precision="float32")
     digest = hashlib.sha256(np.ascontiguousarray(class_map, dtype=np.int32).tobytes()).hexdigest()
     assert digest == FLOAT32_MAP_SHA256
+
+
+def test_chunks_classified_side_by_side_give_the_same_map(shipped, demo, monkeypatch):
+    """With two torch threads a map's chunks go to two workers of one thread each; the labels do not change,
+    and torch gets its two threads back."""
+    sampler = shipped.sampler(demo)
+    pixels = np.arange(0, demo.shape[0] * demo.shape[1], 3)
+    one_by_one = evaluate.predict_pixels(shipped, sampler, pixels, batch_size=1024)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        monkeypatch.setattr(evaluate, "ThreadPoolExecutor",
+                            lambda **kw: seen.append(kw["max_workers"]) or ThreadPoolExecutor(**kw))
+        counts = []
+        side_by_side = evaluate.predict_pixels(shipped, sampler, pixels, batch_size=1024, progress=counts.append)
+        assert seen == [2] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(side_by_side, one_by_one)
+    assert sum(counts) == pixels.size and len(counts) == -(-pixels.size // 1024)
 
 
 @pytest.mark.parametrize("model", ["ssan", "cnn", "acnn"])
