@@ -283,14 +283,88 @@ def test_pavia_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
 
 
 def test_uploaded_scene_files_are_checked(tmp_path):
-    with pytest.raises(SceneError, match="expected a MATLAB .mat file"):
-        store_scene_upload("cube.txt", b"1 2 3", tmp_path)
+    with pytest.raises(SceneError, match="a '.txt' extension cannot be read. Expected a .mat file"):
+        store_scene_upload([("cube.txt", b"1 2 3")], folder=tmp_path)
     with pytest.raises(SceneError, match="empty"):
-        store_scene_upload("cube.mat", b"", tmp_path)
-    path = store_scene_upload("cube.mat", b"not a mat file at all", tmp_path)
+        store_scene_upload([("cube.mat", b"")], folder=tmp_path)
+    path = store_scene_upload([("cube.mat", b"not a mat file at all")], folder=tmp_path)
     assert path.name == "cube.mat" and path.read_bytes() == b"not a mat file at all"
     with pytest.raises(SceneError, match="cube.mat"):
         load_scene(path)
+
+
+def own_scene_files(folder: Path, rows: int = 30) -> dict[str, bytes]:
+    """An ENVI cube with wavelengths, its ENVI classification with class names, the same cube as a GeoTIFF
+    and the labels as a PNG mask (`rows` rows), written in `folder` and returned as {name: bytes}."""
+    import spectral.io.envi as envi
+    import tifffile
+    from PIL import Image
+
+    folder.mkdir()
+    cube = np.random.default_rng(0).random((rows, 36, 8)).astype(np.float32)
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(rows, axis=0).astype(np.uint8)
+    envi.save_image(str(folder / "cube.hdr"), cube, metadata={"wavelength": list(range(500, 900, 50)),
+                                                                "wavelength units": "Nanometers"})
+    envi.save_classification(str(folder / "gt.hdr"), labels, class_names=["Unclassified", "road", "grass", "roof"])
+    tifffile.imwrite(folder / "cube.tif", np.moveaxis(cube, -1, 0), photometric="minisblack",
+                     planarconfig="separate")
+    Image.fromarray(labels).save(folder / "mask.png")
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def upload(at: AppTest, cube: list[tuple[str, bytes]], gt: list[tuple[str, bytes]] | None = None) -> AppTest:
+    """Choose "Your own files", upload the cube (and label, else none) files and press the load button."""
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.file_uploader(key="upload_cube").set_value([(n, data, "application/octet-stream") for n, data in cube])
+    at.file_uploader(key="upload_gt").set_value([(n, data, "application/octet-stream") for n, data in gt]
+                                                if gt else None)
+    at.run()
+    at.button(key="load_upload").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def uploads_here(tmp_path, monkeypatch):
+    """Uploads go to this test's own temp folder."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+def test_an_envi_pair_and_a_geotiff_are_uploaded_as_scenes(tmp_path, uploads_here):
+    files = own_scene_files(tmp_path / "files")
+    at = upload(app(), [("cube.img", files["cube.img"]), ("cube.hdr", files["cube.hdr"])],
+                [("gt.hdr", files["gt.hdr"]), ("gt.img", files["gt.img"])])
+    assert not at.error, [e.value for e in at.error]
+    assert "Showing: cube.img" in texts(at) and "30×36 pixels" in texts(at) and "8 bands (500–850 nm)" in texts(at)
+    assert "roof" in texts(at), "class names from the ENVI classification header"
+    at.text_input(key="w_scene_names").set_value("asphalt, meadow, tile").run()
+    at.file_uploader(key="upload_cube").set_value(("cube.tif", files["cube.tif"], "image/tiff"))
+    at.file_uploader(key="upload_gt").set_value(("mask.png", files["mask.png"], "image/png"))
+    at.run()
+    at.button(key="load_upload").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Showing: cube.tif" in texts(at) and "a guess: see the notes" in texts(at)
+    assert "tile" in texts(at) and "roof" not in texts(at), "class names typed in the app"
+    at.switch_page(SPECTRAL).run()
+    assert "no model for this scene" in texts(at)
+
+
+def test_bad_uploads_give_a_specific_message_and_keep_the_scene(tmp_path, uploads_here):
+    files = own_scene_files(tmp_path / "files")
+    short = own_scene_files(tmp_path / "short", rows=20)
+    at = upload(app(), [("cube.hdr", files["cube.hdr"])], [("mask.png", files["mask.png"])])
+    (error,) = at.error
+    assert error.value.startswith("cube.hdr: an ENVI header without its data file. Upload both together")
+    at = upload(at, [("cube.tif", files["cube.tif"])], [("mask.png", short["mask.png"])])
+    (error,) = at.error
+    assert "mask.png: the label map is 20x36 but the cube is 30x36 pixels" in error.value
+    assert str(tmp_path) not in error.value, "the message names the files as uploaded, not the upload folder"
+    at = upload(at, [("cube.tif", files["cube.tif"])])
+    assert at.error[0].value.startswith("cube.tif: this cube holds no labels. Upload its ground truth too")
+    assert "Showing: Demo town" in texts(at), "the previous scene stays loaded"
 
 
 def test_uploaded_checkpoints_are_checked(tmp_path, demo):
