@@ -12,6 +12,9 @@ from ui.explain import ALPHA_NOTE, SEED_NOTE, explain_link, pixel_table, planted
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
+# On the projector (1280×720) the spectrum and α rows share about the height of the image beside them, so the whole
+# figure is on screen.
+PRESENT_FIGURE = {"height": 320, "attention_share": 0.55, "value_title": "Value"}
 
 page.setup("Spectral attention")
 ctx = page.context()
@@ -51,7 +54,7 @@ with right:
     page.plot(
         spectrum_figure(scene.wavelengths, [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
                         attention=alpha, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
-                        value_title="Value (as stored)"),
+                        **({"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {}))),
         key="spectral_spectrum")
     if planted is not None:
         st.caption("Shaded: bands planted in the demo scene; two class pairs differ only there.")

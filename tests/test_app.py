@@ -633,8 +633,10 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     assert "not necessarily where the evidence *lies*" in texts(at)
     at.toggle(key="w_present").set_value(True).run()
     assert at.query_params["present"] == "1"
-    font = chart(at, "spectral_spectrum")["layout"]["font"]["size"]
-    assert font == 17, "larger type on the projector"
+    layout = chart(at, "spectral_spectrum")["layout"]
+    assert layout["font"]["size"] == 17, "larger type on the projector"
+    assert layout["height"] == 320 and layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0] > 0.5, \
+        "a shorter spectrum figure whose α row fits above the fold"
     assert "About this page" in [e.label for e in at.expander]
     at.switch_page(SCENE).run()
     assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"

@@ -33,6 +33,7 @@ html { font-size: 20px; }
 header[data-testid="stHeader"] { background: transparent; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
 h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
+h3 { padding-top: 0.2rem !important; padding-bottom: 0.2rem !important; }
 </style>""")
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
@@ -231,7 +232,8 @@ def require_model(ctx: Context) -> FittedModel:
                 "or load a checkpoint on the Train page.")
         st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
-    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)} · change it on the Train page.")
+    where = "" if presenting() else " · change it on the Train page"  # one line less on the projector
+    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)}{where}.")
     return ctx.model
 
 

@@ -195,7 +195,7 @@ def _settled_bottom(page: Page, locator, timeout_s: float = 15.0) -> float:
         page.wait_for_timeout(500)
 
 
-def test_presentation_mode_at_1280x720_keeps_the_image_and_the_pixel_above_the_fold(page: Page, app_url: str):
+def test_presentation_mode_at_1280x720_keeps_the_image_the_pixel_and_alpha_above_the_fold(page: Page, app_url: str):
     page.set_viewport_size({"width": 1280, "height": 720})
     for path, heading in (("", "Attention in hyperspectral images"), ("Spectral_attention", "Spectral attention")):
         page.goto(f"{app_url.rstrip('/')}/{path}?present=1")
@@ -208,3 +208,10 @@ def test_presentation_mode_at_1280x720_keeps_the_image_and_the_pixel_above_the_f
         assert pixel_heading(page).bounding_box()["y"] < 720, f"{heading}: the clicked pixel is below the fold"
         assert "present=1" in page.url, "presentation mode stays in the URL"
         expect(page.get_by_text("About this page")).to_be_visible()
+    # On the Spectral page the α panel under the spectrum is on screen too, from its top to its bottom edge.
+    alpha = page.locator(".st-key-spectral_spectrum .x2y2 .nsewdrag")
+    expect(alpha).to_be_visible(timeout=60_000)
+    bottom = _settled_bottom(page, alpha)
+    top = alpha.bounding_box()["y"]
+    assert top < 720, f"the α panel starts at {top:.0f} px, below the fold"
+    assert bottom <= 720, f"the α panel ends at {bottom:.0f} px"
