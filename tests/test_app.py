@@ -458,9 +458,14 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert job.join(timeout=TIMEOUT)
     at.run()
     assert not at.exception and not at.error
-    table = at.dataframe[0].value
+    table, classes = at.dataframe[0].value, at.dataframe[1].value
     assert list(table.index) == ["KNN", "SSAN"]
-    assert "Asphalt road" in table.columns and "OA % (paper, reported)" not in table.columns
+    assert list(table.columns) == ["OA %", "AA %", "κ", "trained"], "no paper's numbers for the demo"
+    # Per class: one row per class, one column per model, so the table grows down, never sideways.
+    assert list(classes.index) == list(make_demo_scene(seed=0).class_names)
+    assert list(classes.columns) == ["KNN", "SSAN"]
+    assert classes.loc["Asphalt road"].between(0, 100).all()
+    assert "shaded, the best model for the class" in texts(at)
     assert "KNN OA" in [m.label for m in at.metric]
     assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
     assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], "SSAN and the best comparator"
@@ -470,7 +475,7 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert at.button(key="start_compare").disabled and "reused rather than retrained: KNN" in texts(at)
     # Over seeds: one seed saved for KNN, the others listed as missing.
     at.text_input(key="w_compare_seeds").set_value("0,1").run()
-    seeds = at.dataframe[1].value
+    seeds = at.dataframe[2].value
     assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith("± 0.00")
     assert "seed 1: " in texts(at) and "KNN" in texts(at).split("seed 1: ")[1]
     at.toggle(key="w_cm_normalise").set_value(True).run()
@@ -493,7 +498,7 @@ def test_the_seed_study_trains_the_missing_runs_one_seed_after_another(runs_dir)
         assert job.join(timeout=TIMEOUT) and job.seed == seed and job.split.seed == seed
         at.run()  # the next queued seed starts when the page sees the job finished
     assert not at.exception and not at.error
-    seeds = at.dataframe[1].value
+    seeds = at.dataframe[2].value
     assert seeds.loc["KNN", "seeds done"] == "2 of 2" and not at.session_state["compare_queue"]
     assert len(list(runs_dir.rglob("model.json"))) == 2
 
@@ -507,6 +512,7 @@ def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
     assert list(at.dataframe[0].value.index) == ["SSAN"]
     at.selectbox(key="ckpt_ssan").set_value(next(o for o in options if "CANCELLED" in o)).run()
     assert list(at.dataframe[0].value.index) == ["SSAN ⚠ cancelled"], "picked by hand, and marked"
+    assert list(at.dataframe[1].value.columns) == ["SSAN ⚠ cancelled"], "marked in the per-class table too"
     assert at.session_state["compare_choice"][(("demo",), "paper", 0, "ssan")] == str(cancelled)
     at.switch_page(TRAIN).run()
     radio = at.radio(key="active_model")
