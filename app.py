@@ -17,7 +17,7 @@ from ssan.scenes import list_scenes
 from ui import loaders, page
 from ui.controls import split_controls
 from ui.progress import StreamlitProgress
-from ui.state import bound
+from ui.state import bound, switch_scene
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
@@ -50,9 +50,7 @@ def try_load(spec: tuple, progressbar=False, shown: Callable[[str], str] = str) 
     except ValueError as exc:
         st.error(shown(str(exc)))
         return False
-    ss.scene_spec = spec
-    ss.pixel = None
-    ss.pinned = []
+    switch_scene(spec)
     return True
 
 
@@ -179,7 +177,7 @@ with left:
         bound(st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05)
     if not page.presenting():
         st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
-    pixel = clickable_scene(ctx, key="scene_image", pinned=True)
+    pixel = clickable_scene(ctx, key="scene_image")
     legend(scene)
     if scene.planted is not None:
         st.caption("The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
@@ -194,7 +192,7 @@ with right:
     st.markdown(f"Ground truth: **{class_name(scene, label)}**")
     spectra = [(f"({r}, {c}) {class_name(scene, label)}", scene.cube[r, c], PIXEL_COLOUR)]
     spectra += [(f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}", scene.cube[pr, pc],
-                 pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
+                 pin_color(i)) for i, (pr, pc) in enumerate(page.current_pins(scene))]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
     page.plot(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
                                     value_title="Value (as stored)"),

@@ -12,7 +12,7 @@ from ssan.imaging import patch_around
 from ui import loaders, page
 from ui.explain import explain_link
 from ui.state import bound
-from ui.viewer import class_name, clickable_scene, legend, pixel_inputs
+from ui.viewer import class_name, clickable_scene, legend, pin_bar, pixel_inputs
 
 SUMMARY_MAX_PIXELS = 1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
 
@@ -44,6 +44,7 @@ left, right = st.columns([1, 1.7], gap="large")
 with left:
     clickable_scene(ctx, key="spatial_image", height=380)
     pixel_inputs(scene, key="spatial")
+    pin_bar(scene, key="spatial")
     legend(scene, counts=False)
 
 row, col = ss.pixel

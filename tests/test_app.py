@@ -178,6 +178,64 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
     assert not at.exception
 
 
+def pins_on(at: AppTest, key: str) -> list[tuple[int, int]]:
+    """The pinned pixels (row, col) marked on the clickable image `key`."""
+    trace = next((t for t in chart(at, key)["data"] if t.get("name") == "pinned pixels"), None)
+    return [] if trace is None else [(int(r), int(c)) for r, c in zip(values(trace["y"]), values(trace["x"]))]
+
+
+def test_pins_follow_to_the_attention_pages_and_select_the_pixel_there(demo):
+    at = click(app(), "scene_image", 40, 30)
+    at.button(key="pin").click().run()
+    at = click(at, "scene_image", 100, 20)
+    at.button(key="pin").click().run()
+    at.switch_page(SPECTRAL).run()
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader], "the pixel chosen on the Scene page"
+    assert pins_on(at, "spectral_image") == [(40, 30), (100, 20)]
+    first = at.button(key="spectral_pin0")
+    assert first.label == f"#1 {class_name(demo, int(demo.labels[40, 30]))}"
+    first.click().run()
+    assert at.session_state["pixel"] == (40, 30) and "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
+    assert at.button(key="spectral_pin").disabled, "already pinned"
+    at.switch_page(SPATIAL).run()
+    assert "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
+    assert pins_on(at, "spatial_image") == [(40, 30), (100, 20)]
+    at = click(at, "spatial_image", 10, 12)
+    at.button(key="spatial_pin").click().run()   # pinned on an attention page: on every page's image too
+    at.button(key="spatial_pin1").click().run()
+    assert at.session_state["pixel"] == (100, 20)
+    at.switch_page(SCENE).run()
+    assert pins_on(at, "scene_image") == [(40, 30), (100, 20), (10, 12)]
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader]
+    assert not at.exception
+
+
+def test_the_pixel_and_pins_are_kept_per_scene(tmp_path):
+    cube = tmp_path / "tiny.mat"
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels})
+    at = click(app(), "scene_image", 40, 30)
+    at.button(key="pin").click().run()
+    at = click(at, "scene_image", 100, 20)
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    assert "Showing: tiny.mat" in texts(at)
+    assert at.session_state["pinned"] == [] and pins_on(at, "scene_image") == [], "the demo's pins stay with it"
+    at = click(at, "scene_image", 5, 6)
+    at.radio(key="w_scene_choice").set_value("demo").run()
+    assert at.session_state["pixel"] == (100, 20) and pins_on(at, "scene_image") == [(40, 30)], "the demo's own"
+    at.switch_page(SPECTRAL).run()
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader]
+    assert pins_on(at, "spectral_image") == [(40, 30)]
+    at.switch_page(SCENE).run()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_names").set_value("a, b, c").run()   # the same files with names: the same scene
+    at.button(key="load_path").click().run()
+    assert "Showing: tiny.mat" in texts(at) and at.session_state["pixel"] == (5, 6)
+    assert not at.exception
+
+
 def test_a_stale_selection_does_not_override_the_arrows():
     at = click(app(SPATIAL), "spatial_image", 50, 50)
     at.button(key="spatial_left").click().run()

@@ -15,7 +15,7 @@ from ssan.scene import Scene
 from ssan.splits import Split
 
 from . import loaders
-from .state import bound, init_state
+from .state import bound, init_state, switch_scene
 
 if TYPE_CHECKING:
     from ssan.fitted import FittedModel
@@ -170,7 +170,7 @@ def context(with_model: bool = True) -> Context:
         split = loaders.split_for(spec, split_protocol(), int(st.session_state.split_seed))
     except ValueError as exc:
         st.error(f"The scene could not be loaded: {exc}")
-        st.session_state.scene_spec = ("demo",)
+        switch_scene(("demo",))
         st.stop()
     path, model = active_model(spec, scene) if with_model else (None, None)
     ctx = Context(spec, scene, split, path, model)
@@ -287,6 +287,12 @@ def current_pixel(scene: Scene) -> tuple[int, int]:
         pixel = default_pixel(scene)
         st.session_state.pixel = pixel
     return pixel
+
+
+def current_pins(scene: Scene) -> list[tuple[int, int]]:
+    """The pinned pixels that lie inside the scene (a file edited since may have shrunk)."""
+    h, w = scene.shape
+    return [(int(r), int(c)) for r, c in st.session_state.pinned if 0 <= r < h and 0 <= c < w]
 
 
 def default_pixel(scene: Scene) -> tuple[int, int]:
