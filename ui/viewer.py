@@ -1,10 +1,11 @@
 """The clickable scene image shared by the pages, the class legend, and moving the selected pixel.
 
-The selected pixel and the pinned pixels belong to the loaded scene and are the same on every page
-(see `ui.state.switch_scene`). A click on the image sets `st.session_state.pixel`. In the browser the chart's `on_select`
-callback does it before the page runs, so the marker moves in the same run; a selection put
-into the session by a test (AppTest cannot click) is applied when the chart is read, followed
-by one rerun. Each selection is applied once, so a stale one never overrides the arrows.
+The selected pixel and the pinned pixels belong to the loaded scene and are the same on every
+page (see `ui.state.switch_scene`). A click on the image sets `st.session_state.pixel`. In the
+browser the chart's `on_select` callback does it before the page runs, so the marker moves in the
+same run; a selection put into the session by a test (AppTest cannot click) is applied when the
+chart is read, followed by one rerun. Each selection is applied once, so a stale one never
+overrides the arrows.
 """
 
 from __future__ import annotations
