@@ -702,6 +702,8 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     assert layout["height"] == 320 and layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0] > 0.5, \
         "a shorter spectrum figure whose α row fits above the fold"
     assert "About this page" in [e.label for e in at.expander]
+    at.switch_page(SPATIAL).run()
+    assert chart(at, "spatial_figure")["layout"]["height"] == 260, "the mask tiles fit above the fold"
     at.switch_page(SCENE).run()
     assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"
     assert chart(at, "scene_image")["layout"]["height"] <= 330, "the image fits above the fold"
