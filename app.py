@@ -5,6 +5,8 @@ Run the app with `streamlit run app.py`; the other pages are in pages/.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -15,7 +17,7 @@ from ssan.scenes import list_scenes
 from ui import loaders, page
 from ui.controls import split_controls
 from ui.progress import StreamlitProgress
-from ui.state import bound
+from ui.state import bound, switch_scene
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
@@ -41,16 +43,14 @@ def set_composite(bands: tuple[float, float, float], lo: float, hi: float) -> No
         ss[f"w_nm_{channel}"] = value
 
 
-def try_load(spec: tuple, progressbar=False) -> bool:
-    """Load the scene `spec` (downloading with `progressbar` when needed); show why on failure."""
+def try_load(spec: tuple, progressbar=False, shown: Callable[[str], str] = str) -> bool:
+    """Load the scene `spec` (downloading with `progressbar` when needed); show why on failure (through `shown`)."""
     try:
         loaders.scene_for(spec, progressbar)
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(shown(str(exc)))
         return False
-    ss.scene_spec = spec
-    ss.pixel = None
-    ss.pinned = []
+    switch_scene(spec)
     return True
 
 
@@ -74,6 +74,23 @@ def choose_pavia(key: str) -> None:
         slot.empty()  # the download failed; the error message says why and where to put the files
 
 
+def load_uploads(cube: list, gt: list, names: str, wavelengths: str) -> None:
+    """Store the uploaded cube (and label) files and load them as the scene; say what is wrong otherwise."""
+    from ui.uploads import shown_names, store_scene_upload  # imports the checkpoint code (torch): not on the first screen
+
+    try:
+        cube_path = store_scene_upload([(f.name, f.getvalue()) for f in cube], "cube")
+        gt_path = store_scene_upload([(f.name, f.getvalue()) for f in gt], "labels") if gt else None
+    except ValueError as exc:
+        st.error(shown_names(str(exc)))
+        return
+    if gt_path is None and cube_path.suffix.lower() != ".mat":
+        st.error(f"{cube_path.name}: this cube holds no labels. Upload its ground truth too ({LABEL_FORMATS}).")
+        return
+    if try_load(loaders.file_spec(cube_path, gt_path, names, wavelengths), shown=shown_names):
+        st.rerun()
+
+
 def choose_file() -> None:
     """Load the user's scene files, uploaded or named by path, with optional class names and wavelengths."""
     st.markdown(f"A cube (rows × cols × bands): {CUBE_FORMATS}; and a ground-truth map (rows × cols, "
@@ -87,21 +104,16 @@ def choose_file() -> None:
         wavelengths = bound(st.text_input, "Wavelengths in nm (optional)", "scene_wavelengths", placeholder="400-2500",
                             help="START-END spread evenly, a comma-separated list, or a text file with one value per "
                                  "band. Empty: from the file, else a guess by band count (marked as a guess).")
-    up, typed = st.tabs(["Upload (.mat)", "Path on this machine (any format)"])
+    up, typed = st.tabs(["Upload files", "Path on this machine"])
     with up:
-        cube = st.file_uploader("Cube .mat (may also hold the ground truth)", type=["mat"], key="upload_cube")
-        gt = st.file_uploader("Ground-truth .mat (optional)", type=["mat"], key="upload_gt")
-        if st.button("Load uploaded files", disabled=cube is None, key="load_upload"):
-            from ui.uploads import store_scene_upload  # imports the checkpoint code (torch): not on the first screen
-
-            try:
-                cube_path = store_scene_upload(cube.name, cube.getvalue())
-                gt_path = store_scene_upload(gt.name, gt.getvalue()) if gt is not None else None
-            except ValueError as exc:
-                st.error(str(exc))
-            else:
-                if try_load(loaders.file_spec(cube_path, gt_path, names, wavelengths)):
-                    st.rerun()
+        st.caption(f"An ENVI image is two files: select its .hdr and its data file together. Up to "
+                   f"{st.get_option('server.maxUploadSize')} MB a file; give a larger scene by its path.")
+        cube = st.file_uploader("Cube: .mat (may also hold the ground truth), GeoTIFF, or ENVI (.hdr + data file)",
+                                accept_multiple_files=True, key="upload_cube")
+        gt = st.file_uploader("Ground truth: .mat, GeoTIFF, PNG mask, or ENVI classification (.hdr + data file)",
+                              accept_multiple_files=True, key="upload_gt")
+        if st.button("Load uploaded files", disabled=not cube, key="load_upload"):
+            load_uploads(cube, gt, names, wavelengths)
     with typed:
         cube_path = bound(st.text_input, "Path of the cube (.mat, ENVI .hdr or GeoTIFF)", "scene_path",
                           placeholder="/data/PaviaU.mat")
@@ -165,7 +177,7 @@ with left:
         bound(st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05)
     if not page.presenting():
         st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
-    pixel = clickable_scene(ctx, key="scene_image", pinned=True)
+    pixel = clickable_scene(ctx, key="scene_image")
     legend(scene)
     if scene.planted is not None:
         st.caption("The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
@@ -180,7 +192,7 @@ with right:
     st.markdown(f"Ground truth: **{class_name(scene, label)}**")
     spectra = [(f"({r}, {c}) {class_name(scene, label)}", scene.cube[r, c], PIXEL_COLOUR)]
     spectra += [(f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}", scene.cube[pr, pc],
-                 pin_color(i)) for i, (pr, pc) in enumerate(ss.pinned)]
+                 pin_color(i)) for i, (pr, pc) in enumerate(page.current_pins(scene))]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
     page.plot(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
                                     value_title="Value (as stored)"),

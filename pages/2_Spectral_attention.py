@@ -9,9 +9,12 @@ from ssan.attention import pixel_attention
 from ssan.figures import class_attention_figure, probability_figure, spectrum_figure
 from ui import loaders, page
 from ui.explain import ALPHA_NOTE, SEED_NOTE, explain_link, pixel_table, planted_verdict
-from ui.viewer import class_name, clickable_scene, legend
+from ui.viewer import class_name, clickable_scene, legend, pin_bar
 
 PIXEL_COLOUR = "#e6a800"
+# On the projector (1280×720) the spectrum and α rows share about the height of the image beside them, so the whole
+# figure is on screen.
+PRESENT_FIGURE = {"height": 320, "attention_share": 0.55, "value_title": "Value"}
 
 page.setup("Spectral attention")
 ctx = page.context()
@@ -34,6 +37,7 @@ sampler = loaders.sampler_for(path, mtime, ctx.spec)
 left, right = st.columns([1, 1.3], gap="large")
 with left:
     row, col = clickable_scene(ctx, key="spectral_image", height=420)
+    pin_bar(scene, key="spectral")
     legend(scene, counts=False)
 
 flat = row * scene.shape[1] + col
@@ -51,7 +55,7 @@ with right:
     page.plot(
         spectrum_figure(scene.wavelengths, [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
                         attention=alpha, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
-                        value_title="Value (as stored)"),
+                        **({"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {}))),
         key="spectral_spectrum")
     if planted is not None:
         st.caption("Shaded: bands planted in the demo scene; two class pairs differ only there.")

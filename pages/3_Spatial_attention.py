@@ -12,8 +12,9 @@ from ssan.imaging import patch_around
 from ui import loaders, page
 from ui.explain import explain_link
 from ui.state import bound
-from ui.viewer import class_name, clickable_scene, legend, pixel_inputs
+from ui.viewer import class_name, clickable_scene, legend, pin_bar, pixel_inputs
 
+PRESENT_FIGURE_HEIGHT = 260  # the three tiles beside the image, above the fold at 1280×720
 SUMMARY_MAX_PIXELS = 1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
 
 page.setup("Spatial attention")
@@ -44,6 +45,7 @@ left, right = st.columns([1, 1.7], gap="large")
 with left:
     clickable_scene(ctx, key="spatial_image", height=380)
     pixel_inputs(scene, key="spatial")
+    pin_bar(scene, key="spatial")
     legend(scene, counts=False)
 
 row, col = ss.pixel
@@ -57,16 +59,20 @@ with right:
     st.subheader(f"Pixel (row {row}, col {col})")
     st.markdown(f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
                 f"**{class_name(scene, predicted)}** ({100 * att.probabilities[0, predicted - 1]:.1f}%)")
-    opacity = bound(st.slider, "Mask opacity in the overlay", "patch_opacity", min_value=0.0, max_value=1.0,
-                    step=0.05)
-    stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
+    # On the projector the figure comes first and shorter, its two controls under it, so it is above the fold.
+    above, below = st.container(), st.container()
+    with below if page.presenting() else above:
+        opacity = bound(st.slider, "Mask opacity in the overlay", "patch_opacity", min_value=0.0, max_value=1.0,
+                        step=0.05)
+        stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
     fig = spatial_attention_figure(patch, mask, opacity, stretch=stretch)
-    fig.update_layout(height=440)
-    page.plot(fig, key="spatial_figure")
-    st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
-               f"{mask.min():.3f}–{mask.max():.3f}"
-               + (", and the colours are stretched to that range" if stretch else " on a 0–1 colour scale")
-               + ". Bright = neighbours kept, dark = damped. Outside the image the patch is zero padded.")
+    fig.update_layout(height=PRESENT_FIGURE_HEIGHT if page.presenting() else 440)
+    with above if page.presenting() else below:
+        page.plot(fig, key="spatial_figure")
+        st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
+                   f"{mask.min():.3f}–{mask.max():.3f}"
+                   + (", and the colours are stretched to that range" if stretch else " on a 0–1 colour scale")
+                   + ". Bright = neighbours kept, dark = damped. Outside the image the patch is zero padded.")
 
 st.subheader("Mean spatial mask per class")
 if scene.shape[0] * scene.shape[1] > SUMMARY_MAX_PIXELS:

@@ -128,31 +128,39 @@ if not chosen:
     st.stop()
 
 # --- accuracy on this split ---------------------------------------------------------------------------------------
+# Two narrow tables rather than one wide one (a projector shows no sideways scroll): the overall scores with one
+# row per model, and the per-class accuracy with one row per class and one column per model.
 names: list[str] = []
-table, bars = [], []
+table, bars, per_class = [], [], {}
 for model, (path, fitted) in chosen.items():
     name = model.upper()
     names.append(name)
+    shown_name = name + (" ⚠ cancelled" if fitted.cancelled else "")
     m = fitted.metrics
-    row = {"model": name + (" ⚠ cancelled" if fitted.cancelled else ""),
-           "OA %": 100 * m["oa"], "AA %": 100 * m["aa"], "κ": m["kappa"]}
+    row = {"model": shown_name, "OA %": 100 * m["oa"], "AA %": 100 * m["aa"], "κ": m["kappa"]}
     bar = {"model": name, "oa": m["oa"], "aa": m["aa"], "kappa": m["kappa"]}
     reported = paper_result(scene.name, model)
     if reported is not None:
-        row |= {"OA % (paper, reported)": reported.oa, "AA % (paper, reported)": reported.aa,
-                "κ (paper, reported)": reported.kappa / 100}
+        row |= {"paper's OA %": reported.oa, "paper's AA %": reported.aa, "paper's κ": reported.kappa / 100}
         bar |= {"paper_oa": reported.oa / 100, "paper_aa": reported.aa / 100, "paper_kappa": reported.kappa / 100}
-    row |= {cls: (None if a is None else 100 * a) for cls, a in zip(scene.class_names, m["per_class"])}
     preset_name = f"{fitted.preset.name}, " if fitted.is_neural else ""
     row["trained"] = f"{preset_name}seed {fitted.seed}, {format_duration(fitted.train_seconds)}, {fitted.device}"
     table.append(row)
     bars.append(bar)
+    per_class[shown_name] = [None if a is None else 100 * a for a in m["per_class"]]
 
 st.subheader("Accuracy on the test pixels")
 frame = pd.DataFrame(table).set_index("model")
 st.dataframe(frame.style.format(precision=2, na_rep="—"), width="stretch")
-if any("OA % (paper, reported)" in r for r in table):
+if any("paper's OA %" in r for r in table):
     st.caption(NOTE)
+classes = pd.DataFrame(per_class, index=pd.Index(scene.class_names, name="class"), dtype=float)
+styled = classes.style.format(precision=1, na_rep="—")
+if len(per_class) > 1:
+    styled = styled.highlight_max(axis=1, props="background-color: rgba(46, 160, 67, 0.25)")
+st.markdown("**Per class**: accuracy on each class's test pixels (%)"
+            + ("; shaded, the best model for the class." if len(per_class) > 1 else "."))
+st.dataframe(styled, width="content", height="content")
 page.plot(metrics_comparison_figure(bars), key="metrics_bars")
 
 # --- over seeds -------------------------------------------------------------------------------------------------

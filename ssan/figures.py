@@ -174,11 +174,14 @@ def spectrum_figure(
     wavelengths_estimated: bool = False,
     band_hover: bool = True,
     value_title: str = "Value",
+    height: int | None = None,
+    attention_share: float = 0.35,
 ) -> go.Figure:
     """Spectra (label, values, colour) against wavelength, with the spectral attention α as bars underneath.
 
     Both rows share the wavelength axis so a peak in α lines up with the bands it weighs;
-    planted band ranges (bool mask) are shaded in both rows.
+    planted band ranges (bool mask) are shaded in both rows. `height` (px, default: the viewer's) and
+    `attention_share` (α's part of the plot height) let a projector fit both rows on one screen.
     """
     wl = np.asarray(wavelengths, dtype=np.float64)
     n_bands = wl.size
@@ -187,7 +190,8 @@ def spectrum_figure(
     where = f"band %{{customdata}} · {approx}%{{x:.1f}} nm" if band_hover else f"{approx}%{{x:.1f}} nm"
     with_attention = attention is not None
     if with_attention:
-        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.06)
+        fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[1 - attention_share, attention_share],
+                            vertical_spacing=0.06)
     else:
         fig = go.Figure()
     top = {"row": 1, "col": 1} if with_attention else {}
@@ -213,7 +217,7 @@ def spectrum_figure(
         _add_planted(fig, wl, _check_bands("planted", planted, n_bands).astype(bool), subplots=with_attention)
     fig.update_layout(hovermode="closest", bargap=0,
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0})
-    return _finish(fig, l=60, b=50, t=40)
+    return _finish(fig, height=height, l=60, b=50, t=40)
 
 
 def class_attention_figure(

@@ -90,14 +90,14 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def _check_declared(path: Path, shapes: dict[str, tuple[int, ...]], limit: int) -> None:
-    """Refuse a file whose variables would take more than `limit` bytes as float32."""
+def _check_declared(path: Path, shapes: dict[str, tuple[int, ...]], limit: int, kind: str = "variable") -> None:
+    """Refuse a file whose variables (or other `kind` of array) would take more than `limit` bytes as float32."""
     sizes = {name: 4 * math.prod(shape) for name, shape in shapes.items()}
     total = sum(sizes.values())
     if total > limit:
         name = max(sizes, key=sizes.get)
         raise SceneError(
-            f"{path}: the file declares {format_bytes(total)} of data as float32 (variable '{name}' is "
+            f"{path}: the file declares {format_bytes(total)} of data as float32 ({kind} '{name}' is "
             f"{'x'.join(map(str, shapes[name]))}), more than the limit of {format_bytes(limit)}. "
             f"If this machine has the memory, raise the limit with {MAX_BYTES_ENV} (e.g. {MAX_BYTES_ENV}=16GiB); "
             "otherwise crop the scene first."

@@ -178,6 +178,64 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
     assert not at.exception
 
 
+def pins_on(at: AppTest, key: str) -> list[tuple[int, int]]:
+    """The pinned pixels (row, col) marked on the clickable image `key`."""
+    trace = next((t for t in chart(at, key)["data"] if t.get("name") == "pinned pixels"), None)
+    return [] if trace is None else [(int(r), int(c)) for r, c in zip(values(trace["y"]), values(trace["x"]))]
+
+
+def test_pins_follow_to_the_attention_pages_and_select_the_pixel_there(demo):
+    at = click(app(), "scene_image", 40, 30)
+    at.button(key="pin").click().run()
+    at = click(at, "scene_image", 100, 20)
+    at.button(key="pin").click().run()
+    at.switch_page(SPECTRAL).run()
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader], "the pixel chosen on the Scene page"
+    assert pins_on(at, "spectral_image") == [(40, 30), (100, 20)]
+    first = at.button(key="spectral_pin0")
+    assert first.label == f"#1 {class_name(demo, int(demo.labels[40, 30]))}"
+    first.click().run()
+    assert at.session_state["pixel"] == (40, 30) and "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
+    assert at.button(key="spectral_pin").disabled, "already pinned"
+    at.switch_page(SPATIAL).run()
+    assert "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
+    assert pins_on(at, "spatial_image") == [(40, 30), (100, 20)]
+    at = click(at, "spatial_image", 10, 12)
+    at.button(key="spatial_pin").click().run()   # pinned on an attention page: on every page's image too
+    at.button(key="spatial_pin1").click().run()
+    assert at.session_state["pixel"] == (100, 20)
+    at.switch_page(SCENE).run()
+    assert pins_on(at, "scene_image") == [(40, 30), (100, 20), (10, 12)]
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader]
+    assert not at.exception
+
+
+def test_the_pixel_and_pins_are_kept_per_scene(tmp_path):
+    cube = tmp_path / "tiny.mat"
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
+    scipy.io.savemat(cube, {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels})
+    at = click(app(), "scene_image", 40, 30)
+    at.button(key="pin").click().run()
+    at = click(at, "scene_image", 100, 20)
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    at.button(key="load_path").click().run()
+    assert "Showing: tiny.mat" in texts(at)
+    assert at.session_state["pinned"] == [] and pins_on(at, "scene_image") == [], "the demo's pins stay with it"
+    at = click(at, "scene_image", 5, 6)
+    at.radio(key="w_scene_choice").set_value("demo").run()
+    assert at.session_state["pixel"] == (100, 20) and pins_on(at, "scene_image") == [(40, 30)], "the demo's own"
+    at.switch_page(SPECTRAL).run()
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader]
+    assert pins_on(at, "spectral_image") == [(40, 30)]
+    at.switch_page(SCENE).run()
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_names").set_value("a, b, c").run()   # the same files with names: the same scene
+    at.button(key="load_path").click().run()
+    assert "Showing: tiny.mat" in texts(at) and at.session_state["pixel"] == (5, 6)
+    assert not at.exception
+
+
 def test_a_stale_selection_does_not_override_the_arrows():
     at = click(app(SPATIAL), "spatial_image", 50, 50)
     at.button(key="spatial_left").click().run()
@@ -283,14 +341,88 @@ def test_pavia_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
 
 
 def test_uploaded_scene_files_are_checked(tmp_path):
-    with pytest.raises(SceneError, match="expected a MATLAB .mat file"):
-        store_scene_upload("cube.txt", b"1 2 3", tmp_path)
+    with pytest.raises(SceneError, match="a '.txt' extension cannot be read. Expected a .mat file"):
+        store_scene_upload([("cube.txt", b"1 2 3")], folder=tmp_path)
     with pytest.raises(SceneError, match="empty"):
-        store_scene_upload("cube.mat", b"", tmp_path)
-    path = store_scene_upload("cube.mat", b"not a mat file at all", tmp_path)
+        store_scene_upload([("cube.mat", b"")], folder=tmp_path)
+    path = store_scene_upload([("cube.mat", b"not a mat file at all")], folder=tmp_path)
     assert path.name == "cube.mat" and path.read_bytes() == b"not a mat file at all"
     with pytest.raises(SceneError, match="cube.mat"):
         load_scene(path)
+
+
+def own_scene_files(folder: Path, rows: int = 30) -> dict[str, bytes]:
+    """An ENVI cube with wavelengths, its ENVI classification with class names, the same cube as a GeoTIFF
+    and the labels as a PNG mask (`rows` rows), written in `folder` and returned as {name: bytes}."""
+    import spectral.io.envi as envi
+    import tifffile
+    from PIL import Image
+
+    folder.mkdir()
+    cube = np.random.default_rng(0).random((rows, 36, 8)).astype(np.float32)
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(rows, axis=0).astype(np.uint8)
+    envi.save_image(str(folder / "cube.hdr"), cube, metadata={"wavelength": list(range(500, 900, 50)),
+                                                                "wavelength units": "Nanometers"})
+    envi.save_classification(str(folder / "gt.hdr"), labels, class_names=["Unclassified", "road", "grass", "roof"])
+    tifffile.imwrite(folder / "cube.tif", np.moveaxis(cube, -1, 0), photometric="minisblack",
+                     planarconfig="separate")
+    Image.fromarray(labels).save(folder / "mask.png")
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def upload(at: AppTest, cube: list[tuple[str, bytes]], gt: list[tuple[str, bytes]] | None = None) -> AppTest:
+    """Choose "Your own files", upload the cube (and label, else none) files and press the load button."""
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.file_uploader(key="upload_cube").set_value([(n, data, "application/octet-stream") for n, data in cube])
+    at.file_uploader(key="upload_gt").set_value([(n, data, "application/octet-stream") for n, data in gt]
+                                                if gt else None)
+    at.run()
+    at.button(key="load_upload").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def uploads_here(tmp_path, monkeypatch):
+    """Uploads go to this test's own temp folder."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+def test_an_envi_pair_and_a_geotiff_are_uploaded_as_scenes(tmp_path, uploads_here):
+    files = own_scene_files(tmp_path / "files")
+    at = upload(app(), [("cube.img", files["cube.img"]), ("cube.hdr", files["cube.hdr"])],
+                [("gt.hdr", files["gt.hdr"]), ("gt.img", files["gt.img"])])
+    assert not at.error, [e.value for e in at.error]
+    assert "Showing: cube.img" in texts(at) and "30×36 pixels" in texts(at) and "8 bands (500–850 nm)" in texts(at)
+    assert "roof" in texts(at), "class names from the ENVI classification header"
+    at.text_input(key="w_scene_names").set_value("asphalt, meadow, tile").run()
+    at.file_uploader(key="upload_cube").set_value(("cube.tif", files["cube.tif"], "image/tiff"))
+    at.file_uploader(key="upload_gt").set_value(("mask.png", files["mask.png"], "image/png"))
+    at.run()
+    at.button(key="load_upload").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "Showing: cube.tif" in texts(at) and "a guess: see the notes" in texts(at)
+    assert "tile" in texts(at) and "roof" not in texts(at), "class names typed in the app"
+    at.switch_page(SPECTRAL).run()
+    assert "no model for this scene" in texts(at)
+
+
+def test_bad_uploads_give_a_specific_message_and_keep_the_scene(tmp_path, uploads_here):
+    files = own_scene_files(tmp_path / "files")
+    short = own_scene_files(tmp_path / "short", rows=20)
+    at = upload(app(), [("cube.hdr", files["cube.hdr"])], [("mask.png", files["mask.png"])])
+    (error,) = at.error
+    assert error.value.startswith("cube.hdr: an ENVI header without its data file. Upload both together")
+    at = upload(at, [("cube.tif", files["cube.tif"])], [("mask.png", short["mask.png"])])
+    (error,) = at.error
+    assert "mask.png: the label map is 20x36 but the cube is 30x36 pixels" in error.value
+    assert str(tmp_path) not in error.value, "the message names the files as uploaded, not the upload folder"
+    at = upload(at, [("cube.tif", files["cube.tif"])])
+    assert at.error[0].value.startswith("cube.tif: this cube holds no labels. Upload its ground truth too")
+    assert "Showing: Demo town" in texts(at), "the previous scene stays loaded"
 
 
 def test_uploaded_checkpoints_are_checked(tmp_path, demo):
@@ -384,9 +516,14 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert job.join(timeout=TIMEOUT)
     at.run()
     assert not at.exception and not at.error
-    table = at.dataframe[0].value
+    table, classes = at.dataframe[0].value, at.dataframe[1].value
     assert list(table.index) == ["KNN", "SSAN"]
-    assert "Asphalt road" in table.columns and "OA % (paper, reported)" not in table.columns
+    assert list(table.columns) == ["OA %", "AA %", "κ", "trained"], "no paper's numbers for the demo"
+    # Per class: one row per class, one column per model, so the table grows down, never sideways.
+    assert list(classes.index) == list(make_demo_scene(seed=0).class_names)
+    assert list(classes.columns) == ["KNN", "SSAN"]
+    assert classes.loc["Asphalt road"].between(0, 100).all()
+    assert "shaded, the best model for the class" in texts(at)
     assert "KNN OA" in [m.label for m in at.metric]
     assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
     assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], "SSAN and the best comparator"
@@ -396,7 +533,7 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert at.button(key="start_compare").disabled and "reused rather than retrained: KNN" in texts(at)
     # Over seeds: one seed saved for KNN, the others listed as missing.
     at.text_input(key="w_compare_seeds").set_value("0,1").run()
-    seeds = at.dataframe[1].value
+    seeds = at.dataframe[2].value
     assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith("± 0.00")
     assert "seed 1: " in texts(at) and "KNN" in texts(at).split("seed 1: ")[1]
     at.toggle(key="w_cm_normalise").set_value(True).run()
@@ -424,7 +561,7 @@ def test_the_seed_study_trains_the_missing_runs_one_seed_after_another(runs_dir)
         assert job.join(timeout=TIMEOUT) and job.seed == seed and job.split.seed == seed
         at.run()  # the next queued seed starts when the page sees the job finished
     assert not at.exception and not at.error
-    seeds = at.dataframe[1].value
+    seeds = at.dataframe[2].value
     assert seeds.loc["KNN", "seeds done"] == "2 of 2" and not at.session_state["compare_queue"]
     assert len(list(runs_dir.rglob("model.json"))) == 2
 
@@ -438,6 +575,7 @@ def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
     assert list(at.dataframe[0].value.index) == ["SSAN"]
     at.selectbox(key="ckpt_ssan").set_value(next(o for o in options if "CANCELLED" in o)).run()
     assert list(at.dataframe[0].value.index) == ["SSAN ⚠ cancelled"], "picked by hand, and marked"
+    assert list(at.dataframe[1].value.columns) == ["SSAN ⚠ cancelled"], "marked in the per-class table too"
     assert at.session_state["compare_choice"][(("demo",), "paper", 0, "ssan")] == str(cancelled)
     at.switch_page(TRAIN).run()
     radio = at.radio(key="active_model")
@@ -564,9 +702,13 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     assert "not necessarily where the evidence *lies*" in texts(at)
     at.toggle(key="w_present").set_value(True).run()
     assert at.query_params["present"] == "1"
-    font = chart(at, "spectral_spectrum")["layout"]["font"]["size"]
-    assert font == 17, "larger type on the projector"
+    layout = chart(at, "spectral_spectrum")["layout"]
+    assert layout["font"]["size"] == 17, "larger type on the projector"
+    assert layout["height"] == 320 and layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0] > 0.5, \
+        "a shorter spectrum figure whose α row fits above the fold"
     assert "About this page" in [e.label for e in at.expander]
+    at.switch_page(SPATIAL).run()
+    assert chart(at, "spatial_figure")["layout"]["height"] == 260, "the mask tiles fit above the fold"
     at.switch_page(SCENE).run()
     assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"
     assert chart(at, "scene_image")["layout"]["height"] <= 330, "the image fits above the fold"

@@ -211,6 +211,21 @@ def test_spectrum_figure_with_attention_and_planted_bands() -> None:
     assert rects[0].x0 == pytest.approx(WL[3] - half) and rects[0].x1 == pytest.approx(WL[4] + half)
 
 
+def test_spectrum_figure_gives_attention_a_larger_share_of_a_shorter_figure() -> None:
+    """Presentation mode's layout: the α row gets `attention_share` of the plot height (the default keeps
+    the spectrum larger), and the figure its own height."""
+    spectra = [("a", np.ones(12), "#1f77b4")]
+    default = F.spectrum_figure(WL, spectra, attention=np.full(12, 1 / 12))
+    short = F.spectrum_figure(WL, spectra, attention=np.full(12, 1 / 12), height=320, attention_share=0.55)
+
+    def share(fig):
+        low, high = fig.layout.yaxis2.domain
+        return (high - low) / ((high - low) + (fig.layout.yaxis.domain[1] - fig.layout.yaxis.domain[0]))
+
+    assert default.layout.height is None and short.layout.height == 320
+    assert share(default) == pytest.approx(0.35) and share(short) == pytest.approx(0.55)
+
+
 def test_spectrum_figure_without_attention_and_estimated_wavelengths() -> None:
     fig = F.spectrum_figure(WL, [("a", np.ones(12), "#1f77b4")], wavelengths_estimated=True, band_hover=False)
     assert _types(fig) == ["scatter"]

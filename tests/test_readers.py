@@ -112,6 +112,25 @@ def test_bad_files_get_clear_messages(tmp_path):
         load_file_scene(tmp_path / "notes.txt", tmp_path / "rgb.png")
 
 
+def test_envi_and_tiff_cubes_over_the_size_limit_are_refused_before_reading(tmp_path, monkeypatch):
+    """The .mat path's declared-size check (SSAN_MAX_SCENE_BYTES) holds for ENVI and for a compressed TIFF,
+    whose few bytes on disk could otherwise unpack into any amount of memory. (The .tif lies beside a .hdr of
+    the same stem, and is still read as the TIFF.)"""
+    envi.save_image(str(tmp_path / "cube.hdr"), cube())
+    tifffile.imwrite(tmp_path / "cube.tif", np.zeros((B, 400, 400), np.float32), photometric="minisblack",
+                     planarconfig="separate", compression="zlib")
+    assert (tmp_path / "cube.tif").stat().st_size < 20_000
+    Image.fromarray(labels()).save(tmp_path / "mask.png")
+    monkeypatch.setenv("SSAN_MAX_SCENE_BYTES", "2KB")
+    with pytest.raises(SceneError, match=r"cube.hdr: the file declares 2.8 KiB of data as float32 \(image 'cube.hdr' "
+                                         r"is 12x10x6\), more than the limit of 2.0 KiB.*SSAN_MAX_SCENE_BYTES"):
+        load_file_scene(tmp_path / "cube.hdr", tmp_path / "mask.png")
+    monkeypatch.setenv("SSAN_MAX_SCENE_BYTES", "1MB")
+    load_file_scene(tmp_path / "cube.hdr", tmp_path / "mask.png")
+    with pytest.raises(SceneError, match=r"cube.tif: the file declares 3.7 MiB .*6x400x400"):
+        load_file_scene(tmp_path / "cube.tif", tmp_path / "mask.png")
+
+
 def test_cli_data_info_reads_envi_with_names_and_wavelengths(tmp_path, capsys):
     envi.save_image(str(tmp_path / "cube.hdr"), cube())
     Image.fromarray(labels()).save(tmp_path / "mask.png")

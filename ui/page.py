@@ -15,7 +15,7 @@ from ssan.scene import Scene
 from ssan.splits import Split
 
 from . import loaders
-from .state import bound, init_state
+from .state import bound, init_state, switch_scene
 
 if TYPE_CHECKING:
     from ssan.fitted import FittedModel
@@ -33,6 +33,7 @@ html { font-size: 20px; }
 header[data-testid="stHeader"] { background: transparent; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
 h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
+h3 { padding-top: 0.2rem !important; padding-bottom: 0.2rem !important; }
 </style>""")
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
@@ -169,7 +170,7 @@ def context(with_model: bool = True) -> Context:
         split = loaders.split_for(spec, split_protocol(), int(st.session_state.split_seed))
     except ValueError as exc:
         st.error(f"The scene could not be loaded: {exc}")
-        st.session_state.scene_spec = ("demo",)
+        switch_scene(("demo",))
         st.stop()
     path, model = active_model(spec, scene) if with_model else (None, None)
     ctx = Context(spec, scene, split, path, model)
@@ -231,7 +232,8 @@ def require_model(ctx: Context) -> FittedModel:
                 "or load a checkpoint on the Train page.")
         st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
-    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)} · change it on the Train page.")
+    where = "" if presenting() else " · change it on the Train page"  # one line less on the projector
+    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)}{where}.")
     return ctx.model
 
 
@@ -285,6 +287,12 @@ def current_pixel(scene: Scene) -> tuple[int, int]:
         pixel = default_pixel(scene)
         st.session_state.pixel = pixel
     return pixel
+
+
+def current_pins(scene: Scene) -> list[tuple[int, int]]:
+    """The pinned pixels that lie inside the scene (a file edited since may have shrunk)."""
+    h, w = scene.shape
+    return [(int(r), int(c)) for r, c in st.session_state.pinned if 0 <= r < h and 0 <= c < w]
 
 
 def default_pixel(scene: Scene) -> tuple[int, int]:

@@ -33,8 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "rgb_nm": (640.0, 550.0, 470.0),
     "stretch": (2.0, 98.0),
     "gt_opacity": 0.35,
-    "pixel": None,  # (row, col) in the loaded scene
-    "pinned": [],  # pinned (row, col) pixels, compared on the Scene page
+    "pixel": None,  # (row, col) in the loaded scene, shown on every page
+    "pinned": [],  # pinned (row, col) pixels of the loaded scene, on every page's image
+    "scene_views": {},  # scene_key(spec) -> (pixel, pinned) of each scene loaded before (see switch_scene)
     "patch_opacity": 0.5,
     "mask_stretch": True,
     # models: the chosen checkpoint folder per scene spec
@@ -96,3 +97,21 @@ def set_value(name: str, value: Any) -> None:
     """Change a persistent setting and the widget that shows it (use in callbacks)."""
     st.session_state[name] = value
     st.session_state[f"w_{name}"] = value
+
+
+def scene_key(spec: tuple) -> tuple:
+    """Which scene a spec names, for per-scene state: a file scene by its paths, whatever its mtimes, class
+    names or wavelengths (reloading it with new names keeps the pixel and pins)."""
+    return tuple(spec[:3]) if spec[0] == "file" else tuple(spec)
+
+
+def switch_scene(spec: tuple) -> None:
+    """Make `spec` the loaded scene: the pixel and pins of the scene before are kept under its key, and the
+    new scene gets back its own (none on a first visit: the page picks a default pixel)."""
+    ss = st.session_state
+    if scene_key(spec) != scene_key(ss.scene_spec):
+        views = {**ss.scene_views, scene_key(ss.scene_spec): (ss.pixel, list(ss.pinned))}
+        ss.pixel, pinned = views.pop(scene_key(spec), (None, []))
+        ss.pinned = list(pinned)
+        ss.scene_views = views
+    ss.scene_spec = spec

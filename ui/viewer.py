@@ -1,9 +1,11 @@
 """The clickable scene image shared by the pages, the class legend, and moving the selected pixel.
 
-A click on the image sets `st.session_state.pixel`. In the browser the chart's `on_select`
-callback does it before the page runs, so the marker moves in the same run; a selection put
-into the session by a test (AppTest cannot click) is applied when the chart is read, followed
-by one rerun. Each selection is applied once, so a stale one never overrides the arrows.
+The selected pixel and the pinned pixels belong to the loaded scene and are the same on every
+page (see `ui.state.switch_scene`). A click on the image sets `st.session_state.pixel`. In the
+browser the chart's `on_select` callback does it before the page runs, so the marker moves in the
+same run; a selection put into the session by a test (AppTest cannot click) is applied when the
+chart is read, followed by one rerun. Each selection is applied once, so a stale one never
+overrides the arrows.
 """
 
 from __future__ import annotations
@@ -19,21 +21,22 @@ from ssan.imaging import pixel_from_selection
 from ssan.scene import Scene
 
 from . import loaders
-from .page import Context, chart_config, current_pixel, presenting
+from .page import Context, chart_config, current_pins, current_pixel, presenting
 
 PRESENT_HEIGHT = 330
 CHART_CONFIG = chart_config("scene", modeBarButtonsToRemove=["select2d", "lasso2d"])
 
 
-def clickable_scene(ctx: Context, key: str, height: int = 460, pinned: bool = False) -> tuple[int, int]:
-    """Draw the false-colour + ground-truth image under `key`; returns the selected pixel (row, col)."""
+def clickable_scene(ctx: Context, key: str, height: int = 460) -> tuple[int, int]:
+    """Draw the false-colour + ground-truth image with the pinned pixels under `key`; returns the selected
+    pixel (row, col)."""
     ss = st.session_state
     if presenting():
         height = min(height, PRESENT_HEIGHT)  # the image and the clicked pixel above the fold at 1280×720
     shape = ctx.scene.shape
     step = grid_step_for(shape)
     pixel = current_pixel(ctx.scene)
-    pins = tuple(tuple(p) for p in ss.pinned) if pinned else ()
+    pins = tuple(current_pins(ctx.scene))
     fig = loaders.clickable_figure(ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch), float(ss.gt_opacity), pixel,
                                    pins, height)
     event = st.plotly_chart(fig, key=key, on_select=partial(_on_select, key, shape, step),
@@ -65,6 +68,28 @@ def _apply_selection(key: str, selection, shape: tuple[int, int], step: int) -> 
         return False
     st.session_state.pixel = pixel
     return True
+
+
+def pin_bar(scene: Scene, key: str) -> None:
+    """Buttons that select each pinned pixel (pinned here or on any other page), and one that pins this one."""
+    pixel = current_pixel(scene)
+    pins = current_pins(scene)
+    with st.container(horizontal=True, gap="small"):
+        st.button("Pin this pixel", key=f"{key}_pin", icon=":material/push_pin:", disabled=pixel in pins,
+                  on_click=_pin, args=(pixel,),
+                  help="Pinned pixels are marked on the image of every page; a button here selects one.")
+        for i, pin in enumerate(pins):
+            st.button(f"#{i + 1} {class_name(scene, int(scene.labels[pin]))}", key=f"{key}_pin{i}",
+                      type="primary" if pin == pixel else "secondary", on_click=_select, args=(pin,),
+                      help=f"Show pinned pixel #{i + 1}: row {pin[0]}, col {pin[1]}")
+
+
+def _pin(pixel: tuple[int, int]) -> None:
+    st.session_state.pinned = [*st.session_state.pinned, pixel]
+
+
+def _select(pixel: tuple[int, int]) -> None:
+    st.session_state.pixel = pixel
 
 
 def move_pixel(d_row: int, d_col: int, shape: tuple[int, int]) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import spectral.io.envi as envi
 
+from ..matfile import _check_declared, max_scene_bytes
 from ..scene import SceneError
 
 DATA_SUFFIXES = ("", ".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".bin")
@@ -73,6 +74,7 @@ def read_envi(path: str | Path) -> EnviImage:
             f"{image.shape[1]} samples x {image.shape[2]} bands of {image.sample_size} bytes) needs {expected:,}. "
             "The file is truncated or belongs to another header; copy or export it again."
         )
+    _check_declared(header, {header.name: tuple(image.shape)}, max_scene_bytes(), kind="image")
     try:
         data = np.asarray(image.load())
     except Exception as err:  # noqa: BLE001 - same message for any unreadable data file

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from ..matfile import _check_declared, max_scene_bytes
 from ..scene import SceneError
 
 SUFFIXES = (".tif", ".tiff")
@@ -28,9 +29,13 @@ def read_tiff(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
+            # the declared size is checked before anything is decompressed
+            _check_declared(path, {path.name: tuple(series.shape)}, max_scene_bytes(), kind="image")
             axes, data = series.axes, series.asarray()
             gdal = tif.pages[0].tags.get("GDAL_METADATA")
             gdal_xml = gdal.value if gdal is not None else None
+    except SceneError:
+        raise
     except Exception as err:  # tifffile raises several types for damaged files; all mean the same here
         size = path.stat().st_size
         raise SceneError(f"{path}: not a readable TIFF ({size:,} bytes; {type(err).__name__}: {err}). {HELP} "

@@ -31,14 +31,7 @@ def read_labels(path: str | Path, shape: tuple[int, int], gt_var: str | None = N
         return labels, names_variable(variables), f"variable '{var}'"
     if gt_var is not None:
         raise SceneError(f"{path}: --gt-var names a variable in a .mat label file; this is not one. Leave it out.")
-    if envi.is_envi(path):
-        image = envi.read_envi(path)
-        if image.data.shape[2] != 1:
-            raise SceneError(f"{image.header}: a label map has one band; this ENVI image has {image.data.shape[2]}. "
-                             f"Give the classification file (expected: {LABEL_FORMATS}).")
-        names = image.class_names[1:] if image.class_names and len(image.class_names) > 1 else None
-        return image.data[:, :, 0], names, "ENVI classification" if image.classification else "ENVI image"
-    if suffix in geotiff.SUFFIXES:
+    if suffix in geotiff.SUFFIXES:  # TIFF and PNG before ENVI: a mask.tif beside a mask.hdr is still the TIFF
         data, _ = geotiff.read_tiff(path)
         if data.ndim != 2:
             raise SceneError(f"{path}: a label mask has one band; this TIFF has {data.shape[2]}. "
@@ -46,6 +39,13 @@ def read_labels(path: str | Path, shape: tuple[int, int], gt_var: str | None = N
         return data, None, "TIFF mask"
     if suffix == ".png":
         return _png_mask(path), None, "PNG mask"
+    if envi.is_envi(path):
+        image = envi.read_envi(path)
+        if image.data.shape[2] != 1:
+            raise SceneError(f"{image.header}: a label map has one band; this ENVI image has {image.data.shape[2]}. "
+                             f"Give the classification file (expected: {LABEL_FORMATS}).")
+        names = image.class_names[1:] if image.class_names and len(image.class_names) > 1 else None
+        return image.data[:, :, 0], names, "ENVI classification" if image.classification else "ENVI image"
     raise SceneError(f"{path}: labels cannot be read from a '{suffix or 'no'}' file. Expected {LABEL_FORMATS}.")
 
 

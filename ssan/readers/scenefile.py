@@ -47,15 +47,15 @@ def load_file_scene(cube_path: str | Path, gt_path: str | Path | None = None, *,
         raise SceneError(f"{cube_path}: {', '.join(mat_options)} apply to .mat files only; leave them out.")
     if cube_var is not None:
         raise SceneError(f"{cube_path}: --cube-var names a variable in a .mat file; this cube is not one. Leave it out.")
-    if envi.is_envi(cube_path):
-        image = envi.read_envi(cube_path)
-        raw, file_wl, wl_note = image.data, image.wavelengths, image.wavelength_note
-    elif suffix in geotiff.SUFFIXES:
+    if suffix in geotiff.SUFFIXES:  # before ENVI: a cube.tif beside a cube.hdr is still the TIFF
         raw, file_wl = geotiff.read_tiff(cube_path)
         wl_note = "Wavelengths from the GeoTIFF's GDAL metadata." if file_wl is not None else None
         if raw.ndim != 3:
             raise SceneError(f"{cube_path}: a single-band TIFF is a mask, not a cube; give the cube first "
                              f"(expected {CUBE_FORMATS}).")
+    elif envi.is_envi(cube_path):
+        image = envi.read_envi(cube_path)
+        raw, file_wl, wl_note = image.data, image.wavelengths, image.wavelength_note
     else:
         if not cube_path.exists():
             raise SceneError(f"{cube_path}: does not exist. Expected {CUBE_FORMATS}; check the path.")

@@ -195,9 +195,15 @@ def _settled_bottom(page: Page, locator, timeout_s: float = 15.0) -> float:
         page.wait_for_timeout(500)
 
 
-def test_presentation_mode_at_1280x720_keeps_the_image_and_the_pixel_above_the_fold(page: Page, app_url: str):
+def test_presentation_mode_at_1280x720_keeps_the_image_the_pixel_and_the_attention_above_the_fold(
+        page: Page, app_url: str):
+    """The image, the clicked pixel and the page's attention figure, on the Scene, Spectral attention and
+    Spatial attention pages, all within a 1280×720 screen (the α panel and the mask tiles whole)."""
     page.set_viewport_size({"width": 1280, "height": 720})
-    for path, heading in (("", "Attention in hyperspectral images"), ("Spectral_attention", "Spectral attention")):
+    pages = (("", "Attention in hyperspectral images", None),
+             ("Spectral_attention", "Spectral attention", ".st-key-spectral_spectrum .x2y2 .nsewdrag"),
+             ("Spatial_attention", "Spatial attention", ".st-key-spatial_figure"))
+    for path, heading, attention in pages:
         page.goto(f"{app_url.rstrip('/')}/{path}?present=1")
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading, timeout=60_000)
         settle(page)
@@ -208,3 +214,11 @@ def test_presentation_mode_at_1280x720_keeps_the_image_and_the_pixel_above_the_f
         assert pixel_heading(page).bounding_box()["y"] < 720, f"{heading}: the clicked pixel is below the fold"
         assert "present=1" in page.url, "presentation mode stays in the URL"
         expect(page.get_by_text("About this page")).to_be_visible()
+        if attention is None:
+            continue
+        figure = page.locator(attention)   # the α panel under the spectrum; the patch / mask / overlay tiles
+        expect(figure).to_be_visible(timeout=60_000)
+        bottom = _settled_bottom(page, figure)
+        top = figure.bounding_box()["y"]
+        assert top < 720, f"{heading}: the attention figure starts at {top:.0f} px, below the fold"
+        assert bottom <= 720, f"{heading}: the attention figure ends at {bottom:.0f} px"
