@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,6 +110,7 @@ def fetch(filename: str, progressbar: Any = False) -> Path:
     if not url.startswith(("http://", "https://")):
         raise DownloadError(_failure(scene, folder, remote, url, "SSAN_DATA_URL must start with http:// or https://"))
     downloader = _SizeCheckedDownloader(remote.size, progressbar)
+    _pooch_logs_to_current_stderr()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with _folder_lock(folder), _signals_interrupt():
@@ -139,6 +141,15 @@ def fetch(filename: str, progressbar: Any = False) -> Path:
     else:
         return path
     raise DownloadError(_failure(scene, folder, remote, url, reason))
+
+
+def _pooch_logs_to_current_stderr() -> None:
+    """Point pooch's log handler at today's sys.stderr: it keeps the stream it found at import, which a
+    caller that redirected stderr then (a notebook cell, a test) may have closed since."""
+    for handler in pooch.get_logger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            with handler.lock:   # not setStream: it flushes the old stream, which may be closed
+                handler.stream = sys.stderr
 
 
 def _request_failure(err: Exception) -> str:

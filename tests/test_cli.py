@@ -82,7 +82,9 @@ def test_data_list_shows_scenes_and_cache_state(capsys):
     assert "data folder:" in out
 
 
-def test_data_fetch_offline_fails_cleanly():
+def test_data_fetch_offline_fails_cleanly(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SSAN_DATA_URL", "http://127.0.0.1:9/")   # nothing listens there: offline, on loopback only
     code, _, err = run(["data", "fetch", "paviau"])
     last = err.strip().splitlines()[-1]
     assert code == 2 and "Traceback" not in err

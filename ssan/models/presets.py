@@ -168,7 +168,8 @@ PRESETS: dict[str, Preset] = {
     # Chosen by measurement on 2 CPU cores (README, "Presets"): GRU 64 / FC 256 / batch 64
     # takes about 60-75 ms per SSAN step, so 400 steps and 8 validations fit in well under a
     # minute. Centred GRU input ([-1, 1]) lets the small BiGRU learn the fine spectral
-    # differences within that budget, and each band's own 16-d embedding lets it weigh bands
+    # differences within that budget, each band's own 16-d embedding lets it weigh bands, and
+    # each branch's own loss beside the fused one (weight 0.5) keeps both branches learning
     # (docs/branch-study.md); everything else is the paper's.
     "quick": Preset(
         name="quick",
@@ -180,6 +181,7 @@ PRESETS: dict[str, Preset] = {
         eval_every=50,
         spectral_input="centred",
         band_embedding=16,
+        branch_loss=0.5,
     ),
 }
 
