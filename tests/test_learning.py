@@ -33,8 +33,9 @@ def test_quick_ssan_learns_the_demo_scene_and_beats_both_branches_alone(demo_run
     _, arnn_metrics = demo_runs["arnn"]
     _, acnn_metrics = demo_runs["acnn"]
     assert ssan_metrics.oa > 0.93 and ssan_metrics.aa > 0.93
+    # docs/branch-study.md, 5 seeds: SSAN 99.45, ACNN 96.59, CNN 96.81, ARNN 79.97 (OA %)
     assert ssan_metrics.oa > arnn_metrics.oa + 0.05
-    assert ssan_metrics.oa > acnn_metrics.oa
+    assert ssan_metrics.oa > acnn_metrics.oa + 0.01
     # the texture pair: the spectral branch alone is at chance there, SSAN is not
     fine, coarse = ssan_metrics.per_class[10:12]
     assert min(fine, coarse) > 0.8
@@ -42,10 +43,11 @@ def test_quick_ssan_learns_the_demo_scene_and_beats_both_branches_alone(demo_run
 
 
 def test_ssan_spectral_attention_finds_a_planted_band_range(demo, demo_runs):
-    """Measured for quick SSAN, seed 0, one thread: class-mean α 11.9x higher in the meadows' planted
-    bands than elsewhere, 0.74x for the roofs (the shipped model, built with pinned kernels: 7.9x and
-    11.6x). Quick ARNN classifies both pairs right, yet its α sits elsewhere (0.13x and 0.003x):
-    attention is not where the evidence is, which the explain page tests; so ARNN is not asserted."""
+    """The shipped model (quick SSAN, seed 0, pinned kernels) has class-mean α 9.5x higher in the meadows'
+    planted bands than elsewhere and 53x in the roofs'; a model trained again (one thread, kernels not
+    pinned) differs, so one pair is asserted. Quick ARNN classifies both pairs right, yet its α sits
+    elsewhere (0.13x and 0.003x): attention is not where the evidence is, which the explain page tests;
+    so ARNN is not asserted."""
     scene, split = demo
     assert scene.planted.bands_for_class(GREY_PAINT, scene.n_bands)[BLUE_GREEN_BANDS[0]:BLUE_GREEN_BANDS[1]].all()
     fitted, _ = demo_runs["ssan"]
@@ -63,10 +65,10 @@ def crop_runs(shared_real):
             for m in ("svm", "arnn", "acnn", "ssan")}
 
 
-def test_quick_ssan_beats_svm_and_keeps_up_with_its_better_branch_on_the_real_paviau_crop(crop_runs):
-    # docs/branch-study.md, 5 seeds: SVM 94.06, ARNN 90.05, ACNN 99.10, SSAN 99.12 (OA %)
+def test_quick_ssan_beats_svm_and_both_its_branches_on_the_real_paviau_crop(crop_runs):
+    # docs/branch-study.md, 5 seeds: SVM 94.06, ARNN 90.05, ACNN 99.10, SSAN 99.88 (OA %)
     assert crop_runs["ssan"] > crop_runs["svm"] + 0.03, crop_runs
-    assert crop_runs["ssan"] >= max(crop_runs["arnn"], crop_runs["acnn"]) - 0.01, crop_runs
+    assert crop_runs["ssan"] > max(crop_runs["arnn"], crop_runs["acnn"]), crop_runs
 
 
 def test_quick_arnn_on_the_real_paviau_crop_is_within_reach_of_the_svm(crop_runs):
