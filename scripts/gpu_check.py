@@ -13,9 +13,12 @@
    on the CPU and on CUDA and compares: they must agree on every pixel except near-ties, where
    the CPU's two highest class probabilities are within MARGIN (floating point may break a tie
    either way, e.g. cuDNN's TF32 convolutions).
+4. Classifies the demo scene on CUDA in bfloat16 and float32 (`--precision bfloat16`, which
+   `auto` picks on large scenes where it agrees): the same class for at least 99.9% of the
+   pixels, and alpha within 5% total variation, as the CPU test (tests/test_precision.py) asks.
 
 Exit status: 0 all checks passed; 1 no CUDA GPU here (nothing was checked); 3 CUDA and CPU
-disagree on a pixel that is not a near-tie.
+disagree on a pixel that is not a near-tie; 4 bfloat16 strays further from float32 than allowed.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` impo
 from ssan.bench import synthetic_scene  # noqa: E402
 from ssan.checkpoints import load_checkpoint  # noqa: E402
 from ssan.evaluate import predict_map  # noqa: E402
+from ssan.precision import REQUIRED_AGREEMENT  # noqa: E402
 from ssan.scenes import load_scene  # noqa: E402
 from ssan.splits import make_split  # noqa: E402
 from ssan.train import describe_device, format_duration, train  # noqa: E402
@@ -43,6 +47,8 @@ DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
 MARGIN = 1e-3
 NO_GPU = 1
 MISMATCH = 3
+BF16_STRAYS = 4
+ALPHA_TOLERANCE = 0.05   # total variation between a pixel's float32 and bfloat16 alpha
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +104,29 @@ def compare_devices(device: torch.device) -> int:
         print(f"gpu_check: FAILED: CUDA and CPU disagree on {real.size} pixels that are not near-ties "
               f"(first: {real[:5].tolist()})", file=sys.stderr)
         return MISMATCH
-    print("gpu_check: all checks passed")
+    status = check_bfloat16(device)
+    if status == 0:
+        print("gpu_check: all checks passed")
+    return status
+
+
+def check_bfloat16(device: torch.device) -> int:
+    """Demo checkpoint on every demo pixel on `device`, bfloat16 autocast against float32."""
+    demo = load_checkpoint(DEMO_CHECKPOINT)
+    scene = load_scene("demo")
+    sampler = demo.sampler(scene)
+    pixels = np.arange(scene.shape[0] * scene.shape[1])
+    full, alpha, _ = demo.forward(sampler, pixels, device=device, attention=True, precision="float32")
+    half, alpha_bf16, _ = demo.forward(sampler, pixels, device=device, attention=True, precision="bfloat16")
+    agreement = float((full.argmax(1) == half.argmax(1)).mean())
+    strays = float(0.5 * np.abs(alpha_bf16 - alpha).sum(axis=1).max())
+    print(f"bfloat16 vs float32 on {device.type}, demo checkpoint, all {pixels.size:,} demo pixels: the same class "
+          f"for {100 * agreement:.2f}% (at least {100 * REQUIRED_AGREEMENT:.1f}% wanted); alpha moves at most "
+          f"{100 * strays:.1f}% of its mass (at most {100 * ALPHA_TOLERANCE:.0f}% wanted)")
+    if agreement < REQUIRED_AGREEMENT or strays > ALPHA_TOLERANCE:
+        print("gpu_check: FAILED: bfloat16 strays further from float32 than allowed; keep --precision float32 "
+              "on this device", file=sys.stderr)
+        return BF16_STRAYS
     return 0
 
 
