@@ -74,11 +74,9 @@ def cached_class_map(checkpoint: str | Path, fitted: FittedModel, scene: Scene, 
     """The map of the model saved at `checkpoint`: read from the cache, else predicted (with
     `progress(done, total)`) in the precision `choose_precision` picks, and written there; a cache
     that cannot be written is skipped. "auto" accepts a cached map of either precision."""
-    wanted = ("bfloat16", "float32") if check_precision(precision) == "auto" else (precision,)
-    for candidate in wanted:
-        cached = _read_cached(map_path(checkpoint, scene, scene_sha256, candidate), scene.shape)
-        if cached is not None:
-            return ClassMap(cached, PrecisionChoice(candidate, "computed earlier; read from the map cache"))
+    cached = cached_map(checkpoint, scene, scene_sha256, precision)
+    if cached is not None:
+        return cached
     sampler = sampler or fitted.sampler(scene)
     choice = choose_precision(fitted, sampler, np.arange(scene.shape[0] * scene.shape[1]), precision)
     labels = predict_map(fitted, scene, sampler, precision=choice.precision,
@@ -92,6 +90,17 @@ def cached_class_map(checkpoint: str | Path, fitted: FittedModel, scene: Scene, 
     except OSError:
         pass  # a read-only data folder only costs the recomputation next time
     return ClassMap(labels, choice)
+
+
+def cached_map(checkpoint: str | Path, scene: Scene, scene_sha256: str | None = None,
+               precision: str = "auto") -> ClassMap | None:
+    """The map of `checkpoint` already in the cache in `precision` ("auto": either), else None."""
+    wanted = ("bfloat16", "float32") if check_precision(precision) == "auto" else (precision,)
+    for candidate in wanted:
+        cached = _read_cached(map_path(checkpoint, scene, scene_sha256, candidate), scene.shape)
+        if cached is not None:
+            return ClassMap(cached, PrecisionChoice(candidate, "computed earlier; read from the map cache"))
+    return None
 
 
 def _read_cached(path: Path, shape: tuple[int, int]) -> np.ndarray | None:

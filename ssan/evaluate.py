@@ -133,7 +133,7 @@ def chunk_workers(fitted: FittedModel, sampler: PixelSampler, device: str | None
     both cores busy (1.8x). torch's thread count is process-wide: it is set to 1 for the map and restored.
     """
     threads = torch.get_num_threads()
-    on_cpu = (torch.device(device) if device is not None else fitted.device_of_network()).type == "cpu"
+    on_cpu = fitted.inference_device(device).type == "cpu"
     if not (fitted.is_neural and on_cpu and threads > 1 and n_chunks > 1):
         yield map
         return
@@ -156,7 +156,7 @@ def choose_precision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndar
         return PrecisionChoice(requested, "as requested")
     if not fitted.is_neural:
         return PrecisionChoice("float32", f"{fitted.model_name.upper()} is not a network")
-    dev = torch.device(device) if device is not None else fitted.device_of_network()
+    dev = fitted.inference_device(device)
     if not native_bfloat16(dev):
         return PrecisionChoice("float32", f"this {dev.type.upper()} has no native bfloat16")
     if pixels.size < AUTO_MIN_PIXELS:

@@ -119,8 +119,10 @@ class FittedModel:
     def has_spatial_attention(self) -> bool:
         return bool(self.network is not None and self.network.has_spatial_attention)
 
-    def device_of_network(self) -> torch.device:
-        """Where the network's weights are (the CPU for a scikit-learn model)."""
+    def inference_device(self, device: str | torch.device | None = None) -> torch.device:
+        """Where to run inference: `device` when given, else where the network's weights are (CPU for scikit-learn)."""
+        if device is not None:
+            return torch.device(device)
         return next(self.network.parameters()).device if self.network is not None else torch.device("cpu")
 
     def sampler(self, scene: Scene) -> PixelSampler:
@@ -146,7 +148,7 @@ class FittedModel:
         `batch_size` None: `inference_batch_size(device)`; `precision` "float32" or "bfloat16" (autocast).
         """
         net = self.network
-        device = torch.device(device) if device is not None else self.device_of_network()
+        device = self.inference_device(device)
         batch_size = batch_size or inference_batch_size(device)
         net.to(device).eval()
         probs, spectral, spatial = [], [], []

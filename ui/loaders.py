@@ -224,12 +224,15 @@ def class_map_job(model_path: str, mtime: float, spec: SceneSpec) -> MapJob:
     use_torch()
     from ssan import classmaps
 
-    scene, digest, fitted = scene_for(spec), scene_digest(spec), model_for(model_path, mtime)
-    cached = any(classmaps.map_path(model_path, scene, digest, p).is_file() for p in ("float32", "bfloat16"))
-    sampler = None if cached else sampler_for(model_path, mtime, spec)
+    scene, digest = scene_for(spec), scene_digest(spec)
     job = MapJob()
-    job.future = _MAPS.submit(classmaps.cached_class_map, model_path, fitted, scene, sampler, progress=job.update,
-                              scene_sha256=digest)
+    cached = classmaps.cached_map(model_path, scene, digest)
+    if cached is not None:
+        job.future = Future()
+        job.future.set_result(cached)
+        return job
+    job.future = _MAPS.submit(classmaps.cached_class_map, model_path, model_for(model_path, mtime), scene,
+                              sampler_for(model_path, mtime, spec), progress=job.update, scene_sha256=digest)
     return job
 
 
