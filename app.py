@@ -205,7 +205,7 @@ with right:
         ss.pinned = []
         st.rerun()
     if planted is not None:
-        st.caption("Shaded: the bands planted in the demo scene (two class pairs differ only there).")
+        st.caption("Shaded: the bands planted in the demo scene, where two class pairs differ.")
 
 st.divider()
 st.subheader("Split")

@@ -58,7 +58,7 @@ with right:
                         **({"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {}))),
         key="spectral_spectrum")
     if planted is not None:
-        st.caption("Shaded: bands planted in the demo scene; two class pairs differ only there.")
+        st.caption("Shaded: bands planted in the demo scene, where two class pairs differ.")
     table = pixel_table(scene, row, col, sampler.spectra(np.array([flat]))[0], alpha)
     st.download_button("Download spectrum and attention (CSV)", table.to_csv(index=False),
                        file_name=f"{scene.name}_r{row}_c{col}_{fitted.model_name}.csv", mime="text/csv",

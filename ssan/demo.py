@@ -12,22 +12,24 @@ Three things are planted on purpose and recorded in `Scene.planted`, so the atte
 maps can be checked against a known truth:
 
 * Red-well pair: "Meadow, healthy" and "Meadow, drought-stressed" share one mean spectrum
-  except in bands 52-61 (649-687 nm), where the stressed grass, with less chlorophyll,
-  reflects more red. The stressed meadow lies in allotment strips between healthy ones.
-* Blue-green pair: "Roof, grey paint" and "Roof, teal-tinted paint" share one mean
-  spectrum except in bands 10-21 (472-519 nm), where the tint adds a reflectance bump.
-  Those roofs are two-tone, one paint on each half.
+  except around bands 52-61 (649-687 nm), where the stressed grass, with less chlorophyll,
+  reflects more red. The allotments east of the plazas are a mosaic of the two, pixel by pixel.
+* Blue-green pair: "Roof, grey paint" and "Roof, teal-tinted paint" share one mean spectrum
+  except around bands 10-21 (472-519 nm), where the tint adds a reflectance bump. Four of the
+  six roofs are a mosaic of grey and teal-tinted tiles, one tile per pixel.
 * Texture pair: both plazas are paved half with light and half with dark stone, drawn
   from the same distributions, so their per-pixel spectra are identically distributed; the
   fine plaza alternates the stones pixel by pixel (a chequer), the coarse plaza lays them
   in blobs about 5 px across. Only spatial context (the 27x27 patch) separates them.
 
-Outside the planted bands each pair's spectra follow the same distribution, so a pixel
-classifier without those bands is at chance, and the light/dark stone contrast is large
-enough to dominate the scene's leading principal components the spatial branch sees.
-Each spectral pair shares its surroundings (strips, two-tone roofs), so context does not
-tell them apart: the spectral branch is needed for the spectral pairs and the spatial
-branch for the texture pair, which is what the joint network is for.
+Each spectral pair is hidden from the spatial branch twice over. Its pixels are scattered at
+random inside one shared region, so a pixel's neighbourhood says nothing about its class; and
+its difference (the bump, less its projection on the scene's 8 leading principal components)
+is invisible in the 4 principal components the spatial branch sees. The projection spreads a
+smooth counter-difference, at most about half the bump's height, over the other bands. A pixel
+classifier on the spectrum separates each spectral pair; a PCA patch cannot, and a spectrum
+cannot separate the plazas: the spectral branch is needed for the spectral pairs and the
+spatial branch for the texture pair, which is what the joint network is for.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ PLANTED = PlantedTruth(
 _FIELD_SIGMA_PX = 2.0  # correlation length of the within-class variation
 _BLOB_SIGMA_PX = 1.5  # coarse paving: smoothed-noise blobs, runs of about 5 px
 _PSF_SIGMA_PX = 0.7  # mixing of boundary pixels
+_HIDDEN_FROM = 8  # leading principal components the planted differences are made orthogonal to
 
 
 def make_demo_scene(seed: int = 0, shape: tuple[int, int] = (150, 150)) -> Scene:
@@ -105,10 +108,10 @@ def _planted_notes(wl: np.ndarray) -> tuple[str, ...]:
 
     name = {cls: f"'{CLASS_NAMES[cls - 1]}'" for cls in range(1, len(CLASS_NAMES) + 1)}
     return (
-        f"Planted: {name[MEADOW]} and {name[STRESSED_MEADOW]} differ only in {bands(*RED_WELL_BANDS)}, "
-        "the red chlorophyll well.",
-        f"Planted: {name[GREY_PAINT]} and {name[TEAL_PAINT]} differ only in {bands(*BLUE_GREEN_BANDS)}, "
-        "blue-green.",
+        f"Planted: {name[MEADOW]} and {name[STRESSED_MEADOW]} differ in {bands(*RED_WELL_BANDS)}, the red "
+        "chlorophyll well; scattered pixel by pixel over the allotments, hidden from the spatial branch's PCA.",
+        f"Planted: {name[GREY_PAINT]} and {name[TEAL_PAINT]} differ in {bands(*BLUE_GREEN_BANDS)}, blue-green; "
+        "tiles scattered pixel by pixel over four roofs, hidden from the spatial branch's PCA.",
         f"Planted: {name[FINE_PAVING]} and {name[COARSE_PAVING]} have the same spectra (light and dark "
         "stone, half each) and differ only in texture: a 1-px chequer against blobs about 5 px across.",
     )
@@ -145,7 +148,7 @@ def _lay_out_town(rng: np.random.Generator, shape: tuple[int, int]) -> _Town:
     (r0, r1), (c0, c1) = row_bands[1], col_bands[1]
     classes[r0:r1, c0:c1] = COARSE_PAVING
     (r0, r1), (c0, c1) = row_bands[1], col_bands[2]
-    _lay_out_allotments(classes, (r0, r1), (c0, c1), scale)
+    _lay_out_allotments(classes, (r0, r1), (c0, c1))
 
     for r in road_rows:
         classes[r:r + road, :] = ASPHALT
@@ -157,7 +160,16 @@ def _lay_out_town(rng: np.random.Generator, shape: tuple[int, int]) -> _Town:
     mixed = ndimage.maximum_filter(classes, size=3, mode="nearest") != ndimage.minimum_filter(
         classes, size=3, mode="nearest"
     )
+    _scatter_pairs(rng, classes)
     return _Town(classes=classes, dark_stone=dark_stone, mixed=mixed | (classes == 0))
+
+
+def _scatter_pairs(rng: np.random.Generator, classes: np.ndarray) -> None:
+    """Each pixel of a mosaic roof or of the allotments takes one of its pair's two classes at random, so no
+    neighbourhood tells the pair apart: a pixel's neighbours say nothing about its own class."""
+    for mosaic, other in ((TEAL_PAINT, GREY_PAINT), (STRESSED_MEADOW, MEADOW)):
+        on = classes == mosaic
+        classes[on & (rng.random(classes.shape) < 0.5)] = other
 
 
 def _disc(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
@@ -204,21 +216,13 @@ def _lay_out_buildings(
         block = np.zeros_like(building)
         block[r0:r1, c0:c1] = True
         classes[shade & block & (classes == MEADOW)] = SHADOW
-        classes[building] = roof
-        if roof in _TWO_TONE:  # the other paint on the far half: both paints share every context
-            middle = (left + right) // 2
-            classes[top:bottom, middle:right] = _TWO_TONE[roof]
+        classes[building] = TEAL_PAINT if roof in (GREY_PAINT, TEAL_PAINT) else roof  # a mosaic, scattered later
 
 
-def _lay_out_allotments(classes: np.ndarray, rows: tuple[int, int], cols: tuple[int, int], scale: float) -> None:
-    """Strips of drought-stressed and healthy meadow side by side, so context cannot tell them apart."""
+def _lay_out_allotments(classes: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]) -> None:
+    """The allotments: healthy and drought-stressed meadow mixed pixel by pixel (`_scatter_pairs`)."""
     (r0, r1), (c0, c1) = rows, cols
-    strip = max(4, round(6 * scale))
-    stressed = ((np.arange(c0, c1) - c0) // strip) % 2 == 0
-    classes[r0:r1, c0:c1] = np.where(stressed[None, :], STRESSED_MEADOW, MEADOW)
-
-
-_TWO_TONE = {GREY_PAINT: TEAL_PAINT, TEAL_PAINT: GREY_PAINT}
+    classes[r0:r1, c0:c1] = STRESSED_MEADOW  # a mosaic, scattered later
 
 
 def _lay_out_park(
@@ -294,10 +298,7 @@ def _endmembers(wl: np.ndarray) -> dict[str, np.ndarray]:
         "asphalt": 0.07 + 0.05 * x,
         "red_tile": 0.07 + 0.28 * _sigmoid(wl, 600, 14) + 0.08 * x,
         "grey_paint": grey_paint,
-        "teal_paint": grey_paint + 0.07 * _band_window(len(wl), *BLUE_GREEN_BANDS),
         "meadow": meadow,
-        # less chlorophyll: the red absorption well around 670 nm fills up
-        "stressed_meadow": meadow + 0.10 * _band_window(len(wl), *RED_WELL_BANDS),
         "trees": _vegetation(wl, green=0.035, nir=0.36, edge_nm=712),
         "water": 0.008 + 0.05 * (1 - _sigmoid(wl, 600, 30)) + 0.02 * _gauss(wl, 560, 30),
         "soil": 0.10 + 0.22 * (1 - np.exp(-(wl - wl[0]) / 250)),
@@ -309,8 +310,8 @@ def _endmembers(wl: np.ndarray) -> dict[str, np.ndarray]:
 
 
 _CLASS_MATERIAL = {
-    ASPHALT: "asphalt", RED_TILE: "red_tile", GREY_PAINT: "grey_paint", TEAL_PAINT: "teal_paint",
-    MEADOW: "meadow", STRESSED_MEADOW: "stressed_meadow", TREES: "trees", WATER: "water",
+    ASPHALT: "asphalt", RED_TILE: "red_tile", GREY_PAINT: "grey_paint", TEAL_PAINT: "grey_paint",
+    MEADOW: "meadow", STRESSED_MEADOW: "meadow", TREES: "trees", WATER: "water",
     SOIL: "soil", SHADOW: "shadow",
 }
 
@@ -323,7 +324,8 @@ def _car_paints(rng: np.random.Generator, wl: np.ndarray, n: int) -> np.ndarray:
 
 
 def _render_materials(rng: np.random.Generator, town: _Town, wl: np.ndarray) -> np.ndarray:
-    """(H, W, B) pure spectra: each pixel its material, varied per pixel and smoothly in space."""
+    """(H, W, B) pure spectra: each pixel its material, varied per pixel and smoothly in space, then the
+    planted differences added where the principal components cannot see them."""
     h, w = town.classes.shape
     ends = _endmembers(wl)
     means = np.empty((h * w, len(wl)))
@@ -336,19 +338,49 @@ def _render_materials(rng: np.random.Generator, town: _Town, wl: np.ndarray) -> 
     car_ids, n_cars = ndimage.label(town.classes == 0)
     car_ids = car_ids.ravel()
     means[car_ids > 0] = _car_paints(rng, wl, n_cars)[car_ids[car_ids > 0] - 1]
-    return _vary_spectra(rng, means, (h, w), wl).reshape(h, w, len(wl))
+    variation = _variation(rng, (h, w), wl)
+    pure = variation * means
+    for cls, difference in _hidden_from_components(_planted_differences(wl), pure).items():
+        on = classes == cls
+        pure[on] += variation[on] * difference
+    return pure.reshape(h, w, len(wl))
 
 
-def _vary_spectra(rng: np.random.Generator, means: np.ndarray, shape: tuple[int, int], wl: np.ndarray) -> np.ndarray:
-    """Within-class variation: illumination scaling and smooth spectral-shape changes, part of each
-    correlated in space, all multiplicative so every class keeps its mean spectrum."""
-    n = means.shape[0]
+def _planted_differences(wl: np.ndarray) -> dict[int, np.ndarray]:
+    """What each planted class adds to its partner's mean spectrum, inside the planted bands only."""
+    return {
+        TEAL_PAINT: 0.07 * _band_window(len(wl), *BLUE_GREEN_BANDS),
+        # less chlorophyll: the red absorption well around 670 nm fills up
+        STRESSED_MEADOW: 0.10 * _band_window(len(wl), *RED_WELL_BANDS),
+    }
+
+
+def _hidden_from_components(differences: dict[int, np.ndarray], spectra: np.ndarray) -> dict[int, np.ndarray]:
+    """Each difference less its projection on the scene's leading principal components (of min-max scaled
+    spectra, as the spatial branch's input is made), so a PCA patch cannot show it."""
+    low, span = spectra.min(axis=0), np.ptp(spectra, axis=0)
+    span = np.where(span > 0, span, 1.0)
+    sample = (spectra[:: max(1, spectra.shape[0] // 5_000)] - low) / span
+    centred = sample - sample.mean(axis=0)
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # a B x B eigenproblem, eigenvalues ascending
+    components = vectors[:, ::-1][:, :_HIDDEN_FROM].T
+    hidden = {}
+    for cls, difference in differences.items():
+        scaled = difference / span
+        hidden[cls] = (scaled - components.T @ (components @ scaled)) * span
+    return hidden
+
+
+def _variation(rng: np.random.Generator, shape: tuple[int, int], wl: np.ndarray) -> np.ndarray:
+    """(n, B) within-class variation factors: illumination scaling and smooth spectral-shape changes, part
+    of each correlated in space, all multiplicative so every class keeps its mean spectrum."""
+    n = shape[0] * shape[1]
     fields = np.stack([_smooth_field(rng, shape, _FIELD_SIGMA_PX).ravel() for _ in range(4)], axis=1)
     illumination = 1 + 0.02 * fields[:, 0] + 0.05 * rng.standard_normal(n)
     x = np.linspace(-1, 1, len(wl))
     shapes = np.stack([x, 1.5 * x ** 2 - 0.5, 2.5 * x ** 3 - 1.5 * x])  # Legendre P1..P3
     coefficients = 0.012 * fields[:, 1:] + 0.03 * rng.standard_normal((n, 3))
-    return illumination[:, None] * means * (1 + coefficients @ shapes)
+    return illumination[:, None] * (1 + coefficients @ shapes)
 
 
 def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:

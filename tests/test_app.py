@@ -163,7 +163,7 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
     expected = pixel_attention(fitted, fitted.sampler(demo), np.array([12 * 150 + 34])).spectral[0]
     assert np.allclose(values(bars["y"]), expected, atol=1e-5)
     assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
-    assert "differ only in bands" in texts(at) and "the attention it gives any other band" in texts(at)
+    assert "differ mainly in bands" in texts(at) and "the attention it gives any other band" in texts(at)
     assert "Attention differs from one training run to the next" in texts(at)
     assert "not necessarily where the evidence *lies*" in texts(at)
     at.switch_page(SPATIAL).run()

@@ -29,14 +29,14 @@ from tests.test_explain import N_BANDS, PRESET, fitted_for, known_scene, random_
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 
-# Measured 2026-11-26 on the demo checkpoint shipped now (quick SSAN with branch_loss 0.5, seed 0, OA 99.67%),
-# 200 pixels, seed 0: spectral area attention 0.77 vs random 0.84, paired difference -0.070 (interval -0.088 to
-# -0.054); spatial 0.77 vs 0.87, difference -0.103 (-0.124 to -0.083); attention precision@k in the planted
-# bands: teal roof pair 0.62, meadow pair 0.06 (chance 0.12 and 0.10); which branch decided: the healthy
-# meadow 85% spectral, the fine plaza 100% spatial.
-DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM = -0.03   # upper end of the interval must stay below this (measured -0.054)
-DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM = -0.04    # the mean difference (measured -0.103)
-DEMO_TEAL_MIN_ATTENTION_PRECISION = 0.40           # measured 0.62
+# Measured 2026-11-26 on the demo checkpoint shipped now (quick SSAN, 800 iterations, on the redesigned demo,
+# seed 0, OA 99.76%), 200 pixels, seed 0: spectral paired difference attention - random -0.131 (interval -0.154
+# to -0.106); spatial -0.107 (-0.133 to -0.085); attention precision@k in the planted bands: meadow pair 0.34
+# (53 pixels), teal roof pair 0.30 (9 pixels), chance 0.10 and 0.12; which branch decided (500 pixels): the
+# healthy meadow 96% spectral, the fine plaza 100% spatial.
+DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM = -0.05   # upper end of the interval must stay below this (measured -0.106)
+DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM = -0.04    # the mean difference (measured -0.107)
+DEMO_PLANTED_MIN_ATTENTION_PRECISION = 0.20        # both pairs, chance 0.10-0.12 (measured 0.34 and 0.30)
 DEMO_PIXELS = 200
 
 
@@ -104,6 +104,6 @@ def test_demo_checkpoint_attention_is_faithful_as_measured():
     faith = explanation.faithfulness()
     assert faith["spectral"].versus_random.high < DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM
     assert faith["spatial"].versus_random.mean < DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM
-    teal = [p for p in explanation.planted if p.ranking == "attention" and p.bands == (10, 22)]
-    assert teal and teal[0].precision >= DEMO_TEAL_MIN_ATTENTION_PRECISION
+    attention = [p for p in explanation.planted if p.ranking == "attention"]
+    assert len(attention) == 2 and all(p.precision >= DEMO_PLANTED_MIN_ATTENTION_PRECISION for p in attention)
     assert np.isfinite(explanation.agreement["spectral"]["ig"]).mean() > 0.9

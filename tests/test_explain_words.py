@@ -34,7 +34,7 @@ def test_the_verdict_is_sentences_ending_in_a_conclusion(demo, ratios, conclusio
     text = planted_verdict(demo, attention_with(demo, ratios))
     assert text.endswith(f"**{conclusion}**")
     a, b, lo, hi = pairs[0]
-    assert (f"“{demo.class_names[a - 1]}” and “{demo.class_names[b - 1]}” differ only in bands {lo} to {hi - 1} "
+    assert (f"“{demo.class_names[a - 1]}” and “{demo.class_names[b - 1]}” differ mainly in bands {lo} to {hi - 1} "
             in text)
     assert f"gives each of those bands {ratios[0]:.1f} times the attention it gives any other band." in text
     if ratios[-1] < 0.1:

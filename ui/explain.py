@@ -28,7 +28,7 @@ def planted_verdict(scene: Scene, class_attention: np.ndarray) -> str | None:
         ratios.append(ratio)
         times = "less than a tenth of" if ratio < 0.1 else f"{ratio:.1f} times"
         sentences.append(
-            f"“{scene.class_names[a - 1]}” and “{scene.class_names[b - 1]}” differ only in bands {lo} to {hi - 1} "
+            f"“{scene.class_names[a - 1]}” and “{scene.class_names[b - 1]}” differ mainly in bands {lo} to {hi - 1} "
             f"({wl[lo]:.0f} to {wl[hi - 1]:.0f} nm); on average, the model gives each of those bands {times} "
             "the attention it gives any other band."
         )

@@ -228,7 +228,7 @@ def model_label(path: Path, fitted: FittedModel) -> str:
 def require_model(ctx: Context) -> FittedModel:
     """The active model, captioned; without one, say how to get one and stop the page."""
     if ctx.model is None:
-        st.info("There is no model for this scene yet. Train one (the quick preset takes about a minute on a CPU) "
+        st.info("There is no model for this scene yet. Train one (the quick preset takes one to two minutes on a CPU) "
                 "or load a checkpoint on the Train page.")
         st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()

@@ -166,19 +166,20 @@ PRESETS: dict[str, Preset] = {
     # The authors' configuration, number for number (EtPan/SSAN ssan.py); meant for a GPU.
     "paper": Preset(name="paper"),
     # Chosen by measurement on 2 CPU cores (README, "Presets"): GRU 64 / FC 256 / batch 64
-    # takes about 60-75 ms per SSAN step, so 400 steps and 8 validations fit in well under a
-    # minute. Centred GRU input ([-1, 1]) lets the small BiGRU learn the fine spectral
-    # differences within that budget, each band's own 16-d embedding lets it weigh bands, and
-    # each branch's own loss beside the fused one (weight 0.5) keeps both branches learning
-    # (docs/branch-study.md); everything else is the paper's.
+    # takes about 60-75 ms per SSAN step, so 800 steps and 16 validations take about a minute.
+    # Centred GRU input ([-1, 1]) and each band's own 16-d embedding let the small BiGRU learn
+    # fine spectral differences and weigh bands; 800 steps on a cosine-decayed rate let it learn
+    # the demo's hidden ones; each branch's own loss beside the fused one (weight 0.5) keeps both
+    # branches learning (docs/branch-study.md); everything else is the paper's.
     "quick": Preset(
         name="quick",
         rnn_hidden=64,
         fc_hidden=256,
         fusion_hidden=256,
         batch_size=64,
-        iterations=400,
+        iterations=800,
         eval_every=50,
+        lr_schedule="cosine",
         spectral_input="centred",
         band_embedding=16,
         branch_loss=0.5,
