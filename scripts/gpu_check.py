@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` impo
 from ssan.bench import synthetic_scene  # noqa: E402
 from ssan.checkpoints import load_checkpoint  # noqa: E402
 from ssan.evaluate import predict_map  # noqa: E402
-from ssan.precision import REQUIRED_AGREEMENT  # noqa: E402
+from ssan.precision import ALPHA_TOLERANCE, REQUIRED_AGREEMENT  # noqa: E402
 from ssan.scenes import load_scene  # noqa: E402
 from ssan.splits import make_split  # noqa: E402
 from ssan.train import describe_device, format_duration, train  # noqa: E402
@@ -48,7 +48,6 @@ MARGIN = 1e-3
 NO_GPU = 1
 MISMATCH = 3
 BF16_STRAYS = 4
-ALPHA_TOLERANCE = 0.08   # total variation between a pixel's float32 and bfloat16 alpha
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,9 @@ import torch
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 REQUIRED_AGREEMENT = 0.999
+# The most a pixel's spectral attention α may move under bfloat16, as total variation (half the summed absolute
+# difference of the two α, which each sum to 1): 5.7% measured on the demo (docs/performance.md).
+ALPHA_TOLERANCE = 0.08
 CHECK_PIXELS = 4096
 # Below this many pixels the check would cost as much as bfloat16 saves: "auto" keeps float32.
 AUTO_MIN_PIXELS = 100_000

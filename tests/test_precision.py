@@ -25,7 +25,7 @@ ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 # probable classes is 7.9e-5, so rounding differences between CPUs (about 1e-6) cannot move a pixel to another class.
 FLOAT32_MAP_SHA256 = "aa70ac567b64dcd304c881851f74ed612fe61d87c996af61a48512bcf2869977"
 BF16_AGREEMENT = precision.REQUIRED_AGREEMENT
-ALPHA_TOLERANCE = 0.08   # total variation between a pixel's two alphas (they sum to 1): 5.7% at most measured
+ALPHA_TOLERANCE = precision.ALPHA_TOLERANCE
 MASK_TOLERANCE = 0.01    # spatial mask values, in (0.27, 0.73) (0.003 measured)
 needs_bf16 = pytest.mark.skipif(not precision.native_bfloat16(torch.device("cpu")),
                                 reason="this CPU has no native bfloat16 (AVX-512 BF16 or AMX)")
