@@ -123,6 +123,8 @@ class ModelSummary:
     std: dict[str, float]
     per_class_mean: list[float | None]
     train_seconds_mean: float
+    val_mean: float | None = None   # validation OA of the checkpoint each run kept: what settings are chosen on
+    val_std: float | None = None
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -141,6 +143,7 @@ def summarise(runs: list[RunResult], models: list[str] | tuple[str, ...]) -> lis
         with warnings.catch_warnings():  # a class with no test pixel in any seed stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             pc_mean = np.nanmean(per_class, axis=0)
+        val = np.array([r.best_val_accuracy for r in mine if r.best_val_accuracy is not None], dtype=float)
         out.append(ModelSummary(
             model=model,
             n_runs=len(mine),
@@ -148,6 +151,8 @@ def summarise(runs: list[RunResult], models: list[str] | tuple[str, ...]) -> lis
             std={k: float(v.std(ddof=1)) if v.size > 1 else 0.0 for k, v in values.items()},
             per_class_mean=[None if np.isnan(a) else float(a) for a in pc_mean],
             train_seconds_mean=float(np.mean([r.train_seconds for r in mine])),
+            val_mean=float(val.mean()) if val.size else None,
+            val_std=(float(val.std(ddof=1)) if val.size > 1 else 0.0) if val.size else None,
         ))
     return out
 
@@ -214,9 +219,10 @@ class Report:
         return path
 
     def format_table(self) -> str:
-        """A text table of OA / AA / kappa (mean ± std, %) per model, the paper's numbers beside them."""
+        """A text table of test OA / AA / kappa and validation OA (mean ± std, %) per model, the paper's numbers
+        beside them; the validation column is the one to choose settings on."""
         reference = self.reference
-        header = ["model", "runs", "OA %", "AA %", "kappa %", "train s"]
+        header = ["model", "runs", "OA %", "AA %", "kappa %", "val OA %", "train s"]
         if reference:
             header.append(f"{REFERENCE_LABEL} OA/AA/kappa")
         rows = [header]
@@ -229,8 +235,10 @@ class Report:
                 continue
             runs = str(s.n_runs if s else 0) + (f" + {n_failed} failed" if n_failed else "")
             row = [model.upper(), runs]
-            row += ([f"{100 * s.mean[k]:.2f} ± {100 * s.std[k]:.2f}" for k in METRIC_KEYS] + [f"{s.train_seconds_mean:.1f}"]
-                    if s else ["failed", "-", "-", "-"])
+            row += ([f"{100 * s.mean[k]:.2f} ± {100 * s.std[k]:.2f}" for k in METRIC_KEYS]
+                    + ["-" if s.val_mean is None else f"{100 * s.val_mean:.2f} ± {100 * s.val_std:.2f}",
+                       f"{s.train_seconds_mean:.1f}"]
+                    if s else ["failed", "-", "-", "-", "-"])
             if reference:
                 ref = reference.get(model)
                 row.append(f"{ref.oa:.2f} / {ref.aa:.2f} / {ref.kappa:.2f}" if ref else "-")

@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 
 from ssan.cli import main
-from ssan.compare import Report, RunResult, compare, parse_models, parse_seeds, split_from_spec
+from ssan.compare import Report, RunResult, compare, parse_models, parse_seeds, split_from_spec, summarise
 from ssan.models import MODEL_NAMES
 from ssan.reference import LABEL, PAPER_RESULTS, Reported, paper_result, paper_results, reference_key
 from ssan.scenes import load_scene
@@ -48,6 +48,22 @@ def test_summaries_are_mean_and_sample_std_over_seeds(report):
     assert by_model["knn"].mean["oa"] == pytest.approx(np.mean(oas))
     assert by_model["knn"].std["oa"] == pytest.approx(np.std(oas, ddof=1))
     assert len(by_model["cnn"].per_class_mean) == 12
+    vals = [r.best_val_accuracy for r in report.runs if r.model == "cnn"]
+    assert by_model["cnn"].val_mean == pytest.approx(np.mean(vals))
+    assert by_model["cnn"].val_std == pytest.approx(np.std(vals, ddof=1))
+
+
+def test_the_table_shows_validation_accuracy_to_choose_settings_on(report):
+    knn = next(s for s in report.summaries() if s.model == "knn")
+    header, _, knn_row = report.format_table().splitlines()[:3]
+    assert "val OA %" in header
+    assert f"{100 * knn.val_mean:.2f} ± {100 * knn.val_std:.2f}" in knn_row
+
+
+def test_a_split_without_validation_pixels_has_no_validation_mean(report):
+    no_val = [RunResult(**{**r.__dict__, "best_val_accuracy": None}) for r in report.runs]
+    (summary,) = summarise(no_val, ["knn"])
+    assert summary.val_mean is None and summary.val_std is None
 
 
 def test_report_json_holds_per_seed_confusion_matrices(report, tmp_path):

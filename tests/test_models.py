@@ -19,7 +19,7 @@ from ssan.models import (
     build_network,
     get_preset,
 )
-from ssan.models.ssan import pooled_size
+from ssan.models.ssan import pooled_size, relative_to_brightness
 
 B, C, P, K, N = 12, 4, 9, 4, 5
 TINY = Preset(
@@ -195,6 +195,30 @@ def test_band_embedding_gives_each_band_its_own_token_and_keeps_one_alpha_per_ba
     assert tiny("arnn").spectral.tokens is None, "the authors' scalar input stays the default"
 
 
+def test_relative_input_is_the_same_for_a_brighter_or_darker_pixel():
+    spectra = inputs()[0]
+    spectra = 0.2 + 0.8 * spectra   # every pixel's mean above the floor
+    for factor in (0.7, 1.0, 1.2):
+        torch.testing.assert_close(relative_to_brightness(factor * spectra), relative_to_brightness(spectra))
+    torch.testing.assert_close(relative_to_brightness(spectra).mean(1), torch.zeros(N), atol=1e-6, rtol=0)
+    dark = torch.full((1, B), 0.02)
+    torch.testing.assert_close(relative_to_brightness(dark), dark / 0.1 - 1, msg="a dark pixel's ratio is damped")
+
+
+def test_relative_input_adds_each_bands_own_weight_on_its_relative_value():
+    model = tiny("arnn", band_embedding=6, spectral_input="centred", relative_input=True).eval()
+    tokens, spectra = model.spectral.tokens, inputs()[0]
+    assert tokens.relative_weight.shape == (B, 6)
+    expected = torch.tanh((2 * spectra - 1).unsqueeze(-1) * tokens.weight + tokens.bias
+                          + relative_to_brightness(spectra).unsqueeze(-1) * tokens.relative_weight)
+    torch.testing.assert_close(tokens(2 * spectra - 1, relative_to_brightness(spectra)), expected)
+    _, maps = model(spectra, torch.empty(0), return_attention=True)
+    assert maps["spectral"].shape == (N, B), "still one alpha per band"
+    darker = model(0.5 * spectra, torch.empty(0))
+    assert not torch.allclose(darker, model(spectra, torch.empty(0))), "the band's own value still counts"
+    assert tiny("arnn", band_embedding=6).spectral.tokens.relative_weight is None
+
+
 def test_branch_loss_adds_each_branch_cross_entropy_to_the_fused_one():
     model = tiny("ssan").eval()
     spectra, patches = inputs()
@@ -277,7 +301,7 @@ def test_with_overrides_rejects_unknown_names_listing_valid_ones():
         {"rnn_pooling": "max"}, {"spectral_input": "raw"}, {"grad_clip": 0}, {"early_stop_patience": 0},
         {"attention_bias": 1}, {"band_embedding": -1}, {"band_embedding": 2.0}, {"spectral_dropout": 1.0},
         {"branch_loss": -0.5}, {"branch_loss": float("inf")}, {"lr_schedule": "step"}, {"band_embedding": 5000},
-        {"token_skip": True},
+        {"token_skip": True}, {"relative_input": True}, {"relative_input": 1},
     ],
 )
 def test_with_overrides_rejects_bad_values(bad):

@@ -58,6 +58,7 @@ class Preset:
     rnn_pooling: str = "mean"      # RNN comparator without attention: "mean" | "last"
     spectral_input: str = "unit"   # GRU input: min-max [0, 1] (authors) or "centred" to [-1, 1]
     band_embedding: int = 0        # 0: the bare scalar per GRU step (authors); d: each band's own d-dim embedding
+    relative_input: bool = False   # each band's embedding also reads its value over the pixel's mean brightness
     token_skip: bool = False       # attention reads each band's embedding beside its BiGRU state
     spectral_dropout: float = 0.0  # dropout on the attended spectral feature s
     lr_schedule: str = "constant"  # or "cosine": decay to 0 over the run
@@ -130,11 +131,12 @@ def _validate(p: Preset) -> None:
     channels = p.conv_channels
     if not isinstance(channels, tuple) or len(channels) != 2 or not all(_is_int(c) and c >= 1 for c in channels):
         raise ValueError(f"Preset {p.name!r}: conv_channels must be two positive integers; got {p.conv_channels!r}.")
-    for key in ("attention_bias", "token_skip"):
+    for key in ("attention_bias", "token_skip", "relative_input"):
         if not isinstance(getattr(p, key), bool):
             raise ValueError(f"Preset {p.name!r}: {key} must be True or False; got {getattr(p, key)!r}.")
-    if p.token_skip and not p.band_embedding:
-        raise ValueError(f"Preset {p.name!r}: token_skip reads the band embeddings; set band_embedding > 0 too.")
+    for key in ("token_skip", "relative_input"):
+        if getattr(p, key) and not p.band_embedding:
+            raise ValueError(f"Preset {p.name!r}: {key} works through the band embeddings; set band_embedding > 0 too.")
     for key in ("dropout", "spectral_dropout"):
         if not _is_number(getattr(p, key)) or not 0.0 <= getattr(p, key) < 1.0:
             raise ValueError(f"Preset {p.name!r}: {key} is a drop probability in [0, 1); got {getattr(p, key)!r}.")

@@ -86,37 +86,60 @@ class SpectralAttention(nn.Module):
         return s, alpha
 
 
+# The floor of a pixel's mean brightness, a tenth of the min-max range: below it (shadow, water) the ratio
+# mostly amplifies noise (on the PaviaU crop, whose shadows average 0.03, a floor of 0.001 cost ARNN 2 points).
+MIN_BRIGHTNESS = 0.1
+
+
+def relative_to_brightness(spectra: Tensor) -> Tensor:
+    """Each band's min-max scaled value over the pixel's mean across bands, minus 1.
+
+    Brightness (illumination, slope, shade) scales a pixel's bands alike, which this leaves
+    unchanged, so a small difference in the spectrum's shape stands out at its own band.
+    """
+    return spectra / spectra.mean(dim=1, keepdim=True).clamp_min(MIN_BRIGHTNESS) - 1.0
+
+
 class BandTokens(nn.Module):
     """Each band's scalar turned into a d-vector by that band's own affine map: tanh(x_i W_i + b_i).
 
     A GRU shares its weights across steps, so fed bare scalars it cannot tell band 12 from
     band 80 and must weigh every band alike; a per-band embedding (as FT-Transformer tokenises
     numerical features) lets it weigh each band by what it measures, as a linear model or an
-    SVM on the spectrum does. Each step still reads one band and one scalar, and alpha keeps
-    one weight per band.
+    SVM on the spectrum does. With `relative=True` the map also reads the band's value relative
+    to the pixel's brightness (`relative_to_brightness`, r_i): tanh(x_i W_i + r_i V_i + b_i).
+    Each step still reads one band, and alpha keeps one weight per band; but the pixel's mean
+    carries a few bands' difference into every r_i, so alpha stops marking where it lies
+    (docs/branch-study.md), which is why the quick preset leaves it off.
     """
 
-    def __init__(self, n_bands: int, dim: int) -> None:
+    def __init__(self, n_bands: int, dim: int, relative: bool = False) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_bands, dim))
         self.bias = nn.Parameter(torch.empty(n_bands, dim))
+        self.relative_weight = nn.Parameter(torch.empty(n_bands, dim)) if relative else None
         self.reset_parameters()
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """U(-1, 1), as nn.Linear(1, dim) draws them (fan-in 1), one map per band."""
-        self.weight.uniform_(-1.0, 1.0, generator=generator)
-        self.bias.uniform_(-1.0, 1.0, generator=generator)
+        for param in (self.weight, self.bias, self.relative_weight):
+            if param is not None:
+                param.uniform_(-1.0, 1.0, generator=generator)
 
-    def forward(self, spectra: Tensor) -> Tensor:
-        return torch.tanh(spectra.unsqueeze(-1) * self.weight + self.bias)   # (n, B, dim)
+    def forward(self, values: Tensor, relative: Tensor | None = None) -> Tensor:
+        tokens = values.unsqueeze(-1) * self.weight + self.bias               # (n, B, dim)
+        if self.relative_weight is not None:
+            tokens = tokens + relative.unsqueeze(-1) * self.relative_weight
+        return torch.tanh(tokens)
 
 
 class SpectralBranch(nn.Module):
     """A pixel's spectrum as a sequence of B steps -> BiGRU -> attention (or pooling) -> C scores.
 
     Each step reads one band: its min-max scaled value (the authors' scalar input), or with
-    `band_embedding=d` that value through the band's own embedding (`BandTokens`).
+    `band_embedding=d` that value through the band's own embedding (`BandTokens`), which with
+    `relative_input=True` also reads the band's value relative to the pixel's brightness.
     With `attention=False` (the RNN comparator) the states are pooled instead: "mean" over
     the bands, or "last": the forward GRU's final state beside the backward GRU's final state.
     `centred=True` feeds the min-max scaled values as 2x - 1 (in [-1, 1]); the authors feed [0, 1].
@@ -133,13 +156,14 @@ class SpectralBranch(nn.Module):
         pooling: str = "mean",
         centred: bool = False,
         band_embedding: int = 0,
+        relative_input: bool = False,
         token_skip: bool = False,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.pooling = pooling
         self.centred = centred
-        self.tokens = BandTokens(n_bands, band_embedding) if band_embedding else None
+        self.tokens = BandTokens(n_bands, band_embedding, relative_input) if band_embedding else None
         self.token_skip = token_skip and self.tokens is not None
         state_size = 2 * hidden + (band_embedding if self.token_skip else 0)
         self.gru = nn.GRU(input_size=band_embedding or 1, hidden_size=hidden, batch_first=True, bidirectional=True)
@@ -152,14 +176,18 @@ class SpectralBranch(nn.Module):
         """The branch sized by `preset`; attention=False gives the RNN comparator's pooling."""
         return cls(
             n_bands, n_classes, preset.rnn_hidden, preset.attention_size, preset.attention_bias, attention,
-            preset.rnn_pooling, preset.spectral_input == "centred", preset.band_embedding, preset.token_skip,
-            preset.spectral_dropout,
+            preset.rnn_pooling, preset.spectral_input == "centred", preset.band_embedding, preset.relative_input,
+            preset.token_skip, preset.spectral_dropout,
         )
 
     def forward(self, spectra: Tensor) -> tuple[Tensor, Tensor | None]:
-        if self.centred:  # a constant 0.5 offset on every step biases the gates and slows learning
-            spectra = 2.0 * spectra - 1.0
-        steps = spectra.unsqueeze(-1) if self.tokens is None else self.tokens(spectra)
+        # centred: a constant 0.5 offset on every step biases the gates and slows learning
+        values = 2.0 * spectra - 1.0 if self.centred else spectra
+        if self.tokens is None:
+            steps = values.unsqueeze(-1)
+        else:
+            relative = relative_to_brightness(spectra) if self.tokens.relative_weight is not None else None
+            steps = self.tokens(values, relative)
         states, last = self.gru(steps)   # states (n, B, 2H); last (2, n, H)
         if self.token_skip:
             states = torch.cat([states, steps], dim=-1)

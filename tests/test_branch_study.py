@@ -1,0 +1,45 @@
+"""scripts/branch_study.py: its tables carry the validation accuracy that settings are chosen on beside the
+test figures, and it refuses an unknown study by name."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from ssan.compare import compare
+from ssan.scenes import load_scene
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "branch_study.py"
+
+
+@pytest.fixture(scope="module")
+def branch_study():
+    spec = importlib.util.spec_from_file_location("branch_study", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tables_show_validation_beside_test_accuracy(branch_study):
+    report = compare(load_scene("demo"), "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu")
+    header, rule, *rows = branch_study.table(report, classes=[3, 4])
+    assert header.startswith("| model | val OA | OA | AA | kappa |") and header.count("|") == rule.count("|")
+    for summary, row in zip(report.summaries(), rows, strict=True):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[0] == summary.model.upper()
+        assert cells[1] == f"{100 * summary.val_mean:.2f} ± {100 * summary.val_std:.2f}"
+        assert cells[2] == f"{100 * summary.mean['oa']:.2f} ± {100 * summary.std['oa']:.2f}"
+        assert cells[5:] == [f"{100 * summary.per_class_mean[c - 1]:.1f}" for c in (3, 4)]
+
+
+def test_a_missing_validation_figure_reads_as_a_dash(branch_study):
+    assert branch_study.mean_std(None, None) == "-"
+    assert branch_study.mean_std(0.9, 0.01) == "90.00 ± 1.00"
+
+
+def test_an_unknown_study_is_refused_by_name(branch_study, capsys):
+    with pytest.raises(SystemExit):
+        branch_study.main(["--studies", "crop,nonsense"])
+    assert "unknown studies ['nonsense']" in capsys.readouterr().err
