@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ssan.compare import METRIC_KEYS, parse_seeds, summarise
+from ssan.compare import METRIC_KEYS, parse_seeds, percent_mean_std, summarise
 from ssan.figures import class_map_figure, confusion_matrix_figure, metrics_comparison_figure
 from ssan.fitted import CANCELLED_MARK, FittedModel
 from ssan.jobs import CANCELLED
@@ -184,7 +184,7 @@ if seeds and study:
     rows = []
     for summary in summarise(found, study):
         row = {"model": summary.model.upper(), "seeds done": f"{summary.n_runs} of {len(seeds)}"}
-        row |= {label: f"{100 * summary.mean[k]:.2f} ± {100 * summary.std[k]:.2f}"
+        row |= {label: percent_mean_std(summary.mean[k], summary.std[k])
                 for label, k in zip(("OA %", "AA %", "κ × 100"), METRIC_KEYS)}
         reported = paper_result(scene.name, summary.model)
         if reported is not None:

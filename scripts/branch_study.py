@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` importable
     sys.path.insert(0, str(ROOT))
 
-from ssan.compare import Report, compare, parse_seeds  # noqa: E402
+from ssan.compare import Report, compare, parse_seeds, percent_mean_std, sample_std  # noqa: E402
 from ssan.demo import make_demo_scene  # noqa: E402
 from ssan.matfile import load_mat_scene  # noqa: E402
 from ssan.models import MODEL_LABELS, build_classical, get_preset  # noqa: E402
@@ -71,18 +71,14 @@ def load_crop(path: Path) -> Scene:
     return load_mat_scene(path, name="paviau-crop", class_names=PAVIA_SCENES["paviau"].class_names)
 
 
-def mean_std(mean: float | None, std: float | None) -> str:
-    """A fraction's mean ± std in %, or a dash where there is none (a model without validation pixels)."""
-    return "-" if mean is None else f"{100 * mean:.2f} ± {100 * std:.2f}"
-
-
 def table(report: Report, classes: list[int] | None = None) -> list[str]:
     """Markdown rows: model, validation OA, test OA, AA, kappa (mean ± std, %), the per-class accuracy of `classes`."""
     names = report.scene["class_names"]
     head = "| model | val OA | OA | AA | kappa |" + "".join(f" {names[c - 1]} |" for c in classes or [])
     rows = [head, "|" + "---|" * (5 + len(classes or []))]
     for s in report.summaries():
-        cells = [mean_std(s.val_mean, s.val_std)] + [mean_std(s.mean[k], s.std[k]) for k in ("oa", "aa", "kappa")]
+        cells = [percent_mean_std(s.val_mean, s.val_std)]
+        cells += [percent_mean_std(s.mean[k], s.std[k]) for k in ("oa", "aa", "kappa")]
         cells += [f"{100 * s.per_class_mean[c - 1]:.1f}" for c in classes or []]
         rows.append(f"| {s.model.upper()} | " + " | ".join(cells) + " |")
     return rows
@@ -111,8 +107,8 @@ def reference_fits(scene: Scene, seeds: list[int]) -> list[str]:
     rows = ["| model on the min-max scaled spectrum | test OA | training pixels fitted |", "|---|---|---|"]
     for name, pairs in scores.items():
         test, fitted = np.array(pairs).T
-        rows.append(f"| {name} | {mean_std(test.mean(), test.std(ddof=1) if len(seeds) > 1 else 0.0)} | "
-                    f"{mean_std(fitted.mean(), fitted.std(ddof=1) if len(seeds) > 1 else 0.0)} |")
+        rows.append(f"| {name} | {percent_mean_std(test.mean(), sample_std(test))} | "
+                    f"{percent_mean_std(fitted.mean(), sample_std(fitted))} |")
     return rows
 
 
@@ -175,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
                 summaries = {s.model: s for s in run(crop, "per-class:30", ["arnn", "ssan"], seeds,
                                                      overrides).summaries()}
                 lines.append(f"| {label} | " + " | ".join(
-                    f"{mean_std(summaries[m].val_mean, summaries[m].val_std)} | "
-                    f"{mean_std(summaries[m].mean['oa'], summaries[m].std['oa'])}" for m in ("arnn", "ssan")) + " |")
+                    f"{percent_mean_std(summaries[m].val_mean, summaries[m].val_std)} | "
+                    f"{percent_mean_std(summaries[m].mean['oa'], summaries[m].std['oa'])}" for m in ("arnn", "ssan"))
+                    + " |")
             lines.append("")
         print("\n".join(lines), flush=True)
     lines.append("Models: " + "; ".join(f"{m.upper()} = {MODEL_LABELS[m]}" for m in ["knn", *ALL_MODELS]) + ".")

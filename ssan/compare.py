@@ -130,6 +130,16 @@ class ModelSummary:
         return dict(self.__dict__)
 
 
+def sample_std(values: np.ndarray) -> float:
+    """The sample standard deviation (ddof=1) over seeds; 0 for a single seed."""
+    return float(values.std(ddof=1)) if values.size > 1 else 0.0
+
+
+def percent_mean_std(mean: float | None, std: float | None) -> str:
+    """A fraction's mean ± std in %, as every table shows it, or "-" where there is none (no validation pixels)."""
+    return "-" if mean is None else f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
 def summarise(runs: list[RunResult], models: list[str] | tuple[str, ...]) -> list[ModelSummary]:
     """Mean ± sample std of each model's finished runs (one per seed), in the order of `models` (those
     with runs); failed runs are left out."""
@@ -148,11 +158,11 @@ def summarise(runs: list[RunResult], models: list[str] | tuple[str, ...]) -> lis
             model=model,
             n_runs=len(mine),
             mean={k: float(v.mean()) for k, v in values.items()},
-            std={k: float(v.std(ddof=1)) if v.size > 1 else 0.0 for k, v in values.items()},
+            std={k: sample_std(v) for k, v in values.items()},
             per_class_mean=[None if np.isnan(a) else float(a) for a in pc_mean],
             train_seconds_mean=float(np.mean([r.train_seconds for r in mine])),
             val_mean=float(val.mean()) if val.size else None,
-            val_std=(float(val.std(ddof=1)) if val.size > 1 else 0.0) if val.size else None,
+            val_std=sample_std(val) if val.size else None,
         ))
     return out
 
@@ -235,9 +245,8 @@ class Report:
                 continue
             runs = str(s.n_runs if s else 0) + (f" + {n_failed} failed" if n_failed else "")
             row = [model.upper(), runs]
-            row += ([f"{100 * s.mean[k]:.2f} ± {100 * s.std[k]:.2f}" for k in METRIC_KEYS]
-                    + ["-" if s.val_mean is None else f"{100 * s.val_mean:.2f} ± {100 * s.val_std:.2f}",
-                       f"{s.train_seconds_mean:.1f}"]
+            row += ([percent_mean_std(s.mean[k], s.std[k]) for k in METRIC_KEYS]
+                    + [percent_mean_std(s.val_mean, s.val_std), f"{s.train_seconds_mean:.1f}"]
                     if s else ["failed", "-", "-", "-", "-"])
             if reference:
                 ref = reference.get(model)

@@ -34,11 +34,6 @@ def test_tables_show_validation_beside_test_accuracy(branch_study):
         assert cells[5:] == [f"{100 * summary.per_class_mean[c - 1]:.1f}" for c in (3, 4)]
 
 
-def test_a_missing_validation_figure_reads_as_a_dash(branch_study):
-    assert branch_study.mean_std(None, None) == "-"
-    assert branch_study.mean_std(0.9, 0.01) == "90.00 ± 1.00"
-
-
 def test_an_unknown_study_is_refused_by_name(branch_study, capsys):
     with pytest.raises(SystemExit):
         branch_study.main(["--studies", "crop,nonsense"])

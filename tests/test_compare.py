@@ -10,7 +10,16 @@ import pytest
 import scipy.io
 
 from ssan.cli import main
-from ssan.compare import Report, RunResult, compare, parse_models, parse_seeds, split_from_spec, summarise
+from ssan.compare import (
+    Report,
+    RunResult,
+    compare,
+    parse_models,
+    parse_seeds,
+    percent_mean_std,
+    split_from_spec,
+    summarise,
+)
 from ssan.models import MODEL_NAMES
 from ssan.reference import LABEL, PAPER_RESULTS, Reported, paper_result, paper_results, reference_key
 from ssan.scenes import load_scene
@@ -58,6 +67,11 @@ def test_the_table_shows_validation_accuracy_to_choose_settings_on(report):
     header, _, knn_row = report.format_table().splitlines()[:3]
     assert "val OA %" in header
     assert f"{100 * knn.val_mean:.2f} ± {100 * knn.val_std:.2f}" in knn_row
+
+
+def test_a_missing_validation_figure_reads_as_a_dash():
+    assert percent_mean_std(None, None) == "-"
+    assert percent_mean_std(0.9, 0.01) == "90.00 ± 1.00"
 
 
 def test_a_split_without_validation_pixels_has_no_validation_mean(report):

@@ -127,10 +127,12 @@ class BandTokens(nn.Module):
             if param is not None:
                 param.uniform_(-1.0, 1.0, generator=generator)
 
-    def forward(self, values: Tensor, relative: Tensor | None = None) -> Tensor:
+    def forward(self, values: Tensor, spectra: Tensor | None = None) -> Tensor:
+        """`values`: what each step reads of its band (the min-max scaled value, maybe centred); `spectra`:
+        the min-max scaled spectra the relative values are taken from (needed only with `relative=True`)."""
         tokens = values.unsqueeze(-1) * self.weight + self.bias               # (n, B, dim)
         if self.relative_weight is not None:
-            tokens = tokens + relative.unsqueeze(-1) * self.relative_weight
+            tokens = tokens + relative_to_brightness(spectra).unsqueeze(-1) * self.relative_weight
         return torch.tanh(tokens)
 
 
@@ -183,11 +185,7 @@ class SpectralBranch(nn.Module):
     def forward(self, spectra: Tensor) -> tuple[Tensor, Tensor | None]:
         # centred: a constant 0.5 offset on every step biases the gates and slows learning
         values = 2.0 * spectra - 1.0 if self.centred else spectra
-        if self.tokens is None:
-            steps = values.unsqueeze(-1)
-        else:
-            relative = relative_to_brightness(spectra) if self.tokens.relative_weight is not None else None
-            steps = self.tokens(values, relative)
+        steps = values.unsqueeze(-1) if self.tokens is None else self.tokens(values, spectra)
         states, last = self.gru(steps)   # states (n, B, 2H); last (2, n, H)
         if self.token_skip:
             states = torch.cat([states, steps], dim=-1)
