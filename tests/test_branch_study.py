@@ -38,3 +38,14 @@ def test_an_unknown_study_is_refused_by_name(branch_study, capsys):
     with pytest.raises(SystemExit):
         branch_study.main(["--studies", "crop,nonsense"])
     assert "unknown studies ['nonsense']" in capsys.readouterr().err
+
+
+def test_attention_rows_give_each_seeds_accuracy_and_where_alpha_lies_for_each_hidden_pair(branch_study):
+    scene = load_scene("demo")
+    brief = {"iterations": 4, "eval_every": 2}
+    (row,) = branch_study.attention_rows(scene, [0], brief)
+    cells = [float(c) for c in row.strip("| ").split("|")]
+    pairs = scene.planted.spectral_pairs
+    assert cells[0] == 0 and len(cells) == 2 + 3 * len(pairs)
+    for accuracy, ratio, inside in zip(cells[2::3], cells[3::3], cells[4::3], strict=True):
+        assert 0 <= accuracy <= 100 and ratio >= 0 and 0 <= inside <= 100
