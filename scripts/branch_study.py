@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` importable
     sys.path.insert(0, str(ROOT))
 
-from ssan.attention import class_mean_attention, pixel_attention, planted_band_ratio  # noqa: E402
+from ssan.attention import class_mean_attention, peak_share, pixel_attention, planted_band_ratio  # noqa: E402
 from ssan.compare import Report, compare, parse_seeds, percent_mean_std, sample_std  # noqa: E402
 from ssan.demo import make_demo_scene  # noqa: E402
 from ssan.evaluate import evaluate  # noqa: E402
@@ -134,12 +134,12 @@ def attention_rows(scene: Scene, seeds: list[int], overrides: dict | None) -> li
         sampler, metrics = fitted.sampler(scene), evaluate(fitted, scene, split)
         class_alpha = class_mean_attention(fitted, sampler, split.test, split.targets(split.test), max_per_class=200)
         cells, per_class = [f"{100 * metrics.oa:.2f}"], metrics.per_class
-        for a, b, low, high in scene.planted.spectral_pairs:
-            pixels = np.flatnonzero(np.isin(scene.labels.ravel(), (a, b)))
-            top = pixel_attention(fitted, sampler, pixels).spectral.argmax(axis=1)
-            ratio = planted_band_ratio(class_alpha[[a - 1, b - 1]], scene.planted.bands_for_class(a, scene.n_bands))
-            cells += [f"{100 * min(per_class[a - 1], per_class[b - 1]):.1f}", f"{ratio:.2f}",
-                      f"{100 * np.mean((low <= top) & (top < high)):.0f}"]
+        for a, b, *_ in scene.planted.spectral_pairs:
+            planted = scene.planted.bands_for_class(a, scene.n_bands)
+            alpha = pixel_attention(fitted, sampler, np.flatnonzero(np.isin(scene.labels.ravel(), (a, b)))).spectral
+            cells += [f"{100 * min(per_class[a - 1], per_class[b - 1]):.1f}",
+                      f"{planted_band_ratio(class_alpha[[a - 1, b - 1]], planted):.2f}",
+                      f"{100 * peak_share(alpha, planted):.0f}"]
         rows.append(f"| {seed} | " + " | ".join(cells) + " |")
     return rows
 

@@ -72,3 +72,8 @@ def class_mean_attention(fitted: FittedModel, sampler: PixelSampler, pixels: np.
 def planted_band_ratio(class_attention: np.ndarray, band_mask: np.ndarray) -> float:
     """Mean attention inside the marked bands over mean attention outside them (1 = no preference)."""
     return float(np.nanmean(class_attention[..., band_mask]) / np.nanmean(class_attention[..., ~band_mask]))
+
+
+def peak_share(spectral_attention: np.ndarray, band_mask: np.ndarray) -> float:
+    """Share of pixels (rows of (n, B) attention) whose highest-attention band is one of the marked bands."""
+    return float(band_mask[spectral_attention.argmax(axis=1)].mean())

@@ -9,7 +9,7 @@ from sklearn.metrics import cohen_kappa_score
 
 import ssan.train as train_module
 from factories import toy_scene
-from ssan.attention import class_mean_attention, pixel_attention, planted_band_ratio
+from ssan.attention import class_mean_attention, peak_share, pixel_attention, planted_band_ratio
 from ssan.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
 from ssan.evaluate import Metrics, compute_metrics, evaluate, predict_map
 from ssan.fitted import IncompatibleSceneError
@@ -142,6 +142,9 @@ def test_attention_read_outs(scene, split, fitted):
     mask[:3] = True
     uniform = np.full((2, scene.n_bands), 1 / scene.n_bands)
     assert planted_band_ratio(uniform, mask) == pytest.approx(1.0)
+    peaks = np.zeros((4, scene.n_bands))
+    peaks[[0, 1, 2, 3], [0, 2, 3, scene.n_bands - 1]] = 1.0   # two rows peak inside bands 0-2, two outside
+    assert peak_share(peaks, mask) == 0.5
 
 
 def test_models_without_attention_say_so(scene, split):
