@@ -136,7 +136,7 @@ class BenchReport:
         lines.insert(1, "  ".join("-" * w for w in widths))
         h, w = self.shape
         gemm = ", ".join(f"{k} {v:,.0f} GFLOP/s" for k, v in self.gemm_gflops.items())
-        lines[:0] = [f"SSAN benchmark on {self.device}, {self.cpu}, torch {self.torch_version}; synthetic "
+        lines[:0] = [f"SSAN benchmark on {self.device}, CPU {self.cpu}, torch {self.torch_version}; synthetic "
                      f"{h}x{w}x{self.n_bands} cube (Pavia University shape), {self.n_classes} classes",
                      f"GEMM rate measured in this run (torch.mm, {GEMM_SIZE}x{GEMM_SIZE}): {gemm}"]
         for r in self.results:
@@ -184,7 +184,7 @@ def run_bench(
         gemm["bfloat16"] = gemm_gflops(dev, torch.bfloat16)
     say(f"building a synthetic {shape[0]}x{shape[1]}x{PAVIAU_BANDS} cube")
     scene = synthetic_scene(shape)
-    report = BenchReport(describe_device(dev), cpu_name() if dev.type == "cpu" else describe_device(dev),
+    report = BenchReport(describe_device(dev), cpu_name(),
                          scene.shape, scene.n_bands, scene.n_classes, torch.__version__, gemm)
     for name in presets:
         n_steps = steps or (GPU_STEPS if dev.type != "cpu" else DEFAULT_STEPS.get(name, DEFAULT_STEPS["paper"]))

@@ -26,6 +26,7 @@ from .scene import Scene
 from .splits import Split
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+WARM_UP_STEPS_ACCELERATOR = 3   # a GPU picks its cuDNN and autocast kernels over the first few steps
 
 
 @dataclass(frozen=True)
@@ -290,16 +291,20 @@ def estimate_training_time(scene: Scene, split: Split, model: str = "ssan", pres
         loss.backward()
         optimiser.step()
 
-    step()  # warm-up: allocations, kernel selection
+    for _ in range(1 if dev.type == "cpu" else WARM_UP_STEPS_ACCELERATOR):  # allocations, kernel selection
+        step()
     synchronize(dev)
     start = time.perf_counter()
     for _ in range(steps):
         step()
     synchronize(dev)
     per_step = (time.perf_counter() - start) / steps
-    val_batch = split.val[: min(256, split.val.size)]
+    val_batch = split.val[: min(inference_batch_size(dev), split.val.size)]   # one batch, as validation runs
+    val_targets = split.targets(val_batch)
+    _accuracy(net, sampler, val_batch, val_targets, dev)   # warm-up: the evaluation shapes
+    synchronize(dev)
     start = time.perf_counter()
-    _accuracy(net, sampler, val_batch, split.targets(val_batch), dev)
+    _accuracy(net, sampler, val_batch, val_targets, dev)
     synchronize(dev)
     per_val_pixel = (time.perf_counter() - start) / max(val_batch.size, 1)
     n_evals = -(-cfg.iterations // cfg.eval_every)

@@ -212,6 +212,18 @@ def test_time_estimate_is_positive_and_scales_with_iterations(scene, split):
     assert "iterations" in short.describe()
 
 
+def test_time_estimate_times_a_warm_full_validation_batch(scene, split, monkeypatch):
+    """Validation is timed as training runs it: one batch of the device's inference size, after a warm-up
+    call (a single cold small batch made the estimate several times too high on a GPU)."""
+    seen = []
+    real = train_module._accuracy
+    monkeypatch.setattr(train_module, "_accuracy", lambda net, sampler, pixels, *a: seen.append(pixels.copy())
+                        or real(net, sampler, pixels, *a))
+    estimate_training_time(scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=1)
+    batch = min(train_module.inference_batch_size(torch.device("cpu")), split.val.size)
+    assert len(seen) == 2 and all(np.array_equal(s, split.val[:batch]) for s in seen)
+
+
 def test_summary_names_split_seed_and_training_seed(scene, split):
     f = train(scene, split, "knn", "quick", seed=7)
     f.metrics = evaluate(f, scene, split).to_dict()
