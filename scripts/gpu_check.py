@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` impo
 
 from ssan.bench import synthetic_scene  # noqa: E402
 from ssan.checkpoints import load_checkpoint  # noqa: E402
-from ssan.evaluate import predict_map  # noqa: E402
+from ssan.evaluate import bfloat16_drift, predict_map  # noqa: E402
 from ssan.precision import ALPHA_TOLERANCE, REQUIRED_AGREEMENT  # noqa: E402
 from ssan.scenes import load_scene  # noqa: E402
 from ssan.splits import make_split  # noqa: E402
@@ -115,14 +115,11 @@ def check_bfloat16(device: torch.device) -> int:
     scene = load_scene("demo")
     sampler = demo.sampler(scene)
     pixels = np.arange(scene.shape[0] * scene.shape[1])
-    full, alpha, _ = demo.forward(sampler, pixels, device=device, attention=True, precision="float32")
-    half, alpha_bf16, _ = demo.forward(sampler, pixels, device=device, attention=True, precision="bfloat16")
-    agreement = float((full.argmax(1) == half.argmax(1)).mean())
-    strays = float(0.5 * np.abs(alpha_bf16 - alpha).sum(axis=1).max())
+    drift = bfloat16_drift(demo, sampler, pixels, device=device)
     print(f"bfloat16 vs float32 on {device.type}, demo checkpoint, all {pixels.size:,} demo pixels: the same class "
-          f"for {100 * agreement:.2f}% (at least {100 * REQUIRED_AGREEMENT:.1f}% wanted); alpha moves at most "
-          f"{100 * strays:.1f}% of its mass (at most {100 * ALPHA_TOLERANCE:.0f}% wanted)")
-    if agreement < REQUIRED_AGREEMENT or strays > ALPHA_TOLERANCE:
+          f"for {100 * drift.agreement:.2f}% (at least {100 * REQUIRED_AGREEMENT:.1f}% wanted); alpha moves at most "
+          f"{100 * drift.alpha_strays:.1f}% of its mass (at most {100 * ALPHA_TOLERANCE:.0f}% wanted)")
+    if drift.agreement < REQUIRED_AGREEMENT or drift.alpha_strays > ALPHA_TOLERANCE:
         print("gpu_check: FAILED: bfloat16 strays further from float32 than allowed; keep --precision float32 "
               "on this device", file=sys.stderr)
         return BF16_STRAYS

@@ -147,6 +147,27 @@ def chunk_workers(fitted: FittedModel, sampler: PixelSampler, device: str | None
         torch.set_num_threads(threads)
 
 
+@dataclass(frozen=True)
+class Bfloat16Drift:
+    """How far bfloat16 autocast moves a network's outputs from float32's on the same pixels."""
+
+    agreement: float       # share of the pixels given the same class
+    alpha_strays: float    # the most any pixel's α moves, as total variation (α sums to 1)
+    mask_strays: float     # the largest change of any spatial-mask value
+    pixels: int
+
+
+def bfloat16_drift(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray,
+                   device: str | torch.device | None = None) -> Bfloat16Drift:
+    """Classes, α and masks of `pixels` in bfloat16 against float32: what `REQUIRED_AGREEMENT` and
+    `ALPHA_TOLERANCE` bound (tests on a CPU, scripts/gpu_check.py on a GPU)."""
+    full, alpha, mask = fitted.forward(sampler, pixels, device=device, attention=True, precision="float32")
+    half, alpha_bf16, mask_bf16 = fitted.forward(sampler, pixels, device=device, attention=True, precision="bfloat16")
+    return Bfloat16Drift(float((full.argmax(1) == half.argmax(1)).mean()),
+                         float(0.5 * np.abs(alpha_bf16 - alpha).sum(axis=1).max()),
+                         float(np.abs(mask_bf16 - mask).max()), int(pixels.size))
+
+
 def choose_precision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, requested: str = "auto",
                      device: str | None = None) -> PrecisionChoice:
     """The precision to classify `pixels` in: `requested`, or for "auto" bfloat16 where the device computes it
