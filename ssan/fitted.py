@@ -6,6 +6,7 @@ the app consume one. It refuses a scene it does not fit (band count, classes).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -191,8 +192,41 @@ def inference_batch_size(device: torch.device) -> int:
 
 
 def network_inputs(net: nn.Module, sampler: PixelSampler, pixels: np.ndarray, device: torch.device):
-    """Tensors for the inputs `net` uses; an unused input is an empty tensor."""
+    """Tensors for the inputs `net` uses; an unused input is an empty tensor.
+
+    On a CPU patches are read from the sampler's strided view. On an accelerator they are cut there from the
+    padded component image, copied once per device: cutting them on the host took 1.0-1.3 s of a 1.8-2.3 s
+    whole-scene map on an H200 (docs/performance.md).
+    """
     empty = torch.empty(0, device=device)
     spec = torch.from_numpy(sampler.spectra(pixels)).to(device) if net.uses_spectra else empty
-    patch = torch.from_numpy(sampler.patches(pixels)).to(device) if net.uses_patches else empty
+    if not net.uses_patches:
+        patch = empty
+    elif device.type == "cpu":
+        patch = torch.from_numpy(sampler.patches(pixels))
+    else:
+        patch = cut_patches(padded_on(sampler, device), pixels, sampler.shape[1], sampler.patch_size)
     return spec, patch
+
+
+_PADDED_ON_DEVICE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def padded_on(sampler: PixelSampler, device: torch.device) -> torch.Tensor:
+    """The sampler's padded component image on `device`, copied there once (a few MB even for Pavia Centre)."""
+    per_device = _PADDED_ON_DEVICE.setdefault(sampler, {})
+    key = str(device)
+    if key not in per_device:
+        per_device[key] = torch.from_numpy(sampler.padded_components).to(device)
+    return per_device[key]
+
+
+def cut_patches(padded: torch.Tensor, pixels: np.ndarray, width: int, patch_size: int) -> torch.Tensor:
+    """(n, k, p, p) patches of the flat `pixels` (row-major, scene `width`) cut from a (k, H+p-1, W+p-1) padded
+    image on its own device: the same values as `PixelSampler.patches`."""
+    flat = torch.as_tensor(np.asarray(pixels), device=padded.device)
+    rows, cols = flat // width, flat % width
+    offsets = torch.arange(patch_size, device=padded.device)
+    r = (rows[:, None] + offsets)[:, :, None]
+    c = (cols[:, None] + offsets)[:, None, :]
+    return padded[:, r, c].permute(1, 0, 2, 3).contiguous()

@@ -116,6 +116,7 @@ class PixelSampler:
         self.shape = cube.shape[:2]
         self._flat = cube.reshape(-1, cube.shape[2])
         self._components: np.ndarray | None = None
+        self._padded: np.ndarray | None = None
         self._windows: np.ndarray | None = None
 
     def spectra(self, pixels: np.ndarray) -> np.ndarray:
@@ -138,10 +139,17 @@ class PixelSampler:
         return self._components
 
     @property
+    def padded_components(self) -> np.ndarray:
+        """(k, H + p - 1, W + p - 1) component image, zero padded: the patch at (r, c) starts at [:, r, c]."""
+        if self._padded is None:
+            r = self.patch_size // 2
+            self._padded = np.pad(self.component_image.transpose(2, 0, 1), ((0, 0), (r, r), (r, r)))
+        return self._padded
+
+    @property
     def windows(self) -> np.ndarray:
         """A (k, H, W, p, p) read-only strided view: windows[:, r, c] is the patch at (r, c)."""
         if self._windows is None:
-            r = self.patch_size // 2
-            padded = np.pad(self.component_image.transpose(2, 0, 1), ((0, 0), (r, r), (r, r)))
-            self._windows = sliding_window_view(padded, (self.patch_size, self.patch_size), axis=(1, 2))
+            self._windows = sliding_window_view(self.padded_components, (self.patch_size, self.patch_size),
+                                                axis=(1, 2))
         return self._windows

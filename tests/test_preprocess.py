@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
+import torch
 
 from factories import toy_scene
+from ssan.fitted import cut_patches, network_inputs, padded_on
+from ssan.models import build_network, get_preset
 from ssan.preprocess import PixelSampler, Preprocessing, fit_preprocessing
 from ssan.splits import make_split
 
@@ -75,3 +78,26 @@ def test_batch_spectra_and_patches_shapes(scene):
     assert np.allclose(sampler.spectra(idx), prep.scale_spectra(scene.cube.reshape(-1, scene.n_bands)[idx]))
     with pytest.raises(ValueError, match="odd"):
         PixelSampler(scene.cube, prep, patch_size=8)
+
+
+def test_patches_cut_on_the_device_equal_the_samplers(scene):
+    """The accelerator path (patches cut from the padded image on the device) gives the sampler's patches,
+    borders included; run here on CPU tensors, the same code on a GPU's."""
+    prep = fit_preprocessing(scene.cube, None, n_components=3)
+    sampler = PixelSampler(scene.cube, prep, patch_size=9)
+    pixels = np.array([0, 35, 39 * 36, 40 * 36 - 1, 3 * 36 + 2, 700, 701, 0])
+    padded = padded_on(sampler, torch.device("cpu"))
+    assert padded_on(sampler, torch.device("cpu")) is padded   # copied once per device
+    cut = cut_patches(padded, pixels, sampler.shape[1], sampler.patch_size)
+    assert cut.is_contiguous() and np.array_equal(cut.numpy(), sampler.patches(pixels))
+
+
+def test_network_inputs_cut_patches_on_an_accelerator(scene, monkeypatch):
+    """On a device other than the CPU the patches are cut there, not on the host (the meta device stands in
+    for a GPU)."""
+    prep = fit_preprocessing(scene.cube, None, n_components=4)
+    sampler = PixelSampler(scene.cube, prep, patch_size=27)
+    monkeypatch.setattr(sampler, "patches", lambda pixels: pytest.fail("patches were cut on the host"))
+    net = build_network("ssan", scene.n_bands, scene.n_classes, get_preset("quick"))
+    spec, patch = network_inputs(net, sampler, np.array([0, 5, 100]), torch.device("meta"))
+    assert spec.device.type == patch.device.type == "meta" and patch.shape == (3, 4, 27, 27)
