@@ -69,18 +69,21 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> M
 def evaluate(fitted: FittedModel, scene: Scene, split: Split, sampler: PixelSampler | None = None,
              pixels: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None,
              batch_size: int = 4096) -> Metrics:
-    """Metrics of `fitted` on the split's test pixels (or the given pixels of the split's label map);
-    `progress(done, total)` after each batch of `batch_size` pixels scored."""
+    """Metrics of `fitted` on the split's test pixels (or the given pixels of the split's label map), classified
+    as a map is (`predict_pixels`); `progress(done, total)` after each batch of `batch_size` pixels scored."""
     sampler = sampler or fitted.sampler(scene)
     pixels = np.asarray(split.test if pixels is None else pixels)
-    predicted = np.empty(pixels.size, dtype=np.int64)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, pixels.size)
+
     if progress is not None:
         progress(0, pixels.size)
-    for start in range(0, pixels.size, batch_size):
-        chunk = pixels[start : start + batch_size]
-        predicted[start : start + chunk.size] = fitted.predict(sampler, chunk)
-        if progress is not None:
-            progress(start + chunk.size, pixels.size)
+    predicted = predict_pixels(fitted, sampler, pixels, batch_size=batch_size,
+                               progress=advance if progress is not None else None)
     return compute_metrics(split.targets(pixels), predicted, fitted.n_classes)
 
 
