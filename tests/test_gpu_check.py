@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssan.precision import native_bfloat16
+from ssan.evaluate import Bfloat16Drift
+from ssan.precision import ALPHA_TOLERANCE, native_bfloat16
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,6 +34,8 @@ def test_the_bfloat16_check_passes_on_this_cpu(capsys, monkeypatch):
     assert gpu_check.check_bfloat16(torch.device("cpu")) == 0
     out = capsys.readouterr().out
     assert out.startswith("bfloat16 vs float32 on cpu, demo checkpoint, all 22,500 demo pixels: the same class for 99.")
-    monkeypatch.setattr(gpu_check, "REQUIRED_AGREEMENT", 1.01)
+    # The failing branch, without classifying the demo twice more: a drift just past the allowed α movement.
+    strays = Bfloat16Drift(agreement=1.0, alpha_strays=ALPHA_TOLERANCE + 0.01, mask_strays=0.0, pixels=22_500)
+    monkeypatch.setattr(gpu_check, "bfloat16_drift", lambda *args, **kwargs: strays)
     assert gpu_check.check_bfloat16(torch.device("cpu")) == gpu_check.BF16_STRAYS
     assert "keep --precision float32" in capsys.readouterr().err
