@@ -33,7 +33,9 @@ with left:
     c1, c2 = st.columns(2)
     with c1:
         preset = bound(st.selectbox, "Preset", "train_preset", options=list(PRESETS), disabled=not neural,
-                       help="quick: small network for a CPU; paper: the authors' configuration (meant for a GPU).")
+                       help="quick: small network, fast on a CPU, with the changes the README lists (the default "
+                            "to pick); paper: the authors' configuration as published (minutes per run on a GPU, hours "
+                            "on a CPU).")
     with c2:
         seed = bound(st.number_input, "Seed", "train_seed", min_value=0, max_value=2**31 - 1, step=1)
     base = get_preset(preset)

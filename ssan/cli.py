@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p, required=True)
     p.add_argument("--model", choices=MODEL_NAMES, default="ssan")
     p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                   help="quick: small network for a CPU; paper: the authors' configuration (GPU)")
+                   help="quick: small network, fast on a CPU, with the changes the README lists (the default to "
+                        "pick); paper: the authors' configuration as published (minutes per run on a GPU, hours on a "
+                        "CPU)")
     p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the split and of training (default 0)")
     p.add_argument("--out", help="checkpoint folder (default runs/SCENE-MODEL-PRESET-seedS)")
