@@ -157,7 +157,6 @@ class Bfloat16Drift:
     agreement: float       # share of the pixels given the same class
     alpha_strays: float    # the most any pixel's α moves, as total variation (α sums to 1)
     mask_strays: float     # the largest change of any spatial-mask value
-    pixels: int
 
 
 def bfloat16_drift(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray,
@@ -168,7 +167,7 @@ def bfloat16_drift(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarra
     half, alpha_bf16, mask_bf16 = fitted.forward(sampler, pixels, device=device, attention=True, precision="bfloat16")
     return Bfloat16Drift(float((full.argmax(1) == half.argmax(1)).mean()),
                          float(0.5 * np.abs(alpha_bf16 - alpha).sum(axis=1).max()),
-                         float(np.abs(mask_bf16 - mask).max()), int(pixels.size))
+                         float(np.abs(mask_bf16 - mask).max()))
 
 
 def choose_precision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, requested: str = "auto",

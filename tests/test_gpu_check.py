@@ -35,7 +35,7 @@ def test_the_bfloat16_check_passes_on_this_cpu(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.startswith("bfloat16 vs float32 on cpu, demo checkpoint, all 22,500 demo pixels: the same class for 99.")
     # The failing branch, without classifying the demo twice more: a drift just past the allowed α movement.
-    strays = Bfloat16Drift(agreement=1.0, alpha_strays=ALPHA_TOLERANCE + 0.01, mask_strays=0.0, pixels=22_500)
+    strays = Bfloat16Drift(agreement=1.0, alpha_strays=ALPHA_TOLERANCE + 0.01, mask_strays=0.0)
     monkeypatch.setattr(gpu_check, "bfloat16_drift", lambda *args, **kwargs: strays)
     assert gpu_check.check_bfloat16(torch.device("cpu")) == gpu_check.BF16_STRAYS
     assert "keep --precision float32" in capsys.readouterr().err

@@ -85,7 +85,7 @@ def test_bfloat16_agrees_with_float32_on_the_demo(shipped, demo):
     sampler = shipped.sampler(demo)
     pixels = np.arange(demo.shape[0] * demo.shape[1])
     drift = bfloat16_drift(shipped, sampler, pixels)
-    assert drift.pixels == pixels.size and drift.agreement >= BF16_AGREEMENT
+    assert drift.agreement >= BF16_AGREEMENT
     assert drift.alpha_strays <= ALPHA_TOLERANCE and drift.mask_strays <= MASK_TOLERANCE
     # The attention pages read float32, whatever the maps use.
     _, alpha, _ = shipped.forward(sampler, pixels[:3], attention=True, precision="float32")
@@ -100,7 +100,7 @@ def test_bfloat16_drift_measures_classes_alpha_and_mask(shipped, demo):
     drift = bfloat16_drift(shipped, sampler, pixels)
     full, alpha, mask = shipped.forward(sampler, pixels, attention=True, precision="float32")
     half, alpha_bf16, mask_bf16 = shipped.forward(sampler, pixels, attention=True, precision="bfloat16")
-    assert drift.pixels == pixels.size and drift.agreement == (full.argmax(1) == half.argmax(1)).mean() >= 0.99
+    assert drift.agreement == (full.argmax(1) == half.argmax(1)).mean() >= 0.99
     assert drift.alpha_strays == pytest.approx(0.5 * np.abs(alpha_bf16 - alpha).sum(axis=1).max())
     assert drift.mask_strays == pytest.approx(np.abs(mask_bf16 - mask).max())
     assert 0 < drift.alpha_strays <= ALPHA_TOLERANCE and 0 < drift.mask_strays <= MASK_TOLERANCE
