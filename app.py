@@ -10,20 +10,24 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
-from ssan.download import data_dir
-from ssan.figures import class_counts_figure, pin_color, spectrum_figure
-from ssan.readers import CUBE_FORMATS, LABEL_FORMATS
-from ssan.scenes import list_scenes
+from ssan.data.catalog import list_scenes
+from ssan.data.download import data_dir
+from ssan.data.readers import CUBE_FORMATS, LABEL_FORMATS
 from ui import loaders, page
 from ui.controls import split_controls
+from ui.figures import class_counts_figure, pin_color, spectrum_figure
 from ui.progress import StreamlitProgress
 from ui.state import bound, switch_scene
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
 COMPOSITES = {"True colour": (640.0, 550.0, 470.0), "Colour infrared": (800.0, 650.0, 550.0)}
-SCENE_CHOICES = {"demo": "Demo town (synthetic, instant)", "paviau": "Pavia University", "paviac": "Pavia Centre",
-                 "file": "Your own files"}
+SCENE_CHOICES = {
+    "demo": "Demo town (synthetic, instant)",
+    "paviau": "Pavia University",
+    "paviac": "Pavia Centre",
+    "file": "Your own files",
+}
 
 page.setup("Scene")
 ss = st.session_state
@@ -62,9 +66,11 @@ def choose_pavia(key: str) -> None:
     if entry.cached:
         try_load((key,))
         return
-    st.info(f"{entry.title} ({entry.shape[0]}×{entry.shape[1]} px, {entry.bands} bands, {entry.classes} classes) "
-            f"needs a one-time download of {entry.download_bytes / 1e6:.0f} MB into `{data_dir()}` "
-            "(set SSAN_DATA_DIR to use another folder).")
+    st.info(
+        f"{entry.title} ({entry.shape[0]}×{entry.shape[1]} px, {entry.bands} bands, {entry.classes} classes) "
+        f"needs a one-time download of {entry.download_bytes / 1e6:.0f} MB into `{data_dir()}` "
+        "(set SSAN_DATA_DIR to use another folder)."
+    )
     if st.button(f"Download {entry.title}", type="primary", key="download"):
         slot = st.empty()
         with slot:
@@ -76,7 +82,10 @@ def choose_pavia(key: str) -> None:
 
 def load_uploads(cube: list, gt: list, names: str, wavelengths: str) -> None:
     """Store the uploaded cube (and label) files and load them as the scene; say what is wrong otherwise."""
-    from ui.uploads import shown_names, store_scene_upload  # imports the checkpoint code (torch): not on the first screen
+    from ssan.data.uploads import (  # imports the checkpoint code (torch): not on the first screen
+        shown_names,
+        store_scene_upload,
+    )
 
     try:
         cube_path = store_scene_upload([(f.name, f.getvalue()) for f in cube], "cube")
@@ -85,7 +94,9 @@ def load_uploads(cube: list, gt: list, names: str, wavelengths: str) -> None:
         st.error(shown_names(str(exc)))
         return
     if gt_path is None and cube_path.suffix.lower() != ".mat":
-        st.error(f"{cube_path.name}: this cube holds no labels. Upload its ground truth too ({LABEL_FORMATS}).")
+        st.error(
+            f"{cube_path.name}: this cube holds no labels. Upload its ground truth too ({LABEL_FORMATS})."
+        )
         return
     if try_load(loaders.file_spec(cube_path, gt_path, names, wavelengths), shown=shown_names):
         st.rerun()
@@ -93,43 +104,83 @@ def load_uploads(cube: list, gt: list, names: str, wavelengths: str) -> None:
 
 def choose_file() -> None:
     """Load the user's scene files, uploaded or named by path, with optional class names and wavelengths."""
-    st.markdown(f"A cube (rows × cols × bands): {CUBE_FORMATS}; and a ground-truth map (rows × cols, "
-                f"0 = unlabelled): {LABEL_FORMATS}. A .mat file may hold both.")
+    st.markdown(
+        f"A cube (rows × cols × bands): {CUBE_FORMATS}; and a ground-truth map (rows × cols, "
+        f"0 = unlabelled): {LABEL_FORMATS}. A .mat file may hold both."
+    )
     n1, n2 = st.columns(2)
     with n1:
-        names = bound(st.text_input, "Class names (optional)", "scene_names", placeholder="Asphalt, Meadows, Gravel, …",
-                      help="In class id order, comma-separated, or the path of a text file with one name per line. "
-                           "Empty: the names in the file (ENVI header, a names variable), else Class 1…C.")
+        names = bound(
+            st.text_input,
+            "Class names (optional)",
+            "scene_names",
+            placeholder="Asphalt, Meadows, Gravel, …",
+            help="In class id order, comma-separated, or the path of a text file with one name per line. "
+            "Empty: the names in the file (ENVI header, a names variable), else Class 1…C.",
+        )
     with n2:
-        wavelengths = bound(st.text_input, "Wavelengths in nm (optional)", "scene_wavelengths", placeholder="400-2500",
-                            help="START-END spread evenly, a comma-separated list, or a text file with one value per "
-                                 "band. Empty: from the file, else a guess by band count (marked as a guess).")
+        wavelengths = bound(
+            st.text_input,
+            "Wavelengths in nm (optional)",
+            "scene_wavelengths",
+            placeholder="400-2500",
+            help="START-END spread evenly, a comma-separated list, or a text file with one value per "
+            "band. Empty: from the file, else a guess by band count (marked as a guess).",
+        )
     up, typed = st.tabs(["Upload files", "Path on this machine"])
     with up:
-        st.caption(f"An ENVI image is two files: select its .hdr and its data file together. Up to "
-                   f"{st.get_option('server.maxUploadSize')} MB a file; give a larger scene by its path.")
-        cube = st.file_uploader("Cube: .mat (may also hold the ground truth), GeoTIFF, or ENVI (.hdr + data file)",
-                                accept_multiple_files=True, key="upload_cube")
-        gt = st.file_uploader("Ground truth: .mat, GeoTIFF, PNG mask, or ENVI classification (.hdr + data file)",
-                              accept_multiple_files=True, key="upload_gt")
+        st.caption(
+            f"An ENVI image is two files: select its .hdr and its data file together. Up to "
+            f"{st.get_option('server.maxUploadSize')} MB a file; give a larger scene by its path."
+        )
+        cube = st.file_uploader(
+            "Cube: .mat (may also hold the ground truth), GeoTIFF, or ENVI (.hdr + data file)",
+            accept_multiple_files=True,
+            key="upload_cube",
+        )
+        gt = st.file_uploader(
+            "Ground truth: .mat, GeoTIFF, PNG mask, or ENVI classification (.hdr + data file)",
+            accept_multiple_files=True,
+            key="upload_gt",
+        )
         if st.button("Load uploaded files", disabled=not cube, key="load_upload"):
             load_uploads(cube, gt, names, wavelengths)
     with typed:
-        cube_path = bound(st.text_input, "Path of the cube (.mat, ENVI .hdr or GeoTIFF)", "scene_path",
-                          placeholder="/data/PaviaU.mat")
-        gt_path = bound(st.text_input, "Path of the ground truth (.mat, ENVI .hdr, .tif or .png; optional for a .mat "
-                        "that holds both)", "gt_path", placeholder="/data/PaviaU_gt.mat")
+        cube_path = bound(
+            st.text_input,
+            "Path of the cube (.mat, ENVI .hdr or GeoTIFF)",
+            "scene_path",
+            placeholder="/data/PaviaU.mat",
+        )
+        gt_path = bound(
+            st.text_input,
+            "Path of the ground truth (.mat, ENVI .hdr, .tif or .png; optional for a .mat "
+            "that holds both)",
+            "gt_path",
+            placeholder="/data/PaviaU_gt.mat",
+        )
         if st.button("Load from path", disabled=not cube_path.strip(), key="load_path"):
-            if try_load(loaders.file_spec(cube_path.strip(), gt_path.strip() or None, names, wavelengths)):
+            if try_load(
+                loaders.file_spec(cube_path.strip(), gt_path.strip() or None, names, wavelengths)
+            ):
                 st.rerun()
 
 
 # On the projector the scene chooser folds away, so the image starts near the top of a 1280×720 screen.
-chooser = (st.expander(f"Scene: {loaders.spec_label(ss.scene_spec)}") if page.presenting()
-           else st.container(border=True))
+chooser = (
+    st.expander(f"Scene: {loaders.spec_label(ss.scene_spec)}")
+    if page.presenting()
+    else st.container(border=True)
+)
 with chooser:
-    choice = bound(st.radio, "Scene", "scene_choice", options=list(SCENE_CHOICES), format_func=SCENE_CHOICES.get,
-                   horizontal=True)
+    choice = bound(
+        st.radio,
+        "Scene",
+        "scene_choice",
+        options=list(SCENE_CHOICES),
+        format_func=SCENE_CHOICES.get,
+        horizontal=True,
+    )
     if choice == "demo" and ss.scene_spec != ("demo",):
         try_load(("demo",))
     elif choice in ("paviau", "paviac"):
@@ -149,8 +200,14 @@ showing = (
     f"pixels · {scene.source}"
 )
 # On the projector the scene's description and notes share one folded row, so the image starts higher.
-with (st.expander(f"About the scene: {scene.shape[0]}×{scene.shape[1]} px, {scene.n_bands} bands, "
-                  f"{scene.n_classes} classes") if page.presenting() else st.container()):
+with (
+    st.expander(
+        f"About the scene: {scene.shape[0]}×{scene.shape[1]} px, {scene.n_bands} bands, "
+        f"{scene.n_classes} classes"
+    )
+    if page.presenting()
+    else st.container()
+):
     st.markdown(showing)
     if scene.notes:
         notes = "\n".join(f"- {note}" for note in scene.notes)
@@ -166,23 +223,46 @@ with left:
         lo_nm, hi_nm = float(wl.min()), float(wl.max())
         p1, p2 = st.columns(2)
         for column, (preset, bands) in zip((p1, p2), COMPOSITES.items()):
-            column.button(preset, key=f"composite_{preset}", width="stretch", on_click=set_composite, args=(bands, lo_nm, hi_nm),
-                          disabled=not (lo_nm - 20 <= min(bands) and max(bands) <= hi_nm + 20),
-                          help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).")
+            column.button(
+                preset,
+                key=f"composite_{preset}",
+                width="stretch",
+                on_click=set_composite,
+                args=(bands, lo_nm, hi_nm),
+                disabled=not (lo_nm - 20 <= min(bands) and max(bands) <= hi_nm + 20),
+                help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).",
+            )
         c1, c2, c3 = st.columns(3)
-        nm = [c.slider(f"{ch} (nm)", lo_nm, hi_nm, float(np.clip(v, lo_nm, hi_nm)), step=1.0, key=f"w_nm_{ch}")
-              for c, ch, v in zip((c1, c2, c3), ("Red", "Green", "Blue"), ss.rgb_nm)]
+        nm = [
+            c.slider(
+                f"{ch} (nm)",
+                lo_nm,
+                hi_nm,
+                float(np.clip(v, lo_nm, hi_nm)),
+                step=1.0,
+                key=f"w_nm_{ch}",
+            )
+            for c, ch, v in zip((c1, c2, c3), ("Red", "Green", "Blue"), ss.rgb_nm)
+        ]
         ss.rgb_nm = tuple(nm)
-        bound(st.slider, "Stretch (percentiles)", "stretch", min_value=0.0, max_value=100.0, step=0.5)
-        bound(st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05)
+        bound(
+            st.slider, "Stretch (percentiles)", "stretch", min_value=0.0, max_value=100.0, step=0.5
+        )
+        bound(
+            st.slider, "Ground-truth opacity", "gt_opacity", min_value=0.0, max_value=1.0, step=0.05
+        )
     if not page.presenting():
-        st.caption("Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out.")
+        st.caption(
+            "Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out."
+        )
     pixel = clickable_scene(ctx, key="scene_image")
     legend(scene)
     if scene.planted is not None:
-        st.caption("The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
-                   "thin unlabelled seams are boundary pixels that mix two materials. Neither counts in any score, "
-                   "but every model still classifies them on its map.")
+        st.caption(
+            "The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
+            "thin unlabelled seams are boundary pixels that mix two materials. Neither counts in any score, "
+            "but every model still classifies them on its map."
+        )
 
 with right:
     r, c = pixel
@@ -191,14 +271,29 @@ with right:
     st.subheader(f"Pixel (row {r}, col {c})")
     st.markdown(f"Ground truth: **{class_name(scene, label)}**")
     spectra = [(f"({r}, {c}) {class_name(scene, label)}", scene.cube[r, c], PIXEL_COLOUR)]
-    spectra += [(f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}", scene.cube[pr, pc],
-                 pin_color(i)) for i, (pr, pc) in enumerate(page.current_pins(scene))]
+    spectra += [
+        (
+            f"#{i + 1} ({pr}, {pc}) {class_name(scene, int(scene.labels[pr, pc]))}",
+            scene.cube[pr, pc],
+            pin_color(i),
+        )
+        for i, (pr, pc) in enumerate(page.current_pins(scene))
+    ]
     planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
-    page.plot(spectrum_figure(wl, spectra, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
-                                    value_title="Value (as stored)"),
-                    key="scene_spectrum")
+    page.plot(
+        spectrum_figure(
+            wl,
+            spectra,
+            planted=planted,
+            wavelengths_estimated=scene.wavelengths_estimated,
+            value_title="Value (as stored)",
+        ),
+        key="scene_spectrum",
+    )
     b1, b2 = st.columns(2)
-    if b1.button("Pin this pixel", disabled=tuple(pixel) in map(tuple, ss.pinned), width="stretch", key="pin"):
+    if b1.button(
+        "Pin this pixel", disabled=tuple(pixel) in map(tuple, ss.pinned), width="stretch", key="pin"
+    ):
         ss.pinned = [*ss.pinned, tuple(pixel)]
         st.rerun()
     if b2.button("Clear pinned pixels", disabled=not ss.pinned, width="stretch", key="unpin"):
@@ -213,18 +308,33 @@ split_controls()
 split = ctx.split
 st.markdown(split.summary())
 if split.leakage > 0.5:
-    st.caption("Leakage: with random pixels, most test patches overlap a training patch, which flatters "
-               "spectral-spatial models. The disjoint protocol keeps a guard band between them.")
+    st.caption(
+        "Leakage: with random pixels, most test patches overlap a training patch, which flatters "
+        "spectral-spatial models. The disjoint protocol keeps a guard band between them."
+    )
 for warning in split.warnings:
     st.warning(warning)
 m1, m2 = st.columns([1, 1.2], gap="large")
 with m1:
-    page.plot(loaders.split_map(ctx.spec, split.protocol, split.seed, tuple(ss.rgb_nm), tuple(ss.stretch)),
-                    key="split_map")
-    st.caption("Where the split's pixels lie over the image (greyed). With random pixels, train and test sit side by "
-               "side; the disjoint split keeps whole blocks apart with a guard band.")
+    page.plot(
+        loaders.split_map(
+            ctx.spec, split.protocol, split.seed, tuple(ss.rgb_nm), tuple(ss.stretch)
+        ),
+        key="split_map",
+    )
+    st.caption(
+        "Where the split's pixels lie over the image (greyed). With random pixels, train and test sit side by "
+        "side; the disjoint split keeps whole blocks apart with a guard band."
+    )
 with m2:
-    page.plot(class_counts_figure(scene.class_counts(), scene.class_names, scene.class_colors,
-                                        split_counts=split.counts(scene.n_classes)), key="split_counts")
+    page.plot(
+        class_counts_figure(
+            scene.class_counts(),
+            scene.class_names,
+            scene.class_colors,
+            split_counts=split.counts(scene.n_classes),
+        ),
+        key="split_counts",
+    )
 
 loaders.warm_up()  # the model code loads in the background while the class looks at this page

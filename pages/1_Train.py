@@ -6,15 +6,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssan.checkpoints import CheckpointError
-from ssan.fitted import CANCELLED_MARK
+from ssan.data.uploads import store_checkpoint_upload
+from ssan.evaluation.runs import delete_run, rename_run
 from ssan.models import CLASSICAL_MODELS, MODEL_LABELS, MODEL_NAMES, PRESETS, get_preset
-from ssan.runs import delete_run, rename_run
-from ssan.train import describe_device, pick_device
+from ssan.models.checkpoints import CheckpointError
+from ssan.models.fitted import CANCELLED_MARK
+from ssan.training.trainer import describe_device, pick_device
 from ui import loaders, page, training
 from ui.controls import split_controls
 from ui.state import bound
-from ui.uploads import store_checkpoint_upload
 
 page.setup("Train")
 ctx = page.context()
@@ -28,32 +28,56 @@ st.caption(ctx.split.summary())
 device = pick_device()
 left, right = st.columns([1, 1], gap="large")
 with left:
-    model = bound(st.selectbox, "Model", "train_model", options=list(MODEL_NAMES), format_func=MODEL_LABELS.get)
+    model = bound(
+        st.selectbox,
+        "Model",
+        "train_model",
+        options=list(MODEL_NAMES),
+        format_func=MODEL_LABELS.get,
+    )
     neural = model not in CLASSICAL_MODELS
     c1, c2 = st.columns(2)
     with c1:
-        preset = bound(st.selectbox, "Preset", "train_preset", options=list(PRESETS), disabled=not neural,
-                       help="quick: small network, fast on a CPU, with the changes the README lists (the default "
-                            "to pick); paper: the authors' configuration as published (minutes per run on a GPU, hours "
-                            "on a CPU).")
+        preset = bound(
+            st.selectbox,
+            "Preset",
+            "train_preset",
+            options=list(PRESETS),
+            disabled=not neural,
+            help="quick: small network, fast on a CPU, with the changes the README lists (the default "
+            "to pick); paper: the authors' configuration as published (minutes per run on a GPU, hours "
+            "on a CPU).",
+        )
     with c2:
-        seed = bound(st.number_input, "Seed", "train_seed", min_value=0, max_value=2**31 - 1, step=1)
+        seed = bound(
+            st.number_input, "Seed", "train_seed", min_value=0, max_value=2**31 - 1, step=1
+        )
     base = get_preset(preset)
     with st.expander("Advanced settings", expanded=False):
         st.caption("Empty fields keep the preset's value.")
         a1, a2 = st.columns(2)
         for i, (name, (field, label, kwargs)) in enumerate(training.ADVANCED.items()):
             with (a1, a2)[i % 2]:
-                bound(st.number_input, label, name, placeholder=f"{getattr(base, field)} (preset)", disabled=not neural,
-                      **kwargs)
+                bound(
+                    st.number_input,
+                    label,
+                    name,
+                    placeholder=f"{getattr(base, field)} (preset)",
+                    disabled=not neural,
+                    **kwargs,
+                )
     overrides = training.advanced_overrides() if neural else {}
 with right:
     st.markdown(f"**Device:** {describe_device(device)}, picked automatically.")
     if not neural:
-        st.markdown(f"**Estimated time:** a grid search over {model.upper()}'s settings on the "
-                    f"{ctx.split.train.size:,} training spectra; seconds on the demo scene.")
+        st.markdown(
+            f"**Estimated time:** a grid search over {model.upper()}'s settings on the "
+            f"{ctx.split.train.size:,} training spectra; seconds on the demo scene."
+        )
     elif preset == "paper" and device.type == "cpu" and not ss.get("_estimate_paper"):
-        st.markdown("**Estimated time:** the paper preset is meant for a GPU; on a CPU it takes hours.")
+        st.markdown(
+            "**Estimated time:** the paper preset is meant for a GPU; on a CPU it takes hours."
+        )
         if st.button("Time a few steps to estimate", key="estimate"):
             ss["_estimate_paper"] = True
             st.rerun()
@@ -67,7 +91,9 @@ with right:
             st.error(str(exc))
         else:
             st.rerun()
-    st.caption(f"Trained models are saved under `{loaders.runs_dir().resolve()}` (set SSAN_RUNS_DIR to change it).")
+    st.caption(
+        f"Trained models are saved under `{loaders.runs_dir().resolve()}` (set SSAN_RUNS_DIR to change it)."
+    )
 
 training.monitor("train_job", ctx.spec)
 
@@ -82,11 +108,18 @@ else:
     paths = [str(p) for p, _ in models]
     labels = {str(p): page.model_label(p, f) for p, f in models}
     ss.active_model = str(ctx.model_path) if ctx.model_path is not None else None
-    st.radio("Active model (used by the attention pages)", paths, format_func=labels.get,
-             key="active_model", on_change=lambda: page.choose_model(ctx.spec, ss.active_model))
+    st.radio(
+        "Active model (used by the attention pages)",
+        paths,
+        format_func=labels.get,
+        key="active_model",
+        on_change=lambda: page.choose_model(ctx.spec, ss.active_model),
+    )
     if any(f.cancelled for _, f in models):
-        st.caption(f"{CANCELLED_MARK}: a run stopped before its last iteration. It is listed but never made "
-                   "active or used by default; choose it yourself to look at it.")
+        st.caption(
+            f"{CANCELLED_MARK}: a run stopped before its last iteration. It is listed but never made "
+            "active or used by default; choose it yourself to look at it."
+        )
 
 own = [(p, f) for p, f in models if loaders.runs_dir().resolve() in Path(p).resolve().parents]
 if own:
@@ -95,8 +128,12 @@ if own:
         target = by_label[st.selectbox("Saved model", list(by_label), key="manage_model")]
         r1, r2 = st.columns(2)
         with r1:
-            new_name = st.text_input("New folder name", value=target.name, key=f"rename_to_{target.name}")
-            if st.button("Rename", key="rename_model", disabled=new_name.strip() in ("", target.name)):
+            new_name = st.text_input(
+                "New folder name", value=target.name, key=f"rename_to_{target.name}"
+            )
+            if st.button(
+                "Rename", key="rename_model", disabled=new_name.strip() in ("", target.name)
+            ):
                 try:
                     renamed = rename_run(target, new_name.strip(), loaders.runs_dir())
                 except (ValueError, OSError) as exc:
@@ -120,11 +157,17 @@ if own:
 
 with st.expander("Load a checkpoint from files"):
     st.caption("Upload both files of a checkpoint folder: model.safetensors and model.json.")
-    files = st.file_uploader("Checkpoint files", type=["safetensors", "json"], accept_multiple_files=True,
-                             key="upload_checkpoint")
+    files = st.file_uploader(
+        "Checkpoint files",
+        type=["safetensors", "json"],
+        accept_multiple_files=True,
+        key="upload_checkpoint",
+    )
     if st.button("Load checkpoint", disabled=not files, key="load_checkpoint"):
         try:
-            path, fitted = store_checkpoint_upload({f.name: f.getvalue() for f in files}, loaders.runs_dir())
+            path, fitted = store_checkpoint_upload(
+                {f.name: f.getvalue() for f in files}, loaders.runs_dir()
+            )
         except CheckpointError as exc:
             st.error(str(exc))
         else:
@@ -133,5 +176,7 @@ with st.expander("Load a checkpoint from files"):
                 page.flash(f"Loaded {page.model_label(path, fitted)}; it is now the active model.")
                 st.rerun()
             else:
-                st.warning(f"Saved {page.model_label(path, fitted)}, but it was trained on scene "
-                           f"'{fitted.scene.name}', not this one: choose that scene to use it.")
+                st.warning(
+                    f"Saved {page.model_label(path, fitted)}, but it was trained on scene "
+                    f"'{fitted.scene.name}', not this one: choose that scene to use it."
+                )

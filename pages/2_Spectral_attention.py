@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ssan.attention import pixel_attention
-from ssan.figures import class_attention_figure, probability_figure, spectrum_figure
+from ssan.inference.attention import pixel_attention
 from ui import loaders, page
 from ui.explain import ALPHA_NOTE, SEED_NOTE, explain_link, pixel_table, planted_verdict
+from ui.figures import class_attention_figure, probability_figure, spectrum_figure
 from ui.viewer import class_name, clickable_scene, legend, pin_bar
 
 PIXEL_COLOUR = "#e6a800"
@@ -29,8 +29,10 @@ page.intro(
 explain_link()
 fitted = page.require_model(ctx)
 if not fitted.has_spectral_attention:
-    st.warning(f"{fitted.model_name.upper()} has no spectral attention; choose an SSAN or ARNN model on the Train "
-               "page to see α. Its prediction is shown below.")
+    st.warning(
+        f"{fitted.model_name.upper()} has no spectral attention; choose an SSAN or ARNN model on the Train "
+        "page to see α. Its prediction is shown below."
+    )
 
 path, mtime = ctx.model_key
 sampler = loaders.sampler_for(path, mtime, ctx.spec)
@@ -50,23 +52,40 @@ alpha = att.spectral[0] if att.spectral is not None else None
 with right:
     verdict = "✓" if truth == predicted else ("✗" if truth else "")
     st.subheader(f"Pixel (row {row}, col {col})")
-    st.markdown(f"Ground truth **{class_name(scene, truth)}** · predicted **{class_name(scene, predicted)}** "
-                f"({100 * att.probabilities[0, predicted - 1]:.1f}%) {verdict}")
+    st.markdown(
+        f"Ground truth **{class_name(scene, truth)}** · predicted **{class_name(scene, predicted)}** "
+        f"({100 * att.probabilities[0, predicted - 1]:.1f}%) {verdict}"
+    )
     page.plot(
-        spectrum_figure(scene.wavelengths, [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
-                        attention=alpha, planted=planted, wavelengths_estimated=scene.wavelengths_estimated,
-                        **({"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {}))),
-        key="spectral_spectrum")
+        spectrum_figure(
+            scene.wavelengths,
+            [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
+            attention=alpha,
+            planted=planted,
+            wavelengths_estimated=scene.wavelengths_estimated,
+            **(
+                {"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {})
+            ),
+        ),
+        key="spectral_spectrum",
+    )
     if planted is not None:
         st.caption("Shaded: bands planted in the demo scene, where two class pairs differ.")
     table = pixel_table(scene, row, col, sampler.spectra(np.array([flat]))[0], alpha)
-    st.download_button("Download spectrum and attention (CSV)", table.to_csv(index=False),
-                       file_name=f"{scene.name}_r{row}_c{col}_{fitted.model_name}.csv", mime="text/csv",
-                       key="download_csv", icon=":material/download:")
+    st.download_button(
+        "Download spectrum and attention (CSV)",
+        table.to_csv(index=False),
+        file_name=f"{scene.name}_r{row}_c{col}_{fitted.model_name}.csv",
+        mime="text/csv",
+        key="download_csv",
+        icon=":material/download:",
+    )
 
 st.subheader("Class probabilities")
-page.plot(probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
-                key="spectral_probabilities")
+page.plot(
+    probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
+    key="spectral_probabilities",
+)
 
 if fitted.has_spectral_attention:
     st.subheader("Mean attention per class")
@@ -75,8 +94,18 @@ if fitted.has_spectral_attention:
     if line:
         st.markdown(line)
         st.caption(SEED_NOTE)
-    page.plot(class_attention_figure(scene.wavelengths, mean_att, scene.class_names, scene.class_colors,
-                                           planted=planted, wavelengths_estimated=scene.wavelengths_estimated),
-                    key="class_attention")
-    st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "
-               "Click a class in the legend to hide it; double-click to show it alone.")
+    page.plot(
+        class_attention_figure(
+            scene.wavelengths,
+            mean_att,
+            scene.class_names,
+            scene.class_colors,
+            planted=planted,
+            wavelengths_estimated=scene.wavelengths_estimated,
+        ),
+        key="class_attention",
+    )
+    st.caption(
+        "Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "
+        "Click a class in the legend to hide it; double-click to show it alone."
+    )

@@ -6,16 +6,18 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from ssan.attention import pixel_attention
-from ssan.figures import spatial_attention_figure
-from ssan.imaging import patch_around
+from ssan.inference.attention import pixel_attention
+from ssan.render.imaging import patch_around
 from ui import loaders, page
 from ui.explain import explain_link
+from ui.figures import spatial_attention_figure
 from ui.state import bound
 from ui.viewer import class_name, clickable_scene, legend, pin_bar, pixel_inputs
 
 PRESENT_FIGURE_HEIGHT = 260  # the three tiles beside the image, above the fold at 1280×720
-SUMMARY_MAX_PIXELS = 1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
+SUMMARY_MAX_PIXELS = (
+    1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
+)
 
 page.setup("Spatial attention")
 ctx = page.context()
@@ -35,8 +37,10 @@ page.intro(
 explain_link()
 fitted = page.require_model(ctx)
 if not fitted.has_spatial_attention:
-    st.warning(f"{fitted.model_name.upper()} has no spatial attention; choose an SSAN or ACNN model on the Train "
-               "page to see the mask.")
+    st.warning(
+        f"{fitted.model_name.upper()} has no spatial attention; choose an SSAN or ACNN model on the Train "
+        "page to see the mask."
+    )
     st.stop()
 
 path, mtime = ctx.model_key
@@ -52,27 +56,43 @@ row, col = ss.pixel
 att = pixel_attention(fitted, sampler, np.array([row * scene.shape[1] + col]))
 predicted = int(att.predicted[0])
 size = fitted.preset.patch_size
-patch = patch_around(loaders.false_colour_image(ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch)), row, col, size)
+patch = patch_around(
+    loaders.false_colour_image(ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch)), row, col, size
+)
 mask = att.spatial[0]
 
 with right:
     st.subheader(f"Pixel (row {row}, col {col})")
-    st.markdown(f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
-                f"**{class_name(scene, predicted)}** ({100 * att.probabilities[0, predicted - 1]:.1f}%)")
+    st.markdown(
+        f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
+        f"**{class_name(scene, predicted)}** ({100 * att.probabilities[0, predicted - 1]:.1f}%)"
+    )
     # On the projector the figure comes first and shorter, its two controls under it, so it is above the fold.
     above, below = st.container(), st.container()
     with below if page.presenting() else above:
-        opacity = bound(st.slider, "Mask opacity in the overlay", "patch_opacity", min_value=0.0, max_value=1.0,
-                        step=0.05)
+        opacity = bound(
+            st.slider,
+            "Mask opacity in the overlay",
+            "patch_opacity",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.05,
+        )
         stretch = bound(st.toggle, "Stretch the colours to this mask's range", "mask_stretch")
     fig = spatial_attention_figure(patch, mask, opacity, stretch=stretch)
     fig.update_layout(height=PRESENT_FIGURE_HEIGHT if page.presenting() else 440)
     with above if page.presenting() else below:
         page.plot(fig, key="spatial_figure")
-        st.caption(f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
-                   f"{mask.min():.3f}–{mask.max():.3f}"
-                   + (", and the colours are stretched to that range" if stretch else " on a 0–1 colour scale")
-                   + ". Bright = neighbours kept, dark = damped. Outside the image the patch is zero padded.")
+        st.caption(
+            f"The mask lies between sigmoid(−1) ≈ 0.27 and sigmoid(1) ≈ 0.73 by construction; here it spans "
+            f"{mask.min():.3f}–{mask.max():.3f}"
+            + (
+                ", and the colours are stretched to that range"
+                if stretch
+                else " on a 0–1 colour scale"
+            )
+            + ". Bright = neighbours kept, dark = damped. Outside the image the patch is zero padded."
+        )
 
 st.subheader("Mean spatial mask per class")
 if scene.shape[0] * scene.shape[1] > SUMMARY_MAX_PIXELS:
@@ -84,17 +104,33 @@ else:
     wrap = 4
     rows = (len(shown) - 1) // wrap + 1
     # Titles sit above each tile with room for two lines: the rows are spaced apart for them.
-    fig = px.imshow(masks[shown], facet_col=0, facet_col_wrap=wrap, facet_row_spacing=0.5 / rows,
-                    facet_col_spacing=0.04, color_continuous_scale="Viridis",
-                    x=np.arange(-half, half + 1), y=np.arange(-half, half + 1),
-                    labels={"x": "Δcol", "y": "Δrow", "color": "mask"}, aspect="equal")
+    fig = px.imshow(
+        masks[shown],
+        facet_col=0,
+        facet_col_wrap=wrap,
+        facet_row_spacing=0.5 / rows,
+        facet_col_spacing=0.04,
+        color_continuous_scale="Viridis",
+        x=np.arange(-half, half + 1),
+        y=np.arange(-half, half + 1),
+        labels={"x": "Δcol", "y": "Δrow", "color": "mask"},
+        aspect="equal",
+    )
     for annotation in fig.layout.annotations:
-        annotation.text = scene.class_names[shown[int(annotation.text.split("=")[1])]].replace(", ", ",<br>")
+        annotation.text = scene.class_names[shown[int(annotation.text.split("=")[1])]].replace(
+            ", ", ",<br>"
+        )
         annotation.update(yanchor="bottom", font={"size": 12})
     fig.update_xaxes(showticklabels=False, title_text="")
     fig.update_yaxes(showticklabels=False, title_text="")
-    fig.update_layout(height=80 + 250 * rows, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_layout(
+        height=80 + 250 * rows,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
     page.plot(fig, key="class_masks")
-    st.caption("Averaged over up to 200 labelled pixels per class that the model never trained or validated on; "
-               "the centre is the classified pixel.")
+    st.caption(
+        "Averaged over up to 200 labelled pixels per class that the model never trained or validated on; "
+        "the centre is the classified pixel."
+    )

@@ -7,12 +7,18 @@ import pandas as pd
 import streamlit as st
 
 from ssan.explain import DECIDERS, ExplainError, Explanation, require_explainable
-from ssan.explain.figures import (agreement_figure, branch_map_figure, branch_shares_figure, deletion_figure,
-                                  pixel_bands_figure, pixel_patch_figure)
 from ssan.explain.attributions import METHODS
 from ssan.explain.report import RANKING_LABELS
-from ui import attention_tests as tests
+from ui import explain_jobs as tests
 from ui import loaders, page
+from ui.explain_figures import (
+    agreement_figure,
+    branch_map_figure,
+    branch_shares_figure,
+    deletion_figure,
+    pixel_bands_figure,
+    pixel_patch_figure,
+)
 from ui.state import bound
 from ui.viewer import class_name, clickable_scene, legend
 
@@ -55,20 +61,36 @@ predicted = int(batch.predicted[0])
 provenance = f"{model_words}, {split_words}; pixel (row {row}, col {col})"
 with right:
     st.subheader(f"Pixel (row {row}, col {col})")
-    st.markdown(f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
-                f"**{class_name(scene, predicted)}** ({100 * batch.probabilities[0, predicted - 1]:.1f}%). "
-                "Each attribution explains the predicted class from a baseline: the mean input of the training "
-                "pixels.")
+    st.markdown(
+        f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
+        f"**{class_name(scene, predicted)}** ({100 * batch.probabilities[0, predicted - 1]:.1f}%). "
+        "Each attribution explains the predicted class from a baseline: the mean input of the training "
+        "pixels."
+    )
     if batch.alpha is not None:
         planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
-        page.plot(pixel_bands_figure(scene.wavelengths, batch.alpha[0],
-                                     {m: a[0] for m, a in attributions.spectral.items()}, provenance, planted,
-                                     scene.wavelengths_estimated), key="explain_bands")
+        page.plot(
+            pixel_bands_figure(
+                scene.wavelengths,
+                batch.alpha[0],
+                {m: a[0] for m, a in attributions.spectral.items()},
+                provenance,
+                planted,
+                scene.wavelengths_estimated,
+            ),
+            key="explain_bands",
+        )
     else:
-        st.info(f"{fitted.model_name.upper()} has no spectral attention α; only the spatial mask is tested.")
+        st.info(
+            f"{fitted.model_name.upper()} has no spectral attention α; only the spatial mask is tested."
+        )
 if batch.mask is not None:
-    page.plot(pixel_patch_figure(batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()}, provenance),
-              key="explain_patch")
+    page.plot(
+        pixel_patch_figure(
+            batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()}, provenance
+        ),
+        key="explain_patch",
+    )
 else:
     st.info(f"{fitted.model_name.upper()} has no spatial attention mask; only α is tested.")
 
@@ -83,17 +105,29 @@ st.markdown(
 )
 c1, c2 = st.columns(2)
 with c1:
-    n_pixels = int(bound(st.number_input, "Pixels in the sample", "explain_pixels", min_value=20, max_value=2000,
-                         step=20))
+    n_pixels = int(
+        bound(
+            st.number_input,
+            "Pixels in the sample",
+            "explain_pixels",
+            min_value=20,
+            max_value=2000,
+            step=20,
+        )
+    )
 with c2:
-    seed = int(bound(st.number_input, "Sample seed", "explain_seed", min_value=0, max_value=10_000, step=1))
+    seed = int(
+        bound(st.number_input, "Sample seed", "explain_seed", min_value=0, max_value=10_000, step=1)
+    )
 run = tests.explanation_run(str(path), tests.weights_hash(path), ctx.spec, n_pixels, seed)
 
 
 @st.fragment(run_every=POLL_SECONDS if not run.finished else None)
 def progress() -> None:
     if not run.finished:
-        st.progress(run.fraction, text=f"Testing {n_pixels} pixels in the background: {run.message}…")
+        st.progress(
+            run.fraction, text=f"Testing {n_pixels} pixels in the background: {run.message}…"
+        )
         ss["_explain_waiting"] = True
     elif ss.pop("_explain_waiting", False):
         st.rerun()
@@ -104,8 +138,10 @@ explanation = run.result
 if run.error:
     st.error(f"The test could not run: {run.error}")
 elif explanation is None:
-    st.caption("The results appear here when the test is done; they are kept for this checkpoint, sample size and "
-               "seed. The branch map below does not wait for them.")
+    st.caption(
+        "The results appear here when the test is done; they are kept for this checkpoint, sample size and "
+        "seed. The branch map below does not wait for them."
+    )
 
 
 def deletion_results(explanation: Explanation) -> None:
@@ -122,32 +158,64 @@ def deletion_results(explanation: Explanation) -> None:
             rows = []
             for name in curves.rankings:
                 area = curves.area(name, explanation.pixel_seed)
-                rows.append({"ranking": RANKING_LABELS[name], "area": round(area.mean, 3),
-                             "95% interval": f"{area.low:.3f} – {area.high:.3f}"})
+                rows.append(
+                    {
+                        "ranking": RANKING_LABELS[name],
+                        "area": round(area.mean, 3),
+                        "95% interval": f"{area.low:.3f} – {area.high:.3f}",
+                    }
+                )
             st.dataframe(pd.DataFrame(rows), hide_index=True)
-            st.caption("Area under the mean-probability curve (0 = gone at once, 1 = never falls), with a 95% "
-                       f"bootstrap interval over the pixels. Random is the mean of {curves.n_random} random orders.")
+            st.caption(
+                "Area under the mean-probability curve (0 = gone at once, 1 = never falls), with a 95% "
+                f"bootstrap interval over the pixels. Random is the mean of {curves.n_random} random orders."
+            )
 
     st.subheader("Do attention and attributions rank alike?")
     kinds = list(explanation.agreement)
     c1, c2 = st.columns(2)
-    kind = c1.selectbox("Attention", kinds, key="agreement_kind",
-                        format_func=lambda k: "spectral α" if k == "spectral" else "spatial mask")
-    method = c2.selectbox("Attribution", list(METHODS), format_func=METHODS.get, key="agreement_method")
-    page.plot(agreement_figure(explanation.agreement_by_class(kind, method), scene.class_names, method, kind,
-                               provenance), key="agreement")
-    st.caption("Per pixel, the Spearman rank correlation between attention and the attribution: 1 = same order, "
-               "0 = unrelated, −1 = opposite.")
+    kind = c1.selectbox(
+        "Attention",
+        kinds,
+        key="agreement_kind",
+        format_func=lambda k: "spectral α" if k == "spectral" else "spatial mask",
+    )
+    method = c2.selectbox(
+        "Attribution", list(METHODS), format_func=METHODS.get, key="agreement_method"
+    )
+    page.plot(
+        agreement_figure(
+            explanation.agreement_by_class(kind, method),
+            scene.class_names,
+            method,
+            kind,
+            provenance,
+        ),
+        key="agreement",
+    )
+    st.caption(
+        "Per pixel, the Spearman rank correlation between attention and the attribution: 1 = same order, "
+        "0 = unrelated, −1 = opposite."
+    )
 
     if explanation.planted:
         st.subheader("Planted bands: which explanation finds the evidence put there?")
-        rows = [{"class pair": f"{class_name(scene, p.pair[0])} / {class_name(scene, p.pair[1])}",
-                 "planted bands": f"{p.bands[0]}–{p.bands[1] - 1}", "ranking": RANKING_LABELS[p.ranking],
-                 "precision@k": round(p.precision, 2), "chance": round(p.chance, 2), "pixels": p.n_pixels}
-                for p in explanation.planted]
+        rows = [
+            {
+                "class pair": f"{class_name(scene, p.pair[0])} / {class_name(scene, p.pair[1])}",
+                "planted bands": f"{p.bands[0]}–{p.bands[1] - 1}",
+                "ranking": RANKING_LABELS[p.ranking],
+                "precision@k": round(p.precision, 2),
+                "chance": round(p.chance, 2),
+                "pixels": p.n_pixels,
+            }
+            for p in explanation.planted
+        ]
         st.dataframe(pd.DataFrame(rows), hide_index=True)
-        st.caption("Share of each ranking's top-k bands (k = the planted width) that lie in the planted range, "
-                   "over the pair's pixels in the sample. 1 = found all; chance = what a random ranking finds.")
+        st.caption(
+            "Share of each ranking's top-k bands (k = the planted width) that lie in the planted range, "
+            "over the pair's pixels in the sample. 1 = found all; chance = what a random ranking finds."
+        )
 
 
 if explanation is not None:
@@ -156,10 +224,14 @@ if explanation is not None:
 # --------------------------------------------------------------------------- branches
 st.header("Which branch decided?")
 if fitted.model_name != "ssan":
-    st.info(f"{fitted.model_name.upper()} has one branch; this test is asked of SSAN, which fuses two.")
+    st.info(
+        f"{fitted.model_name.upper()} has one branch; this test is asked of SSAN, which fuses two."
+    )
 else:
-    st.markdown("Each branch's class scores are replaced by their mean over the training pixels in turn. If the "
-                "prediction survives only without the spatial branch, the spectral branch decided; and so on.")
+    st.markdown(
+        "Each branch's class scores are replaced by their mean over the training pixels in turn. If the "
+        "prediction survives only without the spatial branch, the spectral branch decided; and so on."
+    )
     decision = tests.branch_map(str(path), mtime, ctx.spec)
     map_provenance = f"{model_words}, {split_words}; all {decision.pixels.size:,} labelled pixels"
     c1, c2 = st.columns([1.2, 1])
@@ -167,9 +239,13 @@ else:
         page.plot(branch_map_figure(decision.as_map(scene.shape), map_provenance), key="branch_map")
     shares = decision.shares(scene.labels.ravel()[decision.pixels], scene.n_classes)
     with c2:
-        page.plot(branch_shares_figure(shares, scene.class_names, map_provenance), key="branch_shares")
+        page.plot(
+            branch_shares_figure(shares, scene.class_names, map_provenance), key="branch_shares"
+        )
     overall = decision.overall()
-    st.caption(" · ".join(f"{name}: {100 * v:.0f}% of the pixels" for name, v in zip(DECIDERS, overall)))
+    st.caption(
+        " · ".join(f"{name}: {100 * v:.0f}% of the pixels" for name, v in zip(DECIDERS, overall))
+    )
 
 # --------------------------------------------------------------------------- seeds
 st.header("Seed stability")
@@ -180,20 +256,43 @@ if not fitted.has_spectral_attention:
 elif explanation is None:
     st.caption("Seed stability is computed on the deletion test's pixels, once that test is done.")
 elif not partners:
-    st.info("No other checkpoint of this model, scene and split trained with another seed was found. Train one on the "
-            "Train page with another seed (same split) to see whether attention agrees between trainings.")
+    st.info(
+        "No other checkpoint of this model, scene and split trained with another seed was found. Train one on the "
+        "Train page with another seed (same split) to see whether attention agrees between trainings."
+    )
 else:
-    chosen = st.multiselect("Compare α with", [str(p) for p, _ in partners], default=[str(partners[0][0])],
-                            format_func=lambda p: page.model_label(p, loaders.model_at(p)), key="seed_partners")
+    chosen = st.multiselect(
+        "Compare α with",
+        [str(p) for p, _ in partners],
+        default=[str(partners[0][0])],
+        format_func=lambda p: page.model_label(p, loaders.model_at(p)),
+        key="seed_partners",
+    )
     if chosen:
-        pairs = tests.stability((str(path), *chosen), ctx.spec, tuple(int(p) for p in explanation.batch.pixels))
-        st.dataframe(pd.DataFrame([{
-            "seeds": f"{p.seeds[0]} vs {p.seeds[1]}",
-            "median per-pixel Spearman of α": round(float(np.nanmedian(p.pixel_correlation)), 2),
-            "median class-mean Spearman of α": round(float(np.nanmedian(p.class_correlation)), 2),
-            "accuracies": f"{100 * p.accuracy[0]:.1f}% / {100 * p.accuracy[1]:.1f}%",
-        } for p in pairs]), hide_index=True)
+        pairs = tests.stability(
+            (str(path), *chosen), ctx.spec, tuple(int(p) for p in explanation.batch.pixels)
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "seeds": f"{p.seeds[0]} vs {p.seeds[1]}",
+                        "median per-pixel Spearman of α": round(
+                            float(np.nanmedian(p.pixel_correlation)), 2
+                        ),
+                        "median class-mean Spearman of α": round(
+                            float(np.nanmedian(p.class_correlation)), 2
+                        ),
+                        "accuracies": f"{100 * p.accuracy[0]:.1f}% / {100 * p.accuracy[1]:.1f}%",
+                    }
+                    for p in pairs
+                ]
+            ),
+            hide_index=True,
+        )
         for pair in pairs:
             st.markdown(pair.sentence())
-        st.caption(f"On the same {explanation.batch.pixels.size} held-out pixels. Accuracy can agree while attention "
-                   "does not: a low correlation beside a small accuracy difference is that case.")
+        st.caption(
+            f"On the same {explanation.batch.pixels.size} held-out pixels. Accuracy can agree while attention "
+            "does not: a low correlation beside a small accuracy difference is that case."
+        )

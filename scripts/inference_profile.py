@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,18 +30,22 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` impo
     sys.path.insert(0, str(ROOT))
 
 from ssan.bench import PAVIAU_SHAPE, synthetic_scene  # noqa: E402
-from ssan.evaluate import predict_map  # noqa: E402
-from ssan.fitted import inference_batch_size, network_inputs  # noqa: E402
+from ssan.data.splits import make_split  # noqa: E402
+from ssan.evaluation.metrics import predict_map  # noqa: E402
 from ssan.hardware import synchronize  # noqa: E402
-from ssan.splits import make_split  # noqa: E402
-from ssan.train import describe_device, pick_device, train  # noqa: E402
+from ssan.models.fitted import inference_batch_size, network_inputs  # noqa: E402
+from ssan.training.trainer import describe_device, pick_device, train  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    parser.add_argument("--presets", default="quick,paper", help="comma-separated (default quick,paper)")
-    parser.add_argument("--size", default="x".join(map(str, PAVIAU_SHAPE)), help="HxW (default 610x340)")
+    parser.add_argument(
+        "--presets", default="quick,paper", help="comma-separated (default quick,paper)"
+    )
+    parser.add_argument(
+        "--size", default="x".join(map(str, PAVIAU_SHAPE)), help="HxW (default 610x340)"
+    )
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     height, width = (int(v) for v in args.size.lower().split("x"))
@@ -50,8 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     pixels = np.arange(height * width)
     size = inference_batch_size(device)
     batches = [pixels[s : s + size] for s in range(0, pixels.size, size)]
-    print(f"{describe_device(device)}, torch {torch.__version__}; synthetic {height}x{width}x{scene.n_bands} cube, "
-          f"{pixels.size:,} pixels in batches of {size}")
+    print(
+        f"{describe_device(device)}, torch {torch.__version__}; synthetic {height}x{width}x{scene.n_bands} cube, "
+        f"{pixels.size:,} pixels in batches of {size}"
+    )
 
     def clock(work: Callable[[], object]) -> float:
         synchronize(device)
@@ -61,8 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         return time.perf_counter() - start
 
     for preset in (p.strip() for p in args.presets.split(",") if p.strip()):
-        fitted = train(scene, split, "ssan", preset, seed=0, device=device,
-                       overrides={"iterations": 2, "eval_every": 2})
+        fitted = train(
+            scene,
+            split,
+            "ssan",
+            preset,
+            seed=0,
+            device=device,
+            overrides={"iterations": 2, "eval_every": 2},
+        )
         sampler = fitted.sampler(scene)
         net = fitted.network.to(device).eval()
         pca = clock(lambda: sampler.windows)
@@ -70,18 +83,23 @@ def main(argv: list[str] | None = None) -> int:
         warm = clock(lambda: predict_map(fitted, scene, sampler))
         host = clock(lambda: [(sampler.spectra(b), sampler.patches(b)) for b in batches])
         inputs: list = []
-        staged = clock(lambda: inputs.extend(network_inputs(net, sampler, b, device) for b in batches))
+        staged = clock(
+            lambda: inputs.extend(network_inputs(net, sampler, b, device) for b in batches)
+        )
 
         def forward() -> None:
             with torch.inference_mode():
                 for x in inputs:
                     torch.softmax(net(*x).float(), 1).cpu()
 
-        forward()   # warm-up: kernel selection for the batch shapes
+        forward()  # warm-up: kernel selection for the batch shapes
         network = clock(forward)
-        print(f"{preset}: PCA pass {pca:.2f} s; inputs cut on the host {host:.2f} s; network_inputs {staged:.2f} s; "
-              f"forward pass on staged inputs {network:.2f} s; predict_map {cold:.2f} s cold, {warm:.2f} s warm "
-              f"({warm / network:.1f}x the forward pass)", flush=True)
+        print(
+            f"{preset}: PCA pass {pca:.2f} s; inputs cut on the host {host:.2f} s; network_inputs {staged:.2f} s; "
+            f"forward pass on staged inputs {network:.2f} s; predict_map {cold:.2f} s cold, {warm:.2f} s warm "
+            f"({warm / network:.1f}x the forward pass)",
+            flush=True,
+        )
     return 0
 
 

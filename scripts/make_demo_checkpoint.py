@@ -35,14 +35,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: make `ssan` importable
     sys.path.insert(0, str(ROOT))
 
-from ssan.checkpoints import save_checkpoint  # noqa: E402
-from ssan.demo import make_demo_scene  # noqa: E402
-from ssan.evaluate import evaluate  # noqa: E402
-from ssan.fitted import FittedModel  # noqa: E402
+from ssan.data.demo import make_demo_scene  # noqa: E402
+from ssan.data.scene import Scene  # noqa: E402
+from ssan.data.splits import Split, make_split  # noqa: E402
+from ssan.evaluation.metrics import evaluate  # noqa: E402
 from ssan.hardware import cpu_name  # noqa: E402
-from ssan.scene import Scene  # noqa: E402
-from ssan.splits import Split, make_split  # noqa: E402
-from ssan.train import train  # noqa: E402
+from ssan.models.checkpoints import save_checkpoint  # noqa: E402
+from ssan.models.fitted import FittedModel  # noqa: E402
+from ssan.training.trainer import train  # noqa: E402
 
 OUT = ROOT / "assets" / "demo-ssan"
 SCENE_SEED = 0
@@ -55,8 +55,12 @@ PRESET = "quick"
 
 def build_record() -> dict:
     """Where and how the checkpoint was built: CPU, kernel pinning, library versions."""
-    return {"cpu": cpu_name(), "kernels": {k: os.environ.get(k) for k in PINNED_KERNELS},
-            "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+    return {
+        "cpu": cpu_name(),
+        "kernels": {k: os.environ.get(k) for k in PINNED_KERNELS},
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
 
 
 def build_demo_checkpoint() -> tuple[FittedModel, Scene, Split]:
@@ -77,15 +81,19 @@ def build_demo_checkpoint() -> tuple[FittedModel, Scene, Split]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT, help=f"checkpoint folder to write (default: {OUT})")
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help=f"checkpoint folder to write (default: {OUT})"
+    )
     args = parser.parse_args(argv)
     fitted, _, _ = build_demo_checkpoint()
     folder = save_checkpoint(fitted, args.out)
     record = folder.with_name(folder.name + ".build.json")
     record.write_text(json.dumps(build_record(), indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.iterdir())
-    print(f"{fitted.summary()}\ntrained in {fitted.train_seconds:.1f} s; wrote {folder} ({size / 1e3:.0f} kB) "
-          f"and {record.name}")
+    print(
+        f"{fitted.summary()}\ntrained in {fitted.train_seconds:.1f} s; wrote {folder} ({size / 1e3:.0f} kB) "
+        f"and {record.name}"
+    )
     return 0
 
 

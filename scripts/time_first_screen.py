@@ -22,7 +22,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ("pages/1_Train.py", "pages/2_Spectral_attention.py", "pages/3_Spatial_attention.py", "pages/4_Compare.py")
+PAGES = (
+    "pages/1_Train.py",
+    "pages/2_Spectral_attention.py",
+    "pages/3_Spatial_attention.py",
+    "pages/4_Compare.py",
+)
 
 
 def main(think: float = 8.0) -> int:
@@ -37,13 +42,17 @@ def main(think: float = 8.0) -> int:
     start = time.perf_counter()
     cold.run()
     print(f"landing page, cold server (imports, demo scene): {time.perf_counter() - start:.2f} s")
-    print(f"  scikit-learn imported by then: {'sklearn' in sys.modules} (torch may be, by the background warm-up)")
+    print(
+        f"  scikit-learn imported by then: {'sklearn' in sys.modules} (torch may be, by the background warm-up)"
+    )
     warm = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     start = time.perf_counter()
     warm.run()
     print(f"landing page, new session on the warm server: {time.perf_counter() - start:.2f} s")
     time.sleep(think)
-    print(f"(looked at the landing page for {think:g} s; model code loaded meanwhile: {'torch' in sys.modules})")
+    print(
+        f"(looked at the landing page for {think:g} s; model code loaded meanwhile: {'torch' in sys.modules})"
+    )
     for page in PAGES:
         start = time.perf_counter()
         warm.switch_page(page).run()
@@ -55,7 +64,9 @@ def main(think: float = 8.0) -> int:
     failed = [e.message for e in warm.exception]
     if failed:
         print(f"errors: {failed}")
-    print(f"cores: {len(os.sched_getaffinity(0))}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(
+        f"cores: {len(os.sched_getaffinity(0))}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}"
+    )
     return 1 if failed else 0
 
 

@@ -1,5 +1,5 @@
 """`python -m ssan ...`: the command line (see ssan/cli.py)."""
 
-from .cli import main
+from ssan.cli import main
 
 raise SystemExit(main())

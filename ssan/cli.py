@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import __version__
-from .models import MODEL_NAMES, PRESETS
-from .precision import PRECISIONS
-from .scene import Scene
-from .splits import Split
+from ssan import __version__
+from ssan.data.scene import Scene
+from ssan.data.splits import Split
+from ssan.inference.precision import PRECISIONS
+from ssan.models import MODEL_NAMES, PRESETS
 
 SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
 SCENE_HELP = "demo, paviau, paviac, or the path of a cube: .mat, ENVI (.hdr) or GeoTIFF (.tif)"
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:   # argparse already printed usage or help
+    except SystemExit as exc:  # argparse already printed usage or help
         return int(exc.code or 0)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -53,57 +53,86 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ssan: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:   # output piped into e.g. `head`, which stopped reading: not an error
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, OSError) as err:  # SceneError, CheckpointError, DownloadError, ... are ValueErrors
+    except (
+        ValueError,
+        OSError,
+    ) as err:  # SceneError, CheckpointError, DownloadError, ... are ValueErrors
         print(f"ssan: error: {err}", file=sys.stderr)
         return 2
     except MemoryError:
-        print("ssan: error: out of memory; use a smaller scene, batch_size or network (--set), "
-              "or a machine with more memory", file=sys.stderr)
+        print(
+            "ssan: error: out of memory; use a smaller scene, batch_size or network (--set), "
+            "or a machine with more memory",
+            file=sys.stderr,
+        )
         return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="ssan", description="SSAN (Mei/Pan et al. 2019) hyperspectral classification: data, training, "
-                                 "evaluation, maps, comparisons and benchmarks.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="ssan",
+        description="SSAN (Mei/Pan et al. 2019) hyperspectral classification: data, training, "
+        "evaluation, maps, comparisons and benchmarks.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"ssan {__version__}")
-    parser.add_argument("--threads", type=_positive_int, metavar="N",
-                        help="CPU threads for torch (default: torch's choice, one per core); on a busy machine "
-                             "--threads 1 can be far faster for the GRU models")
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="CPU threads for torch (default: torch's choice, one per core); on a busy machine "
+        "--threads 1 can be far faster for the GRU models",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = commands.add_parser("data", help="list, download and inspect scenes")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    p = data_commands.add_parser("list", help="the scenes, their sizes and whether they are downloaded")
+    p = data_commands.add_parser(
+        "list", help="the scenes, their sizes and whether they are downloaded"
+    )
     p.set_defaults(handler=cmd_data_list)
     p = data_commands.add_parser("fetch", help="download a Pavia scene (verified by sha256)")
     p.add_argument("key", choices=("paviau", "paviac"))
     p.set_defaults(handler=cmd_data_fetch)
-    p = data_commands.add_parser("info", help="shape, bands, classes and a split preview of a scene")
+    p = data_commands.add_parser(
+        "info", help="shape, bands, classes and a split preview of a scene"
+    )
     p.add_argument("scene", metavar="SCENE", help=SCENE_HELP)
     _add_scene_file_options(p)
-    p.add_argument("--split", default="paper", help=f"split to preview: {SPLIT_HELP} (default paper)")
+    p.add_argument(
+        "--split", default="paper", help=f"split to preview: {SPLIT_HELP} (default paper)"
+    )
     p.add_argument("--seed", type=_seed, default=0, help="split seed (default 0)")
     p.set_defaults(handler=cmd_data_info)
 
     p = commands.add_parser("train", help="train a model, test it, save a checkpoint")
     _add_scene_options(p, required=True)
     p.add_argument("--model", choices=MODEL_NAMES, default="ssan")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                   help="quick: small network, fast on a CPU, with the changes the README lists (the default to "
-                        "pick); paper: the authors' configuration as published (minutes per run on a GPU, hours on a "
-                        "CPU)")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default="quick",
+        help="quick: small network, fast on a CPU, with the changes the README lists (the default to "
+        "pick); paper: the authors' configuration as published (minutes per run on a GPU, hours on a "
+        "CPU)",
+    )
     p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
-    p.add_argument("--seed", type=_seed, default=0, help="seed of the split and of training (default 0)")
+    p.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the split and of training (default 0)"
+    )
     p.add_argument("--out", help="checkpoint folder (default runs/SCENE-MODEL-PRESET-seedS)")
     _add_device_option(p)
-    p.add_argument("--fit-on", choices=("train", "scene"), default="train",
-                   help="fit scaling and PCA on the training pixels (leak-free, default) or the whole scene (authors' code)")
+    p.add_argument(
+        "--fit-on",
+        choices=("train", "scene"),
+        default="train",
+        help="fit scaling and PCA on the training pixels (leak-free, default) or the whole scene (authors' code)",
+    )
     _add_set_option(p)
     p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
     p.set_defaults(handler=cmd_train)
@@ -111,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("evaluate", help="test a checkpoint on a scene")
     p.add_argument("--checkpoint", required=True, metavar="DIR")
     _add_scene_options(p, required=False)
-    p.add_argument("--split", help="default: the checkpoint's own split (protocol and seed), re-created")
+    p.add_argument(
+        "--split", help="default: the checkpoint's own split (protocol and seed), re-created"
+    )
     p.add_argument("--seed", type=_seed, help="split seed (default: the checkpoint's)")
     p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
     p.set_defaults(handler=cmd_evaluate)
@@ -121,58 +152,134 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p, required=False)
     p.add_argument("--out", required=True, metavar="MAP.png")
     p.add_argument("--labelled-only", action="store_true", help="classify only the labelled pixels")
-    p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="arithmetic of the forward passes: auto (default) takes bfloat16 where the device computes "
-                        "it natively, the scene has 100,000 pixels or more and a 4,096-pixel check agrees with "
-                        "float32 on 99.9%% of them, else float32; Ray tiles are always float32")
-    _add_ray_option(p, "row tiles are classified in parallel on a Ray cluster and stitched (the same map)")
-    p.add_argument("--tile-rows", type=_positive_int, metavar="N",
-                   help="rows per tile with --ray (default 64; each tile also carries half a patch of rows above "
-                        "and below)")
-    p.add_argument("--ray-cpus-per-tile", type=float, metavar="N", help="CPUs each tile task declares (default 1)")
-    p.add_argument("--ray-gpus-per-tile", type=float, metavar="N",
-                   help="GPUs each tile task declares (default: 1 for a network where the cluster has GPUs, else 0)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="arithmetic of the forward passes: auto (default) takes bfloat16 where the device computes "
+        "it natively, the scene has 100,000 pixels or more and a 4,096-pixel check agrees with "
+        "float32 on 99.9%% of them, else float32; Ray tiles are always float32",
+    )
+    _add_ray_option(
+        p, "row tiles are classified in parallel on a Ray cluster and stitched (the same map)"
+    )
+    p.add_argument(
+        "--tile-rows",
+        type=_positive_int,
+        metavar="N",
+        help="rows per tile with --ray (default 64; each tile also carries half a patch of rows above "
+        "and below)",
+    )
+    p.add_argument(
+        "--ray-cpus-per-tile",
+        type=float,
+        metavar="N",
+        help="CPUs each tile task declares (default 1)",
+    )
+    p.add_argument(
+        "--ray-gpus-per-tile",
+        type=float,
+        metavar="N",
+        help="GPUs each tile task declares (default: 1 for a network where the cluster has GPUs, else 0)",
+    )
     p.set_defaults(handler=cmd_predict)
 
-    p = commands.add_parser("compare", help="train several models over several seeds; mean ± std table")
+    p = commands.add_parser(
+        "compare", help="train several models over several seeds; mean ± std table"
+    )
     _add_scene_options(p, required=True)
-    p.add_argument("--models", default=",".join(MODEL_NAMES), help=f"comma-separated (default {','.join(MODEL_NAMES)})")
+    p.add_argument(
+        "--models",
+        default=",".join(MODEL_NAMES),
+        help=f"comma-separated (default {','.join(MODEL_NAMES)})",
+    )
     p.add_argument("--preset", choices=sorted(PRESETS), default="quick")
     p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
-    p.add_argument("--seeds", default="0", help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0)")
+    p.add_argument(
+        "--seeds",
+        default="0",
+        help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0)",
+    )
     p.add_argument("--out", metavar="REPORT.json", help="save the full report as JSON")
     _add_device_option(p)
     _add_set_option(p)
-    _add_ray_option(p, "every (model, seed) run is a task on a Ray cluster; results stream back as they finish")
-    p.add_argument("--ray-cpus-per-run", type=float, metavar="N", help="CPUs each run declares (default 1)")
-    p.add_argument("--ray-gpus-per-run", type=float, metavar="N",
-                   help="GPUs each network run declares (default: 1 where the cluster has GPUs, else 0)")
+    _add_ray_option(
+        p, "every (model, seed) run is a task on a Ray cluster; results stream back as they finish"
+    )
+    p.add_argument(
+        "--ray-cpus-per-run", type=float, metavar="N", help="CPUs each run declares (default 1)"
+    )
+    p.add_argument(
+        "--ray-gpus-per-run",
+        type=float,
+        metavar="N",
+        help="GPUs each network run declares (default: 1 where the cluster has GPUs, else 0)",
+    )
     p.set_defaults(handler=cmd_compare)
 
-    p = commands.add_parser("bench", help="SSAN training and inference speed on a PaviaU-sized synthetic cube")
+    p = commands.add_parser(
+        "bench", help="SSAN training and inference speed on a PaviaU-sized synthetic cube"
+    )
     _add_device_option(p)
     p.add_argument("--presets", default="quick,paper", help="comma-separated (default quick,paper)")
-    p.add_argument("--iterations", type=_positive_int, metavar="N",
-                   help="timed training steps per preset (default: quick 10, paper 2 on a CPU; 20 on a GPU)")
-    p.add_argument("--size", type=_size, metavar="HxW", help="cube size in pixels (default 610x340, PaviaU)")
+    p.add_argument(
+        "--iterations",
+        type=_positive_int,
+        metavar="N",
+        help="timed training steps per preset (default: quick 10, paper 2 on a CPU; 20 on a GPU)",
+    )
+    p.add_argument(
+        "--size", type=_size, metavar="HxW", help="cube size in pixels (default 610x340, PaviaU)"
+    )
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--sweep", action="store_true",
-                   help="also measure comparison runs per hour, sequentially and on a local Ray instance (needs Ray; "
-                        "a few minutes)")
-    p.add_argument("--sweep-runs", type=_positive_int, default=4, metavar="N",
-                   help="runs in the measured sweep (quick CNN on the demo scene, one seed each; default 4)")
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="also measure comparison runs per hour, sequentially and on a local Ray instance (needs Ray; "
+        "a few minutes)",
+    )
+    p.add_argument(
+        "--sweep-runs",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="runs in the measured sweep (quick CNN on the demo scene, one seed each; default 4)",
+    )
     p.set_defaults(handler=cmd_bench)
 
-    p = commands.add_parser("explain", help="does attention explain? attributions, deletion curves, planted bands, "
-                                            "branch shares, seed stability")
-    p.add_argument("--checkpoint", action="append", required=True, metavar="DIR",
-                   help="an SSAN, ARNN or ACNN checkpoint; repeat with checkpoints of the same model and split "
-                        "trained with other seeds to test seed stability")
+    p = commands.add_parser(
+        "explain",
+        help="does attention explain? attributions, deletion curves, planted bands, "
+        "branch shares, seed stability",
+    )
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="an SSAN, ARNN or ACNN checkpoint; repeat with checkpoints of the same model and split "
+        "trained with other seeds to test seed stability",
+    )
     _add_scene_options(p, required=False)
-    p.add_argument("--pixels", type=_positive_int, default=500, metavar="N",
-                   help="held-out pixels to test (seeded sample, default 500)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pixel sample, random orders and bootstrap (default 0)")
-    p.add_argument("--steps", type=_positive_int, default=10, help="deletion steps from none to all (default 10)")
+    p.add_argument(
+        "--pixels",
+        type=_positive_int,
+        default=500,
+        metavar="N",
+        help="held-out pixels to test (seeded sample, default 500)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the pixel sample, random orders and bootstrap (default 0)",
+    )
+    p.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=10,
+        help="deletion steps from none to all (default 10)",
+    )
     p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
     p.set_defaults(handler=cmd_explain)
     return parser
@@ -180,19 +287,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- data
 
+
 def cmd_data_list(args: argparse.Namespace) -> int:
     """The scenes, their size and whether their files are already in the data folder."""
-    from .demo import CLASS_NAMES, N_BANDS, make_demo_scene
-    from .download import data_dir
-    from .scenes import list_scenes
+    from ssan.data.catalog import list_scenes
+    from ssan.data.demo import CLASS_NAMES, N_BANDS, make_demo_scene
+    from ssan.data.download import data_dir
 
     demo_shape = inspect.signature(make_demo_scene).parameters["shape"].default
-    rows = [("scene", "title", "pixels", "bands", "classes", "status"),
-            ("demo", "synthetic demo town", f"{demo_shape[0]}x{demo_shape[1]}", str(N_BANDS), str(len(CLASS_NAMES)),
-             "built in (generated offline)")]
+    rows = [
+        ("scene", "title", "pixels", "bands", "classes", "status"),
+        (
+            "demo",
+            "synthetic demo town",
+            f"{demo_shape[0]}x{demo_shape[1]}",
+            str(N_BANDS),
+            str(len(CLASS_NAMES)),
+            "built in (generated offline)",
+        ),
+    ]
     for e in list_scenes():
         status = "cached" if e.cached else f"not cached (download {e.download_bytes / 1e6:.1f} MB)"
-        rows.append((e.name, e.title, f"{e.shape[0]}x{e.shape[1]}", str(e.bands), str(e.classes), status))
+        rows.append(
+            (e.name, e.title, f"{e.shape[0]}x{e.shape[1]}", str(e.bands), str(e.classes), status)
+        )
     print(_table(rows))
     print(f"data folder: {data_dir()} (set SSAN_DATA_DIR to use another)")
     return 0
@@ -200,7 +318,7 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     """Download a Pavia scene's two files (sha256-verified) and say where they are."""
-    from .download import fetch_scene_files
+    from ssan.data.download import fetch_scene_files
 
     cube, gt = fetch_scene_files(args.key, progressbar=True)
     print(f"{args.key}: cube {cube}")
@@ -210,13 +328,19 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
 
 def cmd_data_info(args: argparse.Namespace) -> int:
     """Shape, bands, wavelength range, classes with counts, and a preview of the split."""
-    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
+    scene = _load_scene(
+        args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths
+    )
     h, w = scene.shape
     labelled = int(scene.class_counts().sum())
     wl = scene.wavelengths
     print(f"scene: {scene.name} ({scene.source})")
     print(f"pixels: {h} x {w} = {h * w:,}; labelled {labelled:,} ({100 * labelled / (h * w):.1f}%)")
-    estimated = " (estimated, a guess: see the note; give the real ones with --wavelengths)" if scene.wavelengths_estimated else ""
+    estimated = (
+        " (estimated, a guess: see the note; give the real ones with --wavelengths)"
+        if scene.wavelengths_estimated
+        else ""
+    )
     print(f"bands: {scene.n_bands}, {wl.min():.1f}-{wl.max():.1f} nm{estimated}")
     for note in scene.notes:
         print(f"note: {note}")
@@ -228,162 +352,307 @@ def cmd_data_info(args: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     rows = [("id", "class", "colour", "pixels", "train", "val", "test")]
     for c in range(scene.n_classes):
-        rows.append((str(scene.original_ids[c]), scene.class_names[c], scene.class_colors[c],
-                     f"{scene.class_counts()[c]:,}", f"{counts['train'][c]:,}", f"{counts['val'][c]:,}",
-                     f"{counts['test'][c]:,}"))
-    rows.append(("", "total", "", f"{labelled:,}", f"{split.train.size:,}", f"{split.val.size:,}", f"{split.test.size:,}"))
+        rows.append(
+            (
+                str(scene.original_ids[c]),
+                scene.class_names[c],
+                scene.class_colors[c],
+                f"{scene.class_counts()[c]:,}",
+                f"{counts['train'][c]:,}",
+                f"{counts['val'][c]:,}",
+                f"{counts['test'][c]:,}",
+            )
+        )
+    rows.append(
+        (
+            "",
+            "total",
+            "",
+            f"{labelled:,}",
+            f"{split.train.size:,}",
+            f"{split.val.size:,}",
+            f"{split.test.size:,}",
+        )
+    )
     print(_table(rows))
     return 0
 
 
 # --------------------------------------------------------------------------- train / evaluate / predict
 
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Split, estimate, train with a progress bar, test, save the checkpoint, report."""
-    from .checkpoints import save_checkpoint
-    from .evaluate import evaluate
-    from .models import CLASSICAL_MODELS
-    from .train import describe_device, estimate_training_time, pick_device, resolve_preset, train
+    from ssan.evaluation.metrics import evaluate
+    from ssan.models import CLASSICAL_MODELS
+    from ssan.models.checkpoints import save_checkpoint
+    from ssan.training.trainer import (
+        describe_device,
+        estimate_training_time,
+        pick_device,
+        resolve_preset,
+        train,
+    )
 
     overrides = parse_overrides(args.set)
     cfg = resolve_preset(args.model, args.preset, overrides)
     device = pick_device(args.device)
-    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
+    scene = _load_scene(
+        args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths
+    )
     split = _split(scene, args.split, args.seed)
     out = Path(args.out or f"runs/{scene.name}-{args.model}-{args.preset}-seed{args.seed}")
     _print_split(split)
-    print(f"model: {args.model.upper()}, preset {cfg.name}" + (f" with {_settings(overrides)}" if overrides else "")
-          + f", device {describe_device(device)}; scaling and PCA fitted on "
-          + ("the training pixels" if args.fit_on == "train" else "the whole scene (as the authors' code)"))
+    print(
+        f"model: {args.model.upper()}, preset {cfg.name}"
+        + (f" with {_settings(overrides)}" if overrides else "")
+        + f", device {describe_device(device)}; scaling and PCA fitted on "
+        + (
+            "the training pixels"
+            if args.fit_on == "train"
+            else "the whole scene (as the authors' code)"
+        )
+    )
     if args.model not in CLASSICAL_MODELS:
-        estimate = estimate_training_time(scene, split, args.model, args.preset, device=device, overrides=overrides)
+        estimate = estimate_training_time(
+            scene, split, args.model, args.preset, device=device, overrides=overrides
+        )
         print(f"estimated training time: {estimate.describe()}", flush=True)
 
     stop = threading.Event()
-    with _ctrl_c_sets(stop), _TrainingBar(cfg.iterations if args.model not in CLASSICAL_MODELS else 0) as bar:
-        fitted = train(scene, split, args.model, args.preset, seed=args.seed, device=device, fit_on=args.fit_on,
-                       overrides=overrides, progress=bar.update, stop=stop)
+    with (
+        _ctrl_c_sets(stop),
+        _TrainingBar(cfg.iterations if args.model not in CLASSICAL_MODELS else 0) as bar,
+    ):
+        fitted = train(
+            scene,
+            split,
+            args.model,
+            args.preset,
+            seed=args.seed,
+            device=device,
+            fit_on=args.fit_on,
+            overrides=overrides,
+            progress=bar.update,
+            stop=stop,
+        )
     if fitted.cancelled:
         done = fitted.history[-1]["iteration"] if fitted.history else 0
-        print(f"training stopped at iteration {done} of {cfg.iterations}; "
-              f"kept the best model so far (iteration {fitted.best_iteration})")
-    save_checkpoint(fitted, out)   # before testing, so an interrupted test still leaves the model
+        print(
+            f"training stopped at iteration {done} of {cfg.iterations}; "
+            f"kept the best model so far (iteration {fitted.best_iteration})"
+        )
+    save_checkpoint(fitted, out)  # before testing, so an interrupted test still leaves the model
     metrics = evaluate(fitted, scene, split)
     fitted.metrics = metrics.to_dict()
     save_checkpoint(fitted, out)
-    print(f"trained in {fitted.train_seconds:.1f} s on {fitted.device}"
-          + (f"; best validation accuracy {100 * fitted.best_val_accuracy:.2f}%" if fitted.best_val_accuracy is not None else "")
-          + (f" at iteration {fitted.best_iteration}" if fitted.best_iteration else ""))
-    _print_metrics(metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}")
+    print(
+        f"trained in {fitted.train_seconds:.1f} s on {fitted.device}"
+        + (
+            f"; best validation accuracy {100 * fitted.best_val_accuracy:.2f}%"
+            if fitted.best_val_accuracy is not None
+            else ""
+        )
+        + (f" at iteration {fitted.best_iteration}" if fitted.best_iteration else "")
+    )
+    _print_metrics(
+        metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}"
+    )
     print(f"checkpoint: {out}")
     if args.json:
-        print(json.dumps({
-            "model": args.model, "preset": args.preset, "overrides": overrides, "scene": scene.name,
-            "split": split.description, "split_protocol": split.protocol, "leakage": split.leakage,
-            "seed": args.seed, "metrics": metrics.to_dict(), "train_seconds": fitted.train_seconds,
-            "best_iteration": fitted.best_iteration, "best_val_accuracy": fitted.best_val_accuracy,
-            "cancelled": fitted.cancelled, "device": fitted.device, "fit_on": args.fit_on, "checkpoint": str(out),
-        }))
+        print(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "preset": args.preset,
+                    "overrides": overrides,
+                    "scene": scene.name,
+                    "split": split.description,
+                    "split_protocol": split.protocol,
+                    "leakage": split.leakage,
+                    "seed": args.seed,
+                    "metrics": metrics.to_dict(),
+                    "train_seconds": fitted.train_seconds,
+                    "best_iteration": fitted.best_iteration,
+                    "best_val_accuracy": fitted.best_val_accuracy,
+                    "cancelled": fitted.cancelled,
+                    "device": fitted.device,
+                    "fit_on": args.fit_on,
+                    "checkpoint": str(out),
+                }
+            )
+        )
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Test a checkpoint, by default on its own split re-created from protocol and seed."""
-    from .checkpoints import load_checkpoint
-    from .evaluate import evaluate
+    from ssan.evaluation.metrics import evaluate
+    from ssan.models.checkpoints import load_checkpoint
 
     fitted = load_checkpoint(args.checkpoint)
-    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
-    sampler = fitted.sampler(scene)   # refuses a scene the model does not fit
+    scene = _load_scene(
+        _scene_of(args, fitted),
+        args.gt,
+        args.cube_var,
+        args.gt_var,
+        args.class_names,
+        args.wavelengths,
+    )
+    sampler = fitted.sampler(scene)  # refuses a scene the model does not fit
     seed = fitted.seed if args.seed is None else args.seed
     if args.split:
         split = _split(scene, args.split, seed)
     else:
         protocol = fitted.split.get("protocol", "")
         if protocol == "fixed":
-            raise ValueError("this checkpoint was trained on a fixed split; give the two maps again with "
-                             "--split fixed:TRAIN.mat,TEST.mat")
+            raise ValueError(
+                "this checkpoint was trained on a fixed split; give the two maps again with "
+                "--split fixed:TRAIN.mat,TEST.mat"
+            )
         split = _split(scene, protocol, seed)
     print(f"model: {fitted.summary()}")
     _print_split(split)
-    for line in _split_checks(fitted, scene, split, explicit=bool(args.split or args.seed is not None)):
+    for line in _split_checks(
+        fitted, scene, split, explicit=bool(args.split or args.seed is not None)
+    ):
         print(f"warning: {line}")
     metrics = evaluate(fitted, scene, split, sampler)
-    _print_metrics(metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}")
+    _print_metrics(
+        metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}"
+    )
     if args.json:
-        print(json.dumps({"checkpoint": str(args.checkpoint), "model": fitted.model_name, "preset": fitted.preset.name,
-                          "scene": scene.name, "split": split.description, "split_protocol": split.protocol,
-                          "seed": split.seed, "metrics": metrics.to_dict()}))
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(args.checkpoint),
+                    "model": fitted.model_name,
+                    "preset": fitted.preset.name,
+                    "scene": scene.name,
+                    "split": split.description,
+                    "split_protocol": split.protocol,
+                    "seed": split.seed,
+                    "metrics": metrics.to_dict(),
+                }
+            )
+        )
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify every pixel (or the labelled ones) and save a coloured map with a legend."""
-    from .checkpoints import load_checkpoint
-    from .evaluate import choose_precision, predict_map
-    from .mapimage import save_map
+    from ssan.evaluation.metrics import choose_precision, predict_map
+    from ssan.models.checkpoints import load_checkpoint
+    from ssan.render.mapimage import save_map
 
     if args.ray is None:
         _refuse_without_ray(args, "--tile-rows", "--ray-cpus-per-tile", "--ray-gpus-per-tile")
     fitted = load_checkpoint(args.checkpoint)
-    scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
+    scene = _load_scene(
+        _scene_of(args, fitted),
+        args.gt,
+        args.cube_var,
+        args.gt_var,
+        args.class_names,
+        args.wavelengths,
+    )
     sampler = fitted.sampler(scene)
     if note := fitted.scene.same_data(scene):
         print(f"warning: {note}")
-    n_pixels = int((scene.labels > 0).sum()) if args.labelled_only else scene.shape[0] * scene.shape[1]
+    n_pixels = (
+        int((scene.labels > 0).sum()) if args.labelled_only else scene.shape[0] * scene.shape[1]
+    )
     if args.ray is not None and args.precision == "bfloat16":
-        raise ValueError("--precision bfloat16 is for maps computed here: Ray tiles are classified in float32 "
-                         "(workers may have different CPUs). Drop --ray or --precision.")
+        raise ValueError(
+            "--precision bfloat16 is for maps computed here: Ray tiles are classified in float32 "
+            "(workers may have different CPUs). Drop --ray or --precision."
+        )
     if args.ray is None:
-        pixels = scene.labelled_pixels() if args.labelled_only else np.arange(scene.shape[0] * scene.shape[1])
+        pixels = (
+            scene.labelled_pixels()
+            if args.labelled_only
+            else np.arange(scene.shape[0] * scene.shape[1])
+        )
         choice = choose_precision(fitted, sampler, pixels, args.precision)
         print(f"precision: {choice.describe()}")
     with tqdm(total=n_pixels, unit="px", file=sys.stderr, disable=None, desc="classifying") as bar:
         if args.ray is None:
-            class_map = predict_map(fitted, scene, sampler, labelled_only=args.labelled_only,
-                                    precision=choice.precision, progress=bar.update)
+            class_map = predict_map(
+                fitted,
+                scene,
+                sampler,
+                labelled_only=args.labelled_only,
+                precision=choice.precision,
+                progress=bar.update,
+            )
         else:
             class_map = _predict_on_ray(args, fitted, scene, bar.update)
     title = f"{fitted.model_name.upper()} ({fitted.preset.name}) on {scene.name}"
-    path = save_map(args.out, class_map, fitted.scene.class_names, fitted.scene.class_colors, title=title)
-    print(f"classified {n_pixels:,} pixels of {scene.name}" + (" (labelled only)" if args.labelled_only else ""))
+    path = save_map(
+        args.out, class_map, fitted.scene.class_names, fitted.scene.class_colors, title=title
+    )
+    print(
+        f"classified {n_pixels:,} pixels of {scene.name}"
+        + (" (labelled only)" if args.labelled_only else "")
+    )
     counts = np.bincount(class_map.ravel(), minlength=fitted.n_classes + 1)[1:]
-    print(_table([("class", "pixels")] + [(n, f"{k:,}") for n, k in zip(fitted.scene.class_names, counts)]))
+    print(
+        _table(
+            [("class", "pixels")]
+            + [(n, f"{k:,}") for n, k in zip(fitted.scene.class_names, counts)]
+        )
+    )
     print(f"map: {path}")
     return 0
 
 
 def _predict_on_ray(args: argparse.Namespace, fitted, scene: Scene, progress) -> np.ndarray:
     """The map from row tiles classified on Ray (`--ray`), stitched."""
-    from .distributed.cluster import ray_session
-    from .distributed.tiles import DEFAULT_TILE_ROWS
+    from ssan.distributed.cluster import ray_session
+    from ssan.distributed.tiles import DEFAULT_TILE_ROWS
 
     tile_rows = args.tile_rows or DEFAULT_TILE_ROWS
     with ray_session(args.ray) as info:
-        from .distributed.mapping import predict_map_on_ray
+        from ssan.distributed.mapping import predict_map_on_ray
 
         print(f"ray: {info.describe()}; tiles of {tile_rows} rows", flush=True)
-        return predict_map_on_ray(fitted, scene, tile_rows, labelled_only=args.labelled_only,
-                                  cpus_per_tile=args.ray_cpus_per_tile, gpus_per_tile=args.ray_gpus_per_tile,
-                                  progress=progress, info=info)
+        return predict_map_on_ray(
+            fitted,
+            scene,
+            tile_rows,
+            labelled_only=args.labelled_only,
+            cpus_per_tile=args.ray_cpus_per_tile,
+            gpus_per_tile=args.ray_gpus_per_tile,
+            progress=progress,
+            info=info,
+        )
 
 
 # --------------------------------------------------------------------------- compare / bench
 
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Train every model on every seed's split; print mean ± std beside the paper's numbers."""
-    from .compare import compare, parse_models, parse_seeds
+    from ssan.evaluation.compare import compare, parse_models, parse_seeds
 
     if args.ray is None:
         _refuse_without_ray(args, "--ray-cpus-per-run", "--ray-gpus-per-run")
     models, seeds = parse_models(args.models), parse_seeds(args.seeds)
     overrides = parse_overrides(args.set)
-    scene = _load_scene(args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths)
+    scene = _load_scene(
+        args.scene, args.gt, args.cube_var, args.gt_var, args.class_names, args.wavelengths
+    )
     stop = threading.Event()
     if args.ray is not None:
         report = _compare_on_ray(args, scene, models, seeds, overrides, stop)
     else:
-        bar = tqdm(total=len(models) * len(seeds), unit="run", file=sys.stderr, disable=None, desc="comparing")
+        bar = tqdm(
+            total=len(models) * len(seeds),
+            unit="run",
+            file=sys.stderr,
+            disable=None,
+            desc="comparing",
+        )
 
         def on_step(step) -> None:
             if step.finished:
@@ -392,10 +661,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 bar.set_description(f"{step.model.upper()} seed {step.seed}")
             else:
                 p = step.training
-                bar.set_postfix_str(f"it {p.iteration}/{p.iterations} loss {p.loss:.3f}", refresh=False)
+                bar.set_postfix_str(
+                    f"it {p.iteration}/{p.iterations} loss {p.loss:.3f}", refresh=False
+                )
 
         with _ctrl_c_sets(stop), contextlib.closing(bar):
-            report = compare(scene, args.split, models, seeds, args.preset, args.device, overrides, on_step, stop)
+            report = compare(
+                scene, args.split, models, seeds, args.preset, args.device, overrides, on_step, stop
+            )
     for line in report.describe():
         print(line)
     print(report.format_table())
@@ -404,55 +677,87 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare_on_ray(args: argparse.Namespace, scene: Scene, models: list[str], seeds: list[int],
-                    overrides: dict, stop: threading.Event):
+def _compare_on_ray(
+    args: argparse.Namespace,
+    scene: Scene,
+    models: list[str],
+    seeds: list[int],
+    overrides: dict,
+    stop: threading.Event,
+):
     """The comparison with every (model, seed) run a Ray task; one line per run as it finishes."""
-    from .distributed.cluster import ray_session
-    from .train import format_duration
+    from ssan.distributed.cluster import ray_session
+    from ssan.training.trainer import format_duration
 
     with ray_session(args.ray) as info:
-        from .distributed.sweep import compare_on_ray
+        from ssan.distributed.sweep import compare_on_ray
 
         print(f"ray: {info.describe()}; {len(models) * len(seeds)} runs", flush=True)
 
         def on_result(p) -> None:
             r = p.result
-            what = (f"failed: {r.error}" if r.failed else
-                    f"OA {100 * r.metrics['oa']:.2f}% in {r.train_seconds + r.eval_seconds:.1f} s on {r.host}")
+            what = (
+                f"failed: {r.error}"
+                if r.failed
+                else f"OA {100 * r.metrics['oa']:.2f}% in {r.train_seconds + r.eval_seconds:.1f} s on {r.host}"
+            )
             eta = f"; about {format_duration(p.remaining)} left" if p.done < p.total else ""
-            print(f"[{p.done}/{p.total}] {r.model.upper()} seed {r.seed}: {what}{eta}", file=sys.stderr, flush=True)
+            print(
+                f"[{p.done}/{p.total}] {r.model.upper()} seed {r.seed}: {what}{eta}",
+                file=sys.stderr,
+                flush=True,
+            )
 
         with _ctrl_c_sets(stop, "cancelling the outstanding runs; the finished ones are kept"):
-            return compare_on_ray(scene, args.split, models, seeds, args.preset, args.device, overrides,
-                                  cpus_per_run=args.ray_cpus_per_run, gpus_per_run=args.ray_gpus_per_run,
-                                  progress=on_result, stop=stop, info=info)
+            return compare_on_ray(
+                scene,
+                args.split,
+                models,
+                seeds,
+                args.preset,
+                args.device,
+                overrides,
+                cpus_per_run=args.ray_cpus_per_run,
+                gpus_per_run=args.ray_gpus_per_run,
+                progress=on_result,
+                stop=stop,
+                info=info,
+            )
 
 
 def _refuse_without_ray(args: argparse.Namespace, *options: str) -> None:
     """The Ray-only options make no sense without --ray: say so rather than ignore them."""
     given = [o for o in options if getattr(args, o.lstrip("-").replace("-", "_")) is not None]
     if given:
-        raise ValueError(f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --ray [ADDRESS]")
+        raise ValueError(
+            f"{', '.join(given)} only appl{'ies' if len(given) == 1 else 'y'} with --ray [ADDRESS]"
+        )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time SSAN training and whole-scene inference for each preset on a PaviaU-sized cube."""
-    from .bench import PAVIAU_SHAPE, run_bench
+    from ssan.bench import PAVIAU_SHAPE, run_bench
 
     if args.sweep:
-        from .distributed.cluster import require_ray
+        from ssan.distributed.cluster import require_ray
 
-        require_ray()   # before minutes of benchmarking, not after
+        require_ray()  # before minutes of benchmarking, not after
     say = lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True)
     presets = [p.strip() for p in args.presets.split(",") if p.strip()]
-    report = run_bench(args.device, presets, args.iterations, args.size or PAVIAU_SHAPE, progress=say)
+    report = run_bench(
+        args.device, presets, args.iterations, args.size or PAVIAU_SHAPE, progress=say
+    )
     sweep = None
     if args.sweep:
-        from .distributed.throughput import measure_sweep
+        from ssan.distributed.throughput import measure_sweep
 
         sweep = measure_sweep(args.sweep_runs, device=args.device, progress=say)
     if args.json:
-        print(json.dumps({**report.to_dict(), **({"sweep": sweep.to_dict()} if sweep else {})}, indent=1))
+        print(
+            json.dumps(
+                {**report.to_dict(), **({"sweep": sweep.to_dict()} if sweep else {})}, indent=1
+            )
+        )
     else:
         print(report.format_table())
         if sweep:
@@ -462,37 +767,51 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- explain
 
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """Attributions beside attention, deletion areas, agreement, planted precision, branches, seed stability."""
-    from .checkpoints import load_checkpoint
-    from .explain import DECIDERS, METHODS, explain_model, seed_stability
-    from .explain.report import RANKING_LABELS
+    from ssan.explain import DECIDERS, METHODS, explain_model, seed_stability
+    from ssan.explain.report import RANKING_LABELS
+    from ssan.models.checkpoints import load_checkpoint
 
     models = [load_checkpoint(path) for path in args.checkpoint]
     fitted = models[0]
     scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
     with tqdm(total=100, unit="%", file=sys.stderr, disable=None, desc="explaining") as bar:
+
         def progress(fraction: float, message: str) -> None:
             bar.set_description(message, refresh=False)
             bar.update(round(100 * fraction) - bar.n)
 
-        explanation = explain_model(fitted, scene, args.pixels, args.seed, args.steps, progress=progress)
+        explanation = explain_model(
+            fitted, scene, args.pixels, args.seed, args.steps, progress=progress
+        )
     print(f"model: {fitted.summary()}")
     print(f"pixels: {explanation.provenance}")
-    print(f"baseline: the mean input of {explanation.baseline.n_pixels:,} training pixels (deleted inputs take its "
-          "values; Integrated Gradients starts from it)")
+    print(
+        f"baseline: the mean input of {explanation.baseline.n_pixels:,} training pixels (deleted inputs take its "
+        "values; Integrated Gradients starts from it)"
+    )
     for note in explanation.notes:
         print(f"note: {note}")
     for kind, curves in explanation.curves.items():
         held = "the patch left as it is" if kind == "spectral" else "the spectrum left as it is"
-        print(f"\n{kind} deletion ({curves.total} {'bands' if kind == 'spectral' else 'neighbours'}, {held}): area "
-              f"under the predicted class's probability, lower = falls faster")
+        print(
+            f"\n{kind} deletion ({curves.total} {'bands' if kind == 'spectral' else 'neighbours'}, {held}): area "
+            f"under the predicted class's probability, lower = falls faster"
+        )
         rows = [("ranking", "area", "95% interval", "accuracy at half deleted")]
         half = int(np.argmin(np.abs(curves.fractions - 0.5)))
         for name in curves.rankings:
             a = curves.area(name, args.seed)
-            rows.append((RANKING_LABELS[name], f"{a.mean:.3f}", f"{a.low:.3f}-{a.high:.3f}",
-                         f"{100 * curves.accuracy(name)[half]:.1f}%"))
+            rows.append(
+                (
+                    RANKING_LABELS[name],
+                    f"{a.mean:.3f}",
+                    f"{a.low:.3f}-{a.high:.3f}",
+                    f"{100 * curves.accuracy(name)[half]:.1f}%",
+                )
+            )
         print(_table(rows))
     for kind, by_method in explanation.agreement.items():
         rows = [("attribution", "median", "quartiles")]
@@ -500,26 +819,47 @@ def cmd_explain(args: argparse.Namespace) -> int:
             finite = rho[np.isfinite(rho)]
             q1, med, q3 = np.percentile(finite, [25, 50, 75]) if finite.size else (np.nan,) * 3
             rows.append((METHODS[method], f"{med:.2f}", f"{q1:.2f} to {q3:.2f}"))
-        print(f"\n{kind} agreement: per-pixel Spearman correlation between attention and each attribution")
+        print(
+            f"\n{kind} agreement: per-pixel Spearman correlation between attention and each attribution"
+        )
         print(_table(rows))
         rows = [("class (median per class)", *(METHODS[m] for m in by_method))]
         medians = {m: explanation.agreement_by_class(kind, m) for m in by_method}
         for c, name in enumerate(scene.class_names):
             if medians[next(iter(by_method))][c].size:
-                rows.append((name, *(f"{np.median(medians[m][c]):.2f}" if medians[m][c].size else "-" for m in by_method)))
+                rows.append(
+                    (
+                        name,
+                        *(
+                            f"{np.median(medians[m][c]):.2f}" if medians[m][c].size else "-"
+                            for m in by_method
+                        ),
+                    )
+                )
         print(_table(rows))
     if explanation.planted:
-        print("\nplanted bands: precision@k of each ranking's top-k bands (k = planted width) on the pair's pixels")
+        print(
+            "\nplanted bands: precision@k of each ranking's top-k bands (k = planted width) on the pair's pixels"
+        )
         rows = [("pair", "bands", "ranking", "precision", "chance")]
         for p in explanation.planted:
             pair = f"{scene.class_names[p.pair[0] - 1]} / {scene.class_names[p.pair[1] - 1]}"
-            rows.append((pair, f"{p.bands[0]}-{p.bands[1] - 1}", RANKING_LABELS[p.ranking], f"{p.precision:.2f}",
-                         f"{p.chance:.2f}"))
+            rows.append(
+                (
+                    pair,
+                    f"{p.bands[0]}-{p.bands[1] - 1}",
+                    RANKING_LABELS[p.ranking],
+                    f"{p.precision:.2f}",
+                    f"{p.chance:.2f}",
+                )
+            )
         print(_table(rows))
     if explanation.branches is not None:
         shares = explanation.branches.shares(explanation.batch.labels, fitted.n_classes)
-        print("\nwhich branch decided (prediction kept when the other branch's scores are replaced by their training "
-              "mean): share of each class's pixels")
+        print(
+            "\nwhich branch decided (prediction kept when the other branch's scores are replaced by their training "
+            "mean): share of each class's pixels"
+        )
         rows = [("class", *DECIDERS)]
         for name, row in zip(scene.class_names, shares):
             if np.isfinite(row).all():
@@ -533,10 +873,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if len(models) > 1:
         pairs = seed_stability(models, scene, explanation.batch.pixels)
         print("\nseed stability of α on the same pixels:")
-        rows = [("seeds", "median per-pixel Spearman", "median class-mean Spearman", "accuracy difference")]
+        rows = [
+            (
+                "seeds",
+                "median per-pixel Spearman",
+                "median class-mean Spearman",
+                "accuracy difference",
+            )
+        ]
         for pair in pairs:
-            rows.append((f"{pair.seeds[0]} vs {pair.seeds[1]}", f"{np.nanmedian(pair.pixel_correlation):.2f}",
-                         f"{np.nanmedian(pair.class_correlation):.2f}", f"{100 * pair.accuracy_difference:.1f} points"))
+            rows.append(
+                (
+                    f"{pair.seeds[0]} vs {pair.seeds[1]}",
+                    f"{np.nanmedian(pair.pixel_correlation):.2f}",
+                    f"{np.nanmedian(pair.class_correlation):.2f}",
+                    f"{100 * pair.accuracy_difference:.1f} points",
+                )
+            )
         print(_table(rows))
         for pair in pairs:
             print(f"  {pair.sentence()}")
@@ -548,6 +901,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """`--set key=value` pairs as a dict: ints, floats, true/false, none, and a,b lists become Python values."""
@@ -578,52 +932,76 @@ def _value(text: str) -> Any:
     return text
 
 
-def _load_scene(spec: str, gt: str | None = None, cube_var: str | None = None, gt_var: str | None = None,
-                class_names: str | None = None, wavelengths: str | None = None) -> Scene:
+def _load_scene(
+    spec: str,
+    gt: str | None = None,
+    cube_var: str | None = None,
+    gt_var: str | None = None,
+    class_names: str | None = None,
+    wavelengths: str | None = None,
+) -> Scene:
     """A scene by name or path; a Pavia scene is downloaded with a progress bar when missing."""
-    from .scenes import SCENE_CHOICES, load_scene
+    from ssan.data.catalog import SCENE_CHOICES, load_scene
 
     key = spec.strip().lower()
     if key in SCENE_CHOICES:
         if cube_var or gt_var or class_names or wavelengths:
-            raise ValueError(f"--cube-var, --gt-var, --class-names and --wavelengths apply to a scene file, not to "
-                             f"the built-in scene '{key}'")
+            raise ValueError(
+                f"--cube-var, --gt-var, --class-names and --wavelengths apply to a scene file, not to "
+                f"the built-in scene '{key}'"
+            )
         return load_scene(key, gt, progressbar=True) if key != "demo" else load_scene(key, gt)
-    options = {k: v for k, v in (("cube_var", cube_var), ("gt_var", gt_var), ("class_names", class_names),
-                                 ("wavelengths", wavelengths)) if v}
+    options = {
+        k: v
+        for k, v in (
+            ("cube_var", cube_var),
+            ("gt_var", gt_var),
+            ("class_names", class_names),
+            ("wavelengths", wavelengths),
+        )
+        if v
+    }
     return load_scene(spec, gt, **options)
 
 
 def _split(scene: Scene, spec: str, seed: int) -> Split:
-    from .compare import split_from_spec
+    from ssan.evaluation.compare import split_from_spec
 
     return split_from_spec(scene, spec, seed)
 
 
 def _scene_of(args: argparse.Namespace, fitted) -> str:
     """--scene, or the checkpoint's own scene when it is a built-in one."""
-    from .scenes import SCENE_CHOICES
+    from ssan.data.catalog import SCENE_CHOICES
 
     if args.scene:
         return args.scene
     if fitted.scene.name in SCENE_CHOICES:
         return fitted.scene.name
-    raise ValueError(f"the checkpoint was trained on '{fitted.scene.name}', which is not a built-in scene; "
-                     "give it with --scene PATH.mat")
+    raise ValueError(
+        f"the checkpoint was trained on '{fitted.scene.name}', which is not a built-in scene; "
+        "give it with --scene PATH.mat"
+    )
 
 
 def _split_checks(fitted, scene: Scene, split: Split, explicit: bool) -> list[str]:
     """Warnings when the evaluation split is not the one the model was trained on."""
-    trained_on = np.asarray(fitted.split.get("train", []) + fitted.split.get("val", []), dtype=np.int64)
+    trained_on = np.asarray(
+        fitted.split.get("train", []) + fitted.split.get("val", []), dtype=np.int64
+    )
     out = [note] if (note := fitted.scene.same_data(scene)) else []
     if scene.shape != tuple(fitted.scene.shape) or trained_on.size == 0:
         return out
     overlap = int(np.isin(split.test, trained_on).sum())
     if overlap:
-        out.append(f"{overlap:,} of the {split.test.size:,} test pixels were training or validation pixels of this "
-                   "model; these metrics are optimistic")
+        out.append(
+            f"{overlap:,} of the {split.test.size:,} test pixels were training or validation pixels of this "
+            "model; these metrics are optimistic"
+        )
     if not explicit and not np.array_equal(np.sort(fitted.split.get("train", [])), split.train):
-        out.append("the re-created split differs from the one stored in the checkpoint (is this the same scene?)")
+        out.append(
+            "the re-created split differs from the one stored in the checkpoint (is this the same scene?)"
+        )
     return out
 
 
@@ -634,8 +1012,10 @@ def _print_split(split: Split) -> None:
 
 
 def _print_metrics(metrics, class_names: tuple[str, ...], where: str) -> None:
-    print(f"OA {100 * metrics.oa:.2f}%  AA {100 * metrics.aa:.2f}%  kappa {metrics.kappa:.4f}  "
-          f"({metrics.n_pixels:,} {where})")
+    print(
+        f"OA {100 * metrics.oa:.2f}%  AA {100 * metrics.aa:.2f}%  kappa {metrics.kappa:.4f}  "
+        f"({metrics.n_pixels:,} {where})"
+    )
     support = metrics.confusion.sum(axis=1)
     rows = [("class", "test pixels", "accuracy")]
     for name, n, acc in zip(class_names, support, metrics.per_class):
@@ -650,41 +1030,58 @@ def _settings(overrides: dict) -> str:
 def _table(rows: list[tuple[str, ...]] | list[list[str]]) -> str:
     """Left-aligned first column, right-aligned numbers, a rule under the header."""
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) if i == 0 or not _numeric(c) else str(c).rjust(w)
-                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines = [
+        "  ".join(
+            str(c).ljust(w) if i == 0 or not _numeric(c) else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths))
+        ).rstrip()
+        for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
 def _numeric(cell: str) -> bool:
-    return bool(cell) and cell.replace(",", "").replace(".", "").replace("%", "").replace("-", "").isdigit()
+    return (
+        bool(cell)
+        and cell.replace(",", "").replace(".", "").replace("%", "").replace("-", "").isdigit()
+    )
 
 
 class _TrainingBar:
     """A tqdm bar on stderr driven by training `Progress`: loss, validation accuracy, time left."""
 
     def __init__(self, total: int) -> None:
-        self.bar = tqdm(total=total, unit="it", file=sys.stderr, disable=None if total else True, desc="training")
+        self.bar = tqdm(
+            total=total,
+            unit="it",
+            file=sys.stderr,
+            disable=None if total else True,
+            desc="training",
+        )
 
-    def __enter__(self) -> "_TrainingBar":
+    def __enter__(self) -> _TrainingBar:
         return self
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
 
     def update(self, p) -> None:
-        from .train import format_duration
+        from ssan.training.trainer import format_duration
 
         self.bar.update(p.iteration - self.bar.n)
         best = "-" if p.best_val_accuracy is None else f"{100 * p.best_val_accuracy:.1f}%"
-        self.bar.set_postfix_str(f"loss {p.loss:.3f}, best val {best}, ETA {format_duration(p.remaining)}",
-                                 refresh=False)
+        self.bar.set_postfix_str(
+            f"loss {p.loss:.3f}, best val {best}, ETA {format_duration(p.remaining)}", refresh=False
+        )
 
 
 @contextlib.contextmanager
-def _ctrl_c_sets(stop: threading.Event,
-                 doing: str = "stopping after this step and keeping the best model so far") -> Iterator[None]:
+def _ctrl_c_sets(
+    stop: threading.Event, doing: str = "stopping after this step and keeping the best model so far"
+) -> Iterator[None]:
     """While inside, the first Ctrl-C sets `stop` (training keeps its best model); a second one aborts."""
+
     def handler(signum, frame) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
@@ -693,7 +1090,7 @@ def _ctrl_c_sets(stop: threading.Event,
 
     try:
         previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:   # not the main thread: no signal handling, Ctrl-C behaves as usual
+    except ValueError:  # not the main thread: no signal handling, Ctrl-C behaves as usual
         yield
         return
     try:
@@ -703,36 +1100,69 @@ def _ctrl_c_sets(stop: threading.Event,
 
 
 def _add_scene_file_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gt", metavar="LABELS", help="the label map in a second file: .mat, ENVI classification (.hdr), "
-                   "GeoTIFF or PNG mask (needed for ENVI and GeoTIFF cubes)")
-    p.add_argument("--cube-var", help="name of the cube variable in the .mat file (default: found by shape)")
-    p.add_argument("--gt-var", help="name of the label variable in a .mat label file (default: found by shape)")
-    p.add_argument("--class-names", metavar="NAMES", help="class names in id order: a text file with one per line, "
-                   "or a comma-separated list (default: from the file, else Class 1..C)")
-    p.add_argument("--wavelengths", metavar="NM", help="band centres in nm: START-END (even spread), a comma-separated "
-                   "list or a text file (default: from the file, else a guess by band count, marked as one)")
+    p.add_argument(
+        "--gt",
+        metavar="LABELS",
+        help="the label map in a second file: .mat, ENVI classification (.hdr), "
+        "GeoTIFF or PNG mask (needed for ENVI and GeoTIFF cubes)",
+    )
+    p.add_argument(
+        "--cube-var", help="name of the cube variable in the .mat file (default: found by shape)"
+    )
+    p.add_argument(
+        "--gt-var", help="name of the label variable in a .mat label file (default: found by shape)"
+    )
+    p.add_argument(
+        "--class-names",
+        metavar="NAMES",
+        help="class names in id order: a text file with one per line, "
+        "or a comma-separated list (default: from the file, else Class 1..C)",
+    )
+    p.add_argument(
+        "--wavelengths",
+        metavar="NM",
+        help="band centres in nm: START-END (even spread), a comma-separated "
+        "list or a text file (default: from the file, else a guess by band count, marked as one)",
+    )
 
 
 def _add_scene_options(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--scene", required=required, help=SCENE_HELP + ("" if required else " (default: the checkpoint's)"))
+    p.add_argument(
+        "--scene",
+        required=required,
+        help=SCENE_HELP + ("" if required else " (default: the checkpoint's)"),
+    )
     _add_scene_file_options(p)
 
 
 def _add_device_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto",
-                   help="auto picks CUDA, then Apple MPS, then the CPU (default auto)")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda", "mps"),
+        default="auto",
+        help="auto picks CUDA, then Apple MPS, then the CPU (default auto)",
+    )
 
 
 def _add_ray_option(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help=f"{what}. ADDRESS of a cluster (`ray start --head` prints it; 'auto' finds one started on "
-                        "this machine), or 'local' / nothing to start Ray here on 127.0.0.1. Needs "
-                        "`pip install -r requirements-ray.txt`")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help=f"{what}. ADDRESS of a cluster (`ray start --head` prints it; 'auto' finds one started on "
+        "this machine), or 'local' / nothing to start Ray here on 127.0.0.1. Needs "
+        "`pip install -r requirements-ray.txt`",
+    )
 
 
 def _add_set_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a preset setting, e.g. --set iterations=500 --set rnn_hidden=128 (repeatable)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a preset setting, e.g. --set iterations=500 --set rnn_hidden=128 (repeatable)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -748,7 +1178,9 @@ def _seed(text: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer (0, 1, 2, ...), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer (0, 1, 2, ...), got {text!r}"
+        )
     return value
 
 
@@ -756,7 +1188,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW in pixels, e.g. 120x80; got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected HxW in pixels, e.g. 120x80; got {text!r}"
+        ) from None
     if h < 30 or w < 30:
         raise argparse.ArgumentTypeError(f"the cube needs at least 30x30 pixels; got {text}")
     return h, w

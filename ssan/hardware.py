@@ -23,8 +23,12 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def gemm_gflops(device: torch.device, dtype: torch.dtype = torch.float32, size: int = GEMM_SIZE,
-                seconds: float = GEMM_SECONDS) -> float:
+def gemm_gflops(
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    size: int = GEMM_SIZE,
+    seconds: float = GEMM_SECONDS,
+) -> float:
     """The device's dense matrix-multiply rate in GFLOP/s (2 n^3 per n x n product), with torch's own GEMM.
 
     The best of several timed rounds within about `seconds`, so a moment of competing load does not

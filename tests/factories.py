@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from ssan.scene import Scene, rosis_wavelengths
+from ssan.data.scene import Scene, rosis_wavelengths
 
 
 def toy_scene(shape=(60, 50), n_bands=12, n_classes=4, seed=0, unlabelled_share=0.2) -> Scene:
@@ -22,8 +22,18 @@ def toy_scene(shape=(60, 50), n_bands=12, n_classes=4, seed=0, unlabelled_share=
 
 
 # A network small enough that a background training job finishes in a blink (quick preset overrides).
-TINY_JOB = dict(rnn_hidden=4, attention_size=4, fc_hidden=16, fusion_dim=8, fusion_hidden=16, conv_channels=(4, 4),
-                patch_size=7, iterations=12, eval_every=4, batch_size=16)
+TINY_JOB = dict(
+    rnn_hidden=4,
+    attention_size=4,
+    fc_hidden=16,
+    fusion_dim=8,
+    fusion_hidden=16,
+    conv_channels=(4, 4),
+    patch_size=7,
+    iterations=12,
+    eval_every=4,
+    batch_size=16,
+)
 
 
 def tiny_job_scene() -> Scene:
@@ -33,7 +43,7 @@ def tiny_job_scene() -> Scene:
 
 def tiny_job_split(scene: Scene):
     """10 + 10 pixels per class, patches of 7 px, to go with `TINY_JOB`."""
-    from ssan.splits import make_split
+    from ssan.data.splits import make_split
 
     return make_split(scene, "per-class:10", seed=0, patch_size=7)
 

@@ -15,18 +15,23 @@ import pytest
 import scipy.io
 from streamlit.testing.v1 import AppTest
 
-from ssan.attention import pixel_attention
-from ssan.checkpoints import CheckpointError, load_checkpoint
-from ssan.demo import make_demo_scene
-from ssan.scene import SceneError
-from ssan.scenes import load_scene
-from ui.uploads import store_checkpoint_upload, store_scene_upload
+from ssan.data.catalog import load_scene
+from ssan.data.demo import make_demo_scene
+from ssan.data.scene import SceneError
+from ssan.data.uploads import store_checkpoint_upload, store_scene_upload
+from ssan.inference.attention import pixel_attention
+from ssan.models.checkpoints import CheckpointError, load_checkpoint
 from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "demo-ssan"
 SCENE, TRAIN, SPECTRAL, SPATIAL, COMPARE = (
-    "app.py", "pages/1_Train.py", "pages/2_Spectral_attention.py", "pages/3_Spatial_attention.py", "pages/4_Compare.py")
+    "app.py",
+    "pages/1_Train.py",
+    "pages/2_Spectral_attention.py",
+    "pages/3_Spatial_attention.py",
+    "pages/4_Compare.py",
+)
 TIMEOUT = 180
 
 
@@ -63,8 +68,20 @@ def app(page: str = SCENE) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(e.value for kind in ("markdown", "caption", "subheader", "title", "info", "warning", "error",
-                                           "success") for e in getattr(at, kind))
+    return "\n".join(
+        e.value
+        for kind in (
+            "markdown",
+            "caption",
+            "subheader",
+            "title",
+            "info",
+            "warning",
+            "error",
+            "success",
+        )
+        for e in getattr(at, kind)
+    )
 
 
 def chart(at: AppTest, key: str) -> dict:
@@ -86,18 +103,27 @@ def values(data) -> np.ndarray:
 
 def click(at: AppTest, key: str, row: int, col: int) -> AppTest:
     """Simulate a click on the clickable image `key` (AppTest cannot click Plotly): inject its selection."""
-    at.session_state[key] = {"selection": {"points": [{"curve_number": 1, "x": col, "y": row}],
-                                           "point_indices": [], "box": [], "lasso": []}}
+    at.session_state[key] = {
+        "selection": {
+            "points": [{"curve_number": 1, "x": col, "y": row}],
+            "point_indices": [],
+            "box": [],
+            "lasso": [],
+        }
+    }
     return at.run()
 
 
-@pytest.mark.parametrize("page, expected", [
-    (SCENE, "Attention in hyperspectral images"),
-    (TRAIN, "Train a model"),
-    (SPECTRAL, "Spectral attention"),
-    (SPATIAL, "Spatial attention"),
-    (COMPARE, "Compare models"),
-])
+@pytest.mark.parametrize(
+    "page, expected",
+    [
+        (SCENE, "Attention in hyperspectral images"),
+        (TRAIN, "Train a model"),
+        (SPECTRAL, "Spectral attention"),
+        (SPATIAL, "Spatial attention"),
+        (COMPARE, "Compare models"),
+    ],
+)
 def test_every_page_renders_on_the_demo_scene(page, expected):
     at = app(page)
     assert expected in at.title[0].value
@@ -129,8 +155,10 @@ def test_click_on_the_scene_sets_the_pixel_and_pins_compare_spectra(demo):
     at = click(at, "scene_image", 100, 20)
     assert at.session_state["pinned"] == [(40, 30)]
     names = [t["name"] for t in chart(at, "scene_spectrum")["data"]]
-    assert names[:2] == [f"(100, 20) {class_name(demo, int(demo.labels[100, 20]))}",
-                         f"#1 (40, 30) {class_name(demo, int(demo.labels[40, 30]))}"]
+    assert names[:2] == [
+        f"(100, 20) {class_name(demo, int(demo.labels[100, 20]))}",
+        f"#1 (40, 30) {class_name(demo, int(demo.labels[40, 30]))}",
+    ]
     marker = chart(at, "scene_image")["data"][-1]
     assert (marker["x"][0], marker["y"][0]) == (20, 100)
     at.button(key="unpin").click().run()
@@ -163,7 +191,9 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
     expected = pixel_attention(fitted, fitted.sampler(demo), np.array([12 * 150 + 34])).spectral[0]
     assert np.allclose(values(bars["y"]), expected, atol=1e-5)
     assert "Pixel (row 12, col 34)" in [s.value for s in at.subheader]
-    assert "differ mainly in bands" in texts(at) and "the attention it gives any other band" in texts(at)
+    assert "differ mainly in bands" in texts(
+        at
+    ) and "the attention it gives any other band" in texts(at)
     assert "Attention differs from one training run to the next" in texts(at)
     assert "not necessarily where the evidence *lies*" in texts(at)
     at.switch_page(SPATIAL).run()
@@ -181,7 +211,11 @@ def test_click_updates_spectrum_attention_and_survives_page_switches(demo):
 def pins_on(at: AppTest, key: str) -> list[tuple[int, int]]:
     """The pinned pixels (row, col) marked on the clickable image `key`."""
     trace = next((t for t in chart(at, key)["data"] if t.get("name") == "pinned pixels"), None)
-    return [] if trace is None else [(int(r), int(c)) for r, c in zip(values(trace["y"]), values(trace["x"]))]
+    return (
+        []
+        if trace is None
+        else [(int(r), int(c)) for r, c in zip(values(trace["y"]), values(trace["x"]))]
+    )
 
 
 def test_pins_follow_to_the_attention_pages_and_select_the_pixel_there(demo):
@@ -190,18 +224,24 @@ def test_pins_follow_to_the_attention_pages_and_select_the_pixel_there(demo):
     at = click(at, "scene_image", 100, 20)
     at.button(key="pin").click().run()
     at.switch_page(SPECTRAL).run()
-    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader], "the pixel chosen on the Scene page"
+    assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader], (
+        "the pixel chosen on the Scene page"
+    )
     assert pins_on(at, "spectral_image") == [(40, 30), (100, 20)]
     first = at.button(key="spectral_pin0")
     assert first.label == f"#1 {class_name(demo, int(demo.labels[40, 30]))}"
     first.click().run()
-    assert at.session_state["pixel"] == (40, 30) and "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
+    assert at.session_state["pixel"] == (40, 30) and "Pixel (row 40, col 30)" in [
+        s.value for s in at.subheader
+    ]
     assert at.button(key="spectral_pin").disabled, "already pinned"
     at.switch_page(SPATIAL).run()
     assert "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
     assert pins_on(at, "spatial_image") == [(40, 30), (100, 20)]
     at = click(at, "spatial_image", 10, 12)
-    at.button(key="spatial_pin").click().run()   # pinned on an attention page: on every page's image too
+    at.button(
+        key="spatial_pin"
+    ).click().run()  # pinned on an attention page: on every page's image too
     at.button(key="spatial_pin1").click().run()
     assert at.session_state["pixel"] == (100, 20)
     at.switch_page(SCENE).run()
@@ -213,7 +253,10 @@ def test_pins_follow_to_the_attention_pages_and_select_the_pixel_there(demo):
 def test_the_pixel_and_pins_are_kept_per_scene(tmp_path):
     cube = tmp_path / "tiny.mat"
     labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
-    scipy.io.savemat(cube, {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels})
+    scipy.io.savemat(
+        cube,
+        {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels},
+    )
     at = click(app(), "scene_image", 40, 30)
     at.button(key="pin").click().run()
     at = click(at, "scene_image", 100, 20)
@@ -221,16 +264,22 @@ def test_the_pixel_and_pins_are_kept_per_scene(tmp_path):
     at.text_input(key="w_scene_path").set_value(str(cube)).run()
     at.button(key="load_path").click().run()
     assert "Showing: tiny.mat" in texts(at)
-    assert at.session_state["pinned"] == [] and pins_on(at, "scene_image") == [], "the demo's pins stay with it"
+    assert at.session_state["pinned"] == [] and pins_on(at, "scene_image") == [], (
+        "the demo's pins stay with it"
+    )
     at = click(at, "scene_image", 5, 6)
     at.radio(key="w_scene_choice").set_value("demo").run()
-    assert at.session_state["pixel"] == (100, 20) and pins_on(at, "scene_image") == [(40, 30)], "the demo's own"
+    assert at.session_state["pixel"] == (100, 20) and pins_on(at, "scene_image") == [(40, 30)], (
+        "the demo's own"
+    )
     at.switch_page(SPECTRAL).run()
     assert "Pixel (row 100, col 20)" in [s.value for s in at.subheader]
     assert pins_on(at, "spectral_image") == [(40, 30)]
     at.switch_page(SCENE).run()
     at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_names").set_value("a, b, c").run()   # the same files with names: the same scene
+    at.text_input(key="w_scene_names").set_value(
+        "a, b, c"
+    ).run()  # the same files with names: the same scene
     at.button(key="load_path").click().run()
     assert "Showing: tiny.mat" in texts(at) and at.session_state["pixel"] == (5, 6)
     assert not at.exception
@@ -262,8 +311,14 @@ def test_switching_split_changes_the_summary():
     at.number_input(key="w_split_seed").set_value(5).run()
     assert "seed 5" in texts(at)
     at.switch_page(SCENE).run()
-    assert at.selectbox(key="w_split_kind").value == "per-class" and at.number_input(key="w_split_seed").value == 5
-    assert "per-class: 20 train / 20 validation per class / rest test, random pixels, seed 5" in texts(at)
+    assert (
+        at.selectbox(key="w_split_kind").value == "per-class"
+        and at.number_input(key="w_split_seed").value == 5
+    )
+    assert (
+        "per-class: 20 train / 20 validation per class / rest test, random pixels, seed 5"
+        in texts(at)
+    )
 
 
 def test_switching_to_your_own_file_and_back(tmp_path, demo):
@@ -289,8 +344,11 @@ def test_an_envi_scene_with_names_and_wavelengths_from_the_app(tmp_path):
 
     rng = np.random.default_rng(0)
     envi.save_image(str(tmp_path / "cube.hdr"), rng.random((30, 36, 8)).astype(np.float32))
-    envi.save_classification(str(tmp_path / "gt.hdr"), np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0)
-                             .astype(np.uint8), class_names=["Unclassified", "a", "b", "c"])
+    envi.save_classification(
+        str(tmp_path / "gt.hdr"),
+        np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8),
+        class_names=["Unclassified", "a", "b", "c"],
+    )
     at = app()
     at.radio(key="w_scene_choice").set_value("file").run()
     at.text_input(key="w_scene_path").set_value(str(tmp_path / "cube.hdr")).run()
@@ -337,7 +395,11 @@ def test_pavia_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
     at.button(key="download").click().run()
     assert not at.exception
     message = at.error[0].value
-    assert "Could not download" in message and str(tmp_path / "data") in message and "PaviaU.mat" in message
+    assert (
+        "Could not download" in message
+        and str(tmp_path / "data") in message
+        and "PaviaU.mat" in message
+    )
 
 
 def test_uploaded_scene_files_are_checked(tmp_path):
@@ -361,21 +423,35 @@ def own_scene_files(folder: Path, rows: int = 30) -> dict[str, bytes]:
     folder.mkdir()
     cube = np.random.default_rng(0).random((rows, 36, 8)).astype(np.float32)
     labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(rows, axis=0).astype(np.uint8)
-    envi.save_image(str(folder / "cube.hdr"), cube, metadata={"wavelength": list(range(500, 900, 50)),
-                                                                "wavelength units": "Nanometers"})
-    envi.save_classification(str(folder / "gt.hdr"), labels, class_names=["Unclassified", "road", "grass", "roof"])
-    tifffile.imwrite(folder / "cube.tif", np.moveaxis(cube, -1, 0), photometric="minisblack",
-                     planarconfig="separate")
+    envi.save_image(
+        str(folder / "cube.hdr"),
+        cube,
+        metadata={"wavelength": list(range(500, 900, 50)), "wavelength units": "Nanometers"},
+    )
+    envi.save_classification(
+        str(folder / "gt.hdr"), labels, class_names=["Unclassified", "road", "grass", "roof"]
+    )
+    tifffile.imwrite(
+        folder / "cube.tif",
+        np.moveaxis(cube, -1, 0),
+        photometric="minisblack",
+        planarconfig="separate",
+    )
     Image.fromarray(labels).save(folder / "mask.png")
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
-def upload(at: AppTest, cube: list[tuple[str, bytes]], gt: list[tuple[str, bytes]] | None = None) -> AppTest:
+def upload(
+    at: AppTest, cube: list[tuple[str, bytes]], gt: list[tuple[str, bytes]] | None = None
+) -> AppTest:
     """Choose "Your own files", upload the cube (and label, else none) files and press the load button."""
     at.radio(key="w_scene_choice").set_value("file").run()
-    at.file_uploader(key="upload_cube").set_value([(n, data, "application/octet-stream") for n, data in cube])
-    at.file_uploader(key="upload_gt").set_value([(n, data, "application/octet-stream") for n, data in gt]
-                                                if gt else None)
+    at.file_uploader(key="upload_cube").set_value(
+        [(n, data, "application/octet-stream") for n, data in cube]
+    )
+    at.file_uploader(key="upload_gt").set_value(
+        [(n, data, "application/octet-stream") for n, data in gt] if gt else None
+    )
     at.run()
     at.button(key="load_upload").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -393,10 +469,17 @@ def uploads_here(tmp_path, monkeypatch):
 
 def test_an_envi_pair_and_a_geotiff_are_uploaded_as_scenes(tmp_path, uploads_here):
     files = own_scene_files(tmp_path / "files")
-    at = upload(app(), [("cube.img", files["cube.img"]), ("cube.hdr", files["cube.hdr"])],
-                [("gt.hdr", files["gt.hdr"]), ("gt.img", files["gt.img"])])
+    at = upload(
+        app(),
+        [("cube.img", files["cube.img"]), ("cube.hdr", files["cube.hdr"])],
+        [("gt.hdr", files["gt.hdr"]), ("gt.img", files["gt.img"])],
+    )
     assert not at.error, [e.value for e in at.error]
-    assert "Showing: cube.img" in texts(at) and "30×36 pixels" in texts(at) and "8 bands (500–850 nm)" in texts(at)
+    assert (
+        "Showing: cube.img" in texts(at)
+        and "30×36 pixels" in texts(at)
+        and "8 bands (500–850 nm)" in texts(at)
+    )
     assert "roof" in texts(at), "class names from the ENVI classification header"
     at.text_input(key="w_scene_names").set_value("asphalt, meadow, tile").run()
     at.file_uploader(key="upload_cube").set_value(("cube.tif", files["cube.tif"], "image/tiff"))
@@ -415,19 +498,27 @@ def test_bad_uploads_give_a_specific_message_and_keep_the_scene(tmp_path, upload
     short = own_scene_files(tmp_path / "short", rows=20)
     at = upload(app(), [("cube.hdr", files["cube.hdr"])], [("mask.png", files["mask.png"])])
     (error,) = at.error
-    assert error.value.startswith("cube.hdr: an ENVI header without its data file. Upload both together")
+    assert error.value.startswith(
+        "cube.hdr: an ENVI header without its data file. Upload both together"
+    )
     at = upload(at, [("cube.tif", files["cube.tif"])], [("mask.png", short["mask.png"])])
     (error,) = at.error
     assert "mask.png: the label map is 20x36 but the cube is 30x36 pixels" in error.value
-    assert str(tmp_path) not in error.value, "the message names the files as uploaded, not the upload folder"
+    assert str(tmp_path) not in error.value, (
+        "the message names the files as uploaded, not the upload folder"
+    )
     at = upload(at, [("cube.tif", files["cube.tif"])])
-    assert at.error[0].value.startswith("cube.tif: this cube holds no labels. Upload its ground truth too")
+    assert at.error[0].value.startswith(
+        "cube.tif: this cube holds no labels. Upload its ground truth too"
+    )
     assert "Showing: Demo town" in texts(at), "the previous scene stays loaded"
 
 
 def test_uploaded_checkpoints_are_checked(tmp_path, demo):
-    files = {"model.safetensors": (ASSET / "model.safetensors").read_bytes(),
-             "model.json": (ASSET / "model.json").read_bytes()}
+    files = {
+        "model.safetensors": (ASSET / "model.safetensors").read_bytes(),
+        "model.json": (ASSET / "model.json").read_bytes(),
+    }
     folder, fitted = store_checkpoint_upload(files, tmp_path)
     assert folder.parent == tmp_path / "uploaded" and fitted.model_name == "ssan"
     with pytest.raises(CheckpointError, match="exactly two files"):
@@ -441,8 +532,13 @@ def test_uploaded_checkpoints_are_checked(tmp_path, demo):
 
 
 def test_switching_and_loading_models(runs_dir):
-    uploaded, _ = store_checkpoint_upload({"a.safetensors": (ASSET / "model.safetensors").read_bytes(),
-                                           "a.json": (ASSET / "model.json").read_bytes()}, runs_dir)
+    uploaded, _ = store_checkpoint_upload(
+        {
+            "a.safetensors": (ASSET / "model.safetensors").read_bytes(),
+            "a.json": (ASSET / "model.json").read_bytes(),
+        },
+        runs_dir,
+    )
     at = app(TRAIN)
     radio = at.radio(key="active_model")
     assert len(radio.options) == 2 and radio.value == str(ASSET)
@@ -501,7 +597,9 @@ def test_cancelling_keeps_the_best_model(runs_dir):
     at.run()
     assert "Cancelled: the best model so far was kept" in texts(at)
     assert len(list(runs_dir.rglob("model.json"))) == 1
-    assert ("demo",) not in at.session_state["model_dirs"], "a cancelled run is never made the active model"
+    assert ("demo",) not in at.session_state["model_dirs"], (
+        "a cancelled run is never made the active model"
+    )
     assert "CANCELLED" in texts(at)
 
 
@@ -509,7 +607,9 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     at = app(COMPARE)
     table = at.dataframe[0].value
     assert list(table.index) == ["SSAN"] and table.loc["SSAN", "OA %"] > 90
-    assert "knn" in at.multiselect(key="compare_models").value, "nothing saved for KNN yet: it is missing"
+    assert "knn" in at.multiselect(key="compare_models").value, (
+        "nothing saved for KNN yet: it is missing"
+    )
     at.multiselect(key="compare_models").set_value(["knn"]).run()
     at.button(key="start_compare").click().run()
     _, job = at.session_state["compare_job"]
@@ -518,7 +618,9 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert not at.exception and not at.error
     table, classes = at.dataframe[0].value, at.dataframe[1].value
     assert list(table.index) == ["KNN", "SSAN"]
-    assert list(table.columns) == ["OA %", "AA %", "κ", "trained"], "no paper's numbers for the demo"
+    assert list(table.columns) == ["OA %", "AA %", "κ", "trained"], (
+        "no paper's numbers for the demo"
+    )
     # Per class: one row per class, one column per model, so the table grows down, never sideways.
     assert list(classes.index) == list(make_demo_scene(seed=0).class_names)
     assert list(classes.columns) == ["KNN", "SSAN"]
@@ -526,15 +628,21 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert "shaded, the best model for the class" in texts(at)
     assert "KNN OA" in [m.label for m in at.metric]
     assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
-    assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], "SSAN and the best comparator"
+    assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], (
+        "SSAN and the best comparator"
+    )
     # KNN on this split and seed is saved now: it is no longer missing, and picking it trains nothing.
     assert "knn" not in at.multiselect(key="compare_models").value
     at.multiselect(key="compare_models").set_value(["knn"]).run()
-    assert at.button(key="start_compare").disabled and "reused rather than retrained: KNN" in texts(at)
+    assert at.button(key="start_compare").disabled and "reused rather than retrained: KNN" in texts(
+        at
+    )
     # Over seeds: one seed saved for KNN, the others listed as missing.
     at.text_input(key="w_compare_seeds").set_value("0,1").run()
     seeds = at.dataframe[2].value
-    assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith("± 0.00")
+    assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith(
+        "± 0.00"
+    )
     assert "seed 1: " in texts(at) and "KNN" in texts(at).split("seed 1: ")[1]
     at.toggle(key="w_cm_normalise").set_value(True).run()
     z = values(chart(at, "cm_SSAN")["data"][0]["z"])
@@ -547,8 +655,12 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert not at.exception and not at.error
     for key in ("map_Ground truth", "map_KNN", "map_SSAN"):
         assert chart(at, key)["data"][0]["type"] == "image"
-    assert "SSAN: float32" in texts(at), "the demo is too small for bfloat16 to pay: its maps are float32"
-    assert len(list((runs_dir.parent / "data" / "maps").glob("*.npy"))) == 2, "one cached map per checkpoint"
+    assert "SSAN: float32" in texts(at), (
+        "the demo is too small for bfloat16 to pay: its maps are float32"
+    )
+    assert len(list((runs_dir.parent / "data" / "maps").glob("*.npy"))) == 2, (
+        "one cached map per checkpoint"
+    )
 
 
 def test_the_seed_study_trains_the_missing_runs_one_seed_after_another(runs_dir):
@@ -571,11 +683,15 @@ def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
     at = app(COMPARE)
     options = at.selectbox(key="ckpt_ssan").options
     assert sum("CANCELLED" in o for o in options) == 1
-    assert "CANCELLED" not in at.selectbox(key="ckpt_ssan").value, "the best finished run is the default"
+    assert "CANCELLED" not in at.selectbox(key="ckpt_ssan").value, (
+        "the best finished run is the default"
+    )
     assert list(at.dataframe[0].value.index) == ["SSAN"]
     at.selectbox(key="ckpt_ssan").set_value(next(o for o in options if "CANCELLED" in o)).run()
     assert list(at.dataframe[0].value.index) == ["SSAN ⚠ cancelled"], "picked by hand, and marked"
-    assert list(at.dataframe[1].value.columns) == ["SSAN ⚠ cancelled"], "marked in the per-class table too"
+    assert list(at.dataframe[1].value.columns) == ["SSAN ⚠ cancelled"], (
+        "marked in the per-class table too"
+    )
     assert at.session_state["compare_choice"][(("demo",), "paper", 0, "ssan")] == str(cancelled)
     at.switch_page(TRAIN).run()
     radio = at.radio(key="active_model")
@@ -587,12 +703,16 @@ def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir):
     run = saved_copy(runs_dir, "ssan-run")
     at = app(TRAIN)
     at.radio(key="active_model").set_value(str(run)).run()
-    at.selectbox(key="manage_model").set_value(next(o for o in at.selectbox(key="manage_model").options)).run()
+    at.selectbox(key="manage_model").set_value(
+        next(o for o in at.selectbox(key="manage_model").options)
+    ).run()
     at.text_input(key="rename_to_ssan-run").set_value("lecture-ssan").run()
     at.button(key="rename_model").click().run()
     renamed = run.with_name("lecture-ssan")
     assert renamed.is_dir() and not run.exists()
-    assert at.session_state["model_dirs"][("demo",)] == str(renamed), "the active model follows its new name"
+    assert at.session_state["model_dirs"][("demo",)] == str(renamed), (
+        "the active model follows its new name"
+    )
     assert at.button(key="delete_model").disabled, "deleting needs a confirmation"
     at.checkbox(key="confirm_delete").check().run()
     at.button(key="delete_model").click().run()
@@ -603,7 +723,10 @@ def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir):
 def test_a_job_is_shown_only_on_its_own_scene(tmp_path, runs_dir):
     cube = tmp_path / "tiny.mat"
     labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
-    scipy.io.savemat(cube, {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels})
+    scipy.io.savemat(
+        cube,
+        {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels},
+    )
     at = app(TRAIN)
     at.session_state["train_model"] = "knn"
     at.run()
@@ -625,7 +748,10 @@ def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
     shutil.copytree(ASSET, tmp_path / "copy")  # a model exists, but for another scene
     cube = tmp_path / "small.mat"
     labels = np.repeat(np.arange(1, 3), 10)[None, :].repeat(20, axis=0).astype(np.uint8)
-    scipy.io.savemat(cube, {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels})
+    scipy.io.savemat(
+        cube,
+        {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels},
+    )
     at = app()
     at.radio(key="w_scene_choice").set_value("file").run()
     at.text_input(key="w_scene_path").set_value(str(cube)).run()
@@ -641,10 +767,18 @@ def test_one_sessions_bad_checkpoint_does_not_break_another_sessions_pages(runs_
     good = json.loads((ASSET / "model.json").read_text())
     weights = (ASSET / "model.safetensors").read_bytes()
     with pytest.raises(CheckpointError, match="format_version: must be an integer"):
-        store_checkpoint_upload({"m.safetensors": weights, "m.json": json.dumps({**good, "format_version": "1"}).encode()},
-                                runs_dir)
+        store_checkpoint_upload(
+            {
+                "m.safetensors": weights,
+                "m.json": json.dumps({**good, "format_version": "1"}).encode(),
+            },
+            runs_dir,
+        )
     assert not any((runs_dir / "uploaded").iterdir())
-    for name, change in (("old-version", {"format_version": "1"}), ("text-split", {"split": "paper"})):
+    for name, change in (
+        ("old-version", {"format_version": "1"}),
+        ("text-split", {"split": "paper"}),
+    ):
         (runs_dir / "uploaded" / name).mkdir(parents=True)
         (runs_dir / "uploaded" / name / "model.safetensors").write_bytes(weights)
         (runs_dir / "uploaded" / name / "model.json").write_text(json.dumps({**good, **change}))
@@ -661,13 +795,26 @@ def test_one_sessions_bad_checkpoint_does_not_break_another_sessions_pages(runs_
 
 def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
     """Issue 9, item 4: while another session's job holds the one training slot, the Train page says so."""
-    from ssan.jobs import JOB_QUEUE, TrainJob
-    from ssan.splits import make_split
+    from ssan.data.splits import make_split
+    from ui.jobs import JOB_QUEUE, TrainJob
 
-    tiny = {"iterations": 100_000, "rnn_hidden": 4, "fc_hidden": 16, "fusion_hidden": 16, "conv_channels": (4, 4),
-            "patch_size": 7}
-    blocker = TrainJob(demo, make_split(demo, "per-class:10", 0), ("ssan",), "quick", device="cpu",
-                       overrides=tiny, queue=JOB_QUEUE).start()
+    tiny = {
+        "iterations": 100_000,
+        "rnn_hidden": 4,
+        "fc_hidden": 16,
+        "fusion_hidden": 16,
+        "conv_channels": (4, 4),
+        "patch_size": 7,
+    }
+    blocker = TrainJob(
+        demo,
+        make_split(demo, "per-class:10", 0),
+        ("ssan",),
+        "quick",
+        device="cpu",
+        overrides=tiny,
+        queue=JOB_QUEUE,
+    ).start()
     at = app(TRAIN)
     try:
         at.button(key="start_training").click().run()
@@ -675,14 +822,19 @@ def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
         _, job = at.session_state["train_job"]
         assert job.snapshot().queue_position == 1
         progress = [p.proto.text for p in at.get("progress")]
-        assert any("you are number 1 in the queue (0 jobs ahead, 1 training at a time" in t for t in progress), progress
+        assert any(
+            "you are number 1 in the queue (0 jobs ahead, 1 training at a time" in t
+            for t in progress
+        ), progress
         job.cancel()
         assert job.join(TIMEOUT)
     finally:
         blocker.cancel()
         blocker.join(TIMEOUT)
     at.run()
-    assert not at.exception and "Cancelled before training started: nothing was trained." in texts(at)
+    assert not at.exception and "Cancelled before training started: nothing was trained." in texts(
+        at
+    )
 
 
 def test_spatial_page_explains_the_flat_mask_and_spaces_the_class_grid():
@@ -691,7 +843,9 @@ def test_spatial_page_explains_the_flat_mask_and_spaces_the_class_grid():
     grid = chart(at, "class_masks")
     titles = [a for a in grid["layout"]["annotations"]]
     assert len(titles) == 12 and all(a["yanchor"] == "bottom" for a in titles)
-    assert grid["layout"]["height"] == 80 + 250 * 3, "four tiles a row, each row tall enough for two-line titles"
+    assert grid["layout"]["height"] == 80 + 250 * 3, (
+        "four tiles a row, each row tall enough for two-line titles"
+    )
 
 
 def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
@@ -704,15 +858,21 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     assert at.query_params["present"] == "1"
     layout = chart(at, "spectral_spectrum")["layout"]
     assert layout["font"]["size"] == 17, "larger type on the projector"
-    assert layout["height"] == 320 and layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0] > 0.5, \
-        "a shorter spectrum figure whose α row fits above the fold"
+    assert (
+        layout["height"] == 320
+        and layout["yaxis2"]["domain"][1] - layout["yaxis2"]["domain"][0] > 0.5
+    ), "a shorter spectrum figure whose α row fits above the fold"
     assert "About this page" in [e.label for e in at.expander]
     at.switch_page(SPATIAL).run()
-    assert chart(at, "spatial_figure")["layout"]["height"] == 260, "the mask tiles fit above the fold"
+    assert chart(at, "spatial_figure")["layout"]["height"] == 260, (
+        "the mask tiles fit above the fold"
+    )
     at.switch_page(SCENE).run()
     assert at.session_state["present"] and at.query_params["present"] == "1", "kept across pages"
     assert chart(at, "scene_image")["layout"]["height"] <= 330, "the image fits above the fold"
-    assert "Scene: Demo town (synthetic)" in [e.label for e in at.expander], "the chooser folds away"
+    assert "Scene: Demo town (synthetic)" in [e.label for e in at.expander], (
+        "the chooser folds away"
+    )
     at.toggle(key="w_present").set_value(False).run()
     assert "present" not in at.query_params
     fresh = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ssan.compare import compare
-from ssan.scenes import load_scene
+from ssan.data.catalog import load_scene
+from ssan.evaluation.compare import compare
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "branch_study.py"
 
@@ -25,7 +25,9 @@ def branch_study():
 def test_tables_show_validation_beside_test_accuracy(branch_study):
     report = compare(load_scene("demo"), "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu")
     header, rule, *rows = branch_study.table(report, classes=[3, 4])
-    assert header.startswith("| model | val OA | OA | AA | kappa |") and header.count("|") == rule.count("|")
+    assert header.startswith("| model | val OA | OA | AA | kappa |") and header.count(
+        "|"
+    ) == rule.count("|")
     for summary, row in zip(report.summaries(), rows, strict=True):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert cells[0] == summary.model.upper()
@@ -40,7 +42,9 @@ def test_an_unknown_study_is_refused_by_name(branch_study, capsys):
     assert "unknown studies ['nonsense']" in capsys.readouterr().err
 
 
-def test_attention_rows_give_each_seeds_accuracy_and_where_alpha_lies_for_each_hidden_pair(branch_study):
+def test_attention_rows_give_each_seeds_accuracy_and_where_alpha_lies_for_each_hidden_pair(
+    branch_study,
+):
     scene = load_scene("demo")
     brief = {"iterations": 4, "eval_every": 2}
     (row,) = branch_study.attention_rows(scene, [0], brief)

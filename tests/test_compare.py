@@ -10,7 +10,8 @@ import pytest
 import scipy.io
 
 from ssan.cli import main
-from ssan.compare import (
+from ssan.data.catalog import load_scene
+from ssan.evaluation.compare import (
     Report,
     RunResult,
     compare,
@@ -20,13 +21,25 @@ from ssan.compare import (
     split_from_spec,
     summarise,
 )
+from ssan.evaluation.reference import (
+    LABEL,
+    PAPER_RESULTS,
+    Reported,
+    paper_result,
+    paper_results,
+    reference_key,
+)
 from ssan.models import MODEL_NAMES
-from ssan.reference import LABEL, PAPER_RESULTS, Reported, paper_result, paper_results, reference_key
-from ssan.scenes import load_scene
 
-TINY = {"iterations": 4, "eval_every": 2, "rnn_hidden": 8, "fc_hidden": 32, "fusion_hidden": 32,
-        "batch_size": 32, "conv_channels": (4, 8)}
-
+TINY = {
+    "iterations": 4,
+    "eval_every": 2,
+    "rnn_hidden": 8,
+    "fc_hidden": 32,
+    "fusion_hidden": 32,
+    "batch_size": 32,
+    "conv_channels": (4, 8),
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +53,14 @@ def report(demo):
 
 
 def test_every_model_runs_on_the_same_split_per_seed(report):
-    assert [(r.model, r.seed) for r in report.runs] == [("knn", 0), ("cnn", 0), ("knn", 1), ("cnn", 1)]
+    assert [(r.model, r.seed) for r in report.runs] == [
+        ("knn", 0),
+        ("cnn", 0),
+        ("knn", 1),
+        ("cnn", 1),
+    ]
     assert [s["seed"] for s in report.splits] == [0, 1]
-    assert report.splits[0]["train"] != report.splits[1]["train"]   # the split is seeded by the seed
+    assert report.splits[0]["train"] != report.splits[1]["train"]  # the split is seeded by the seed
     for s in report.splits:
         assert s["protocol"] == "per-class:10" and "leakage" in s["summary"]
     assert report.complete and report.device.startswith("cpu")
@@ -82,11 +100,18 @@ def test_a_split_without_validation_pixels_has_no_validation_mean(report):
 
 def test_report_json_holds_per_seed_confusion_matrices(report, tmp_path):
     data = json.loads(report.save(tmp_path / "out" / "report.json").read_text())
-    assert data["split_spec"] == "per-class:10" and data["seeds"] == [0, 1] and data["models"] == ["knn", "cnn"]
+    assert (
+        data["split_spec"] == "per-class:10"
+        and data["seeds"] == [0, 1]
+        and data["models"] == ["knn", "cnn"]
+    )
     run = data["runs"][0]
-    assert np.asarray(run["metrics"]["confusion"]).shape == (12, 12) and len(run["metrics"]["per_class"]) == 12
+    assert (
+        np.asarray(run["metrics"]["confusion"]).shape == (12, 12)
+        and len(run["metrics"]["per_class"]) == 12
+    )
     assert {"train_seconds", "eval_seconds", "best_val_accuracy"} <= set(run)
-    assert data["reference"] is None   # the demo scene has no paper numbers
+    assert data["reference"] is None  # the demo scene has no paper numbers
     assert {"torch", "numpy", "scikit-learn", "ssan"} <= set(data["versions"])
     assert data["overrides"]["conv_channels"] == [4, 8]
 
@@ -122,7 +147,9 @@ def test_stop_ends_the_comparison_after_the_running_model(demo):
         if step.finished:
             stop.set()
 
-    partial = compare(demo, "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu", progress=on_step, stop=stop)
+    partial = compare(
+        demo, "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu", progress=on_step, stop=stop
+    )
     assert [r.model for r in partial.runs] == ["knn"] and not partial.complete
     assert "stopped early" in partial.describe()[-1]
     assert steps[0].run == 1 and steps[0].runs == 4 and steps[0].training is None
@@ -145,7 +172,9 @@ def test_fixed_split_from_two_mat_files(demo, tmp_path):
     assert "TR.mat + TS.mat" in split.description
 
 
-@pytest.mark.parametrize("text, seeds", [("0,1,2", [0, 1, 2]), ("0-4", [0, 1, 2, 3, 4]), ("7", [7])])
+@pytest.mark.parametrize(
+    "text, seeds", [("0,1,2", [0, 1, 2]), ("0-4", [0, 1, 2, 3, 4]), ("7", [7])]
+)
 def test_parse_seeds(text, seeds):
     assert parse_seeds(text) == seeds
 
@@ -164,17 +193,49 @@ def test_parse_models():
 
 def test_compare_command_prints_table_and_saves_report(tmp_path, capsys):
     out_file = tmp_path / "report.json"
-    code = main(["compare", "--scene", "demo", "--models", "knn,svm", "--seeds", "0,1", "--split", "per-class:10",
-                 "--out", str(out_file)])
+    code = main(
+        [
+            "compare",
+            "--scene",
+            "demo",
+            "--models",
+            "knn,svm",
+            "--seeds",
+            "0,1",
+            "--split",
+            "per-class:10",
+            "--out",
+            str(out_file),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
-    assert "split 'per-class:10', one per seed" in out and "seed 0: per-class: 10 train" in out and "seed 1:" in out
+    assert (
+        "split 'per-class:10', one per seed" in out
+        and "seed 0: per-class: 10 train" in out
+        and "seed 1:" in out
+    )
     assert "KNN" in out and "SVM" in out and "±" in out and f"report: {out_file}" in out
     data = json.loads(out_file.read_text())
     assert len(data["runs"]) == 4 and [s["model"] for s in data["summary"]] == ["knn", "svm"]
 
 
 def test_run_result_round_trips_to_json():
-    run = RunResult("knn", 0, {"oa": 0.5, "aa": 0.5, "kappa": 0.4, "per_class": [None, 1.0], "confusion": [[0]],
-                               "n_pixels": 2}, 1.0, 0.1, None, 0.5, False)
+    run = RunResult(
+        "knn",
+        0,
+        {
+            "oa": 0.5,
+            "aa": 0.5,
+            "kappa": 0.4,
+            "per_class": [None, 1.0],
+            "confusion": [[0]],
+            "n_pixels": 2,
+        },
+        1.0,
+        0.1,
+        None,
+        0.5,
+        False,
+    )
     assert json.loads(json.dumps(run.to_dict()))["metrics"]["per_class"] == [None, 1.0]

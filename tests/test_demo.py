@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from ssan.demo import make_demo_scene
-from ssan.preprocess import fit_preprocessing
-from ssan.scene import SceneError
-from ssan.splits import make_split
+from ssan.data.demo import make_demo_scene
+from ssan.data.preprocess import fit_preprocessing
+from ssan.data.scene import SceneError
+from ssan.data.splits import make_split
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,9 @@ def test_shape_dtype_bands_and_metadata(scene):
     assert scene.name == "demo"
     assert scene.cube.shape == (150, 150, 103) and scene.cube.dtype == np.float32
     assert scene.labels.dtype == np.int32
-    assert scene.wavelengths[0] == pytest.approx(430.0) and scene.wavelengths[-1] == pytest.approx(860.0)
+    assert scene.wavelengths[0] == pytest.approx(430.0) and scene.wavelengths[-1] == pytest.approx(
+        860.0
+    )
     assert not scene.wavelengths_estimated
     assert "seed 0" in scene.source
     assert 0.0 <= scene.cube.min() and scene.cube.max() <= 1.0
@@ -95,8 +97,10 @@ def test_spectral_pairs_differ_mostly_in_their_planted_bands(seed):
 def test_spectral_pairs_are_scattered_pixel_by_pixel(scene):
     """A pixel's neighbour is no clue to its class: within a pair's region the two classes are independent."""
     for a, b, *_ in scene.planted.spectral_pairs:
-        rows, cols = np.nonzero(scene.labels == b)  # b lies only in its mosaic; a (healthy lawn) also elsewhere
-        mosaic = scene.labels[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        rows, cols = np.nonzero(
+            scene.labels == b
+        )  # b lies only in its mosaic; a (healthy lawn) also elsewhere
+        mosaic = scene.labels[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
         left, right = mosaic[:, :-1], mosaic[:, 1:]
         both = np.isin(left, (a, b)) & np.isin(right, (a, b))
         assert both.sum() > 200
@@ -105,7 +109,9 @@ def test_spectral_pairs_are_scattered_pixel_by_pixel(scene):
 
 
 @pytest.mark.parametrize("split_seed", [0, 1])
-def test_spectral_pairs_are_invisible_to_the_principal_components_but_not_to_the_spectrum(scene, split_seed):
+def test_spectral_pairs_are_invisible_to_the_principal_components_but_not_to_the_spectrum(
+    scene, split_seed
+):
     """The spatial branch sees 4 PCA components fitted on the training pixels: they must not separate a
     spectral pair (near chance), while the spectrum must (a linear model is perfect)."""
     split = make_split(scene, "paper", seed=split_seed)
@@ -114,10 +120,17 @@ def test_spectral_pairs_are_invisible_to_the_principal_components_but_not_to_the
     for a, b, *_ in scene.planted.spectral_pairs:
         train = split.train[np.isin(labels[split.train], (a, b))]
         test = split.test[np.isin(labels[split.test], (a, b))]
-        test = np.concatenate([test[labels[test] == a][: (labels[test] == b).sum()], test[labels[test] == b]])
-        for features, low, high in ((prep.principal_components, 0.0, 0.66), (prep.scale_spectra, 0.97, 1.0)):
+        test = np.concatenate(
+            [test[labels[test] == a][: (labels[test] == b).sum()], test[labels[test] == b]]
+        )
+        for features, low, high in (
+            (prep.principal_components, 0.0, 0.66),
+            (prep.scale_spectra, 0.97, 1.0),
+        ):
             model = LogisticRegression(max_iter=5000).fit(features(spectra[train]), labels[train])
-            accuracy = model.score(features(spectra[test]), labels[test])  # balanced test set: chance is 0.5
+            accuracy = model.score(
+                features(spectra[test]), labels[test]
+            )  # balanced test set: chance is 0.5
             assert low <= accuracy <= high, (a, b, features.__name__, accuracy)
 
 
@@ -129,8 +142,12 @@ def test_texture_pair_shares_its_spectra_but_not_its_texture(scene):
         assert (np.abs(xa.mean(axis=0) - xb.mean(axis=0)) / scene_spread).max() < 0.1
         assert np.allclose(xa.std(axis=0), xb.std(axis=0), rtol=0.05)
         quartiles = [0.25, 0.75]  # one inside each stone's mode: the medians would fall in the gap
-        assert np.allclose(np.quantile(xa, quartiles, axis=0), np.quantile(xb, quartiles, axis=0), atol=0.02)
-        fine, coarse = sorted((_horizontal_roughness(scene, a), _horizontal_roughness(scene, b)), reverse=True)
+        assert np.allclose(
+            np.quantile(xa, quartiles, axis=0), np.quantile(xb, quartiles, axis=0), atol=0.02
+        )
+        fine, coarse = sorted(
+            (_horizontal_roughness(scene, a), _horizontal_roughness(scene, b)), reverse=True
+        )
         assert fine > 3 * coarse
         # big enough for 27x27 patches to sit mostly inside each region
         for cls in (a, b):

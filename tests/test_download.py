@@ -12,10 +12,18 @@ import pooch
 import pytest
 import scipy.io
 
-from ssan import download, pavia
-from ssan.download import DownloadError, data_dir, fetch, fetch_scene_files, file_url, is_cached, local_file_note
-from ssan.scene import SceneError
-from ssan.scenes import list_scenes, load_pavia, load_scene
+from ssan.data import download, pavia
+from ssan.data.catalog import list_scenes, load_pavia, load_scene
+from ssan.data.download import (
+    DownloadError,
+    data_dir,
+    fetch,
+    fetch_scene_files,
+    file_url,
+    is_cached,
+    local_file_note,
+)
+from ssan.data.scene import SceneError
 
 
 class LocalServer:
@@ -82,7 +90,10 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.setattr(download, "RETRIES", 0)
     dead = closed_port_url()
     for key, facts in list(pavia.PAVIA_SCENES.items()):
-        files = {f: dataclasses.replace(getattr(facts, f), url=dead + getattr(facts, f).name) for f in ("cube", "gt")}
+        files = {
+            f: dataclasses.replace(getattr(facts, f), url=dead + getattr(facts, f).name)
+            for f in ("cube", "gt")
+        }
         monkeypatch.setitem(pavia.PAVIA_SCENES, key, dataclasses.replace(facts, **files))
 
 
@@ -94,7 +105,9 @@ def server(monkeypatch):
     srv.stop()
 
 
-def register(monkeypatch, cube: bytes, gt: bytes, key: str = "paviau", **facts_changes) -> pavia.PaviaScene:
+def register(
+    monkeypatch, cube: bytes, gt: bytes, key: str = "paviau", **facts_changes
+) -> pavia.PaviaScene:
     """Make the registry expect exactly these bytes for the scene's cube and gt files."""
     facts = pavia.PAVIA_SCENES[key]
     new = dataclasses.replace(
@@ -181,10 +194,15 @@ def test_wrong_hash_is_rejected_and_leaves_nothing(monkeypatch, server):
 
 def test_wrong_size_is_rejected_even_with_the_right_hash(monkeypatch, server):
     facts = register(monkeypatch, CUBE, GT)
-    monkeypatch.setitem(pavia.PAVIA_SCENES, "paviau",
-                        dataclasses.replace(facts, cube=dataclasses.replace(facts.cube, size=len(CUBE) + 1)))
+    monkeypatch.setitem(
+        pavia.PAVIA_SCENES,
+        "paviau",
+        dataclasses.replace(facts, cube=dataclasses.replace(facts.cube, size=len(CUBE) + 1)),
+    )
     server.files["PaviaU.mat"] = (CUBE, None)
-    with pytest.raises(DownloadError, match=f"received {len(CUBE):,} bytes, expected {len(CUBE) + 1:,}"):
+    with pytest.raises(
+        DownloadError, match=f"received {len(CUBE):,} bytes, expected {len(CUBE) + 1:,}"
+    ):
         fetch("PaviaU.mat")
     assert folder_files() == []
 
@@ -216,7 +234,9 @@ def test_hand_placed_files_are_used_without_network(monkeypatch, server):
     server.stop()
 
     cube, gt = fetch_scene_files("paviau")
-    assert cube.read_bytes() == CUBE and gt.read_bytes() == other  # the differing file is kept, not replaced
+    assert (
+        cube.read_bytes() == CUBE and gt.read_bytes() == other
+    )  # the differing file is kept, not replaced
     assert server.requests == []
     assert local_file_note("PaviaU.mat") is None
     note = local_file_note("PaviaU_gt.mat")
@@ -251,8 +271,15 @@ TINY_CUBE = np.arange(6 * 5 * 4, dtype=np.uint16).reshape(6, 5, 4)
 
 def tiny_facts(monkeypatch, gt=TINY_GT):
     cube_b, gt_b = mat_bytes(paviaU=TINY_CUBE), mat_bytes(paviaU_gt=gt)
-    facts = register(monkeypatch, cube_b, gt_b, shape=(6, 5, 4), class_names=("A", "B", "C"),
-                     class_colors=("#000001", "#000002", "#000003"), class_counts=(6, 6, 9))
+    facts = register(
+        monkeypatch,
+        cube_b,
+        gt_b,
+        shape=(6, 5, 4),
+        class_names=("A", "B", "C"),
+        class_colors=("#000001", "#000002", "#000003"),
+        class_counts=(6, 6, 9),
+    )
     return facts, cube_b, gt_b
 
 
@@ -260,7 +287,9 @@ def test_load_pavia_downloads_and_checks_a_good_scene(monkeypatch, server):
     facts, cube_b, gt_b = tiny_facts(monkeypatch)
     server.files.update({"PaviaU.mat": (cube_b, None), "PaviaU_gt.mat": (gt_b, None)})
     scene = load_scene("PaviaU")
-    assert scene.name == "paviau" and scene.cube.shape == (6, 5, 4) and scene.cube.dtype == np.float32
+    assert (
+        scene.name == "paviau" and scene.cube.shape == (6, 5, 4) and scene.cube.dtype == np.float32
+    )
     assert scene.class_names == ("A", "B", "C") and scene.class_colors == facts.class_colors
     assert scene.class_counts().tolist() == [6, 6, 9]
     assert scene.wavelengths_estimated and scene.wavelengths[0] == 430.0
@@ -295,7 +324,9 @@ def test_load_pavia_names_a_file_without_the_expected_variable(monkeypatch):
     data_dir().mkdir(parents=True)
     (data_dir() / "PaviaU.mat").write_bytes(mat_bytes(cube=TINY_CUBE))
     (data_dir() / "PaviaU_gt.mat").write_bytes(gt_b)
-    with pytest.raises(SceneError, match=r"no variable named 'paviaU'.*cube \(6x5x4 uint16\).*not the canonical"):
+    with pytest.raises(
+        SceneError, match=r"no variable named 'paviaU'.*cube \(6x5x4 uint16\).*not the canonical"
+    ):
         load_pavia("paviau")
 
 
@@ -321,7 +352,7 @@ def test_load_scene_builds_the_demo_lazily(monkeypatch):
     import types
 
     made = {}
-    fake = types.ModuleType("ssan.demo")
+    fake = types.ModuleType("ssan.data.demo")
     fake.make_demo_scene = lambda seed=0: made.setdefault("seed", seed)
-    monkeypatch.setitem(sys.modules, "ssan.demo", fake)
+    monkeypatch.setitem(sys.modules, "ssan.data.demo", fake)
     assert load_scene("demo", seed=7) == 7 and made == {"seed": 7}

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from ssan import download, pavia
-from ssan.download import DownloadError, data_dir, fetch
+from ssan.data import download, pavia
+from ssan.data.download import DownloadError, data_dir, fetch
 
 ROOT = Path(__file__).resolve().parents[1]
-BODY = bytes(range(256)) * 40   # 10,240 bytes
+BODY = bytes(range(256)) * 40  # 10,240 bytes
 
 
 class TricklingServer:
@@ -76,7 +76,7 @@ def trickle(monkeypatch, tmp_path):
 
 
 def test_a_trickling_server_meets_the_overall_deadline(trickle, monkeypatch):
-    monkeypatch.setattr(download, "TIMEOUT_S", 1)            # each read gets a byte well within 1 s
+    monkeypatch.setattr(download, "TIMEOUT_S", 1)  # each read gets a byte well within 1 s
     monkeypatch.setattr(download, "MIN_BYTES_PER_S", 10_000)  # so 10,240 bytes may take 1 + 1.02 s
     outcome: list = []
 
@@ -93,7 +93,10 @@ def test_a_trickling_server_meets_the_overall_deadline(trickle, monkeypatch):
     assert not worker.is_alive(), "the download was not stopped by an overall deadline"
     assert time.monotonic() - started < 15
     message = str(outcome[0])
-    assert "did not arrive within 2 s (10,240 bytes at the slowest allowed average of 10 kB/s, plus 1 s to connect)" in message
+    assert (
+        "did not arrive within 2 s (10,240 bytes at the slowest allowed average of 10 kB/s, plus 1 s to connect)"
+        in message
+    )
     assert "too slow or stalled" in message and "\n" not in message
     assert list(data_dir().iterdir()) == []
 
@@ -112,7 +115,8 @@ def test_stale_temporaries_are_removed_by_the_next_download(trickle, monkeypatch
 
 CHILD = """
 import dataclasses, sys
-from ssan import cli, pavia
+from ssan import cli
+from ssan.data import pavia
 facts = pavia.PAVIA_SCENES["paviau"]
 pavia.PAVIA_SCENES["paviau"] = dataclasses.replace(facts, gt=dataclasses.replace(facts.gt, size={size}, sha256="{sha}"))
 sys.exit(cli.main(["data", "fetch", "paviau"]))
@@ -123,14 +127,22 @@ def fetch_in_child_then_signal(trickle, tmp_path, signum: int) -> subprocess.Com
     """Start `ssan data fetch` against the trickling server, wait until its temporary file exists, signal it."""
     folder = tmp_path / "data"
     env = {**os.environ, "SSAN_DATA_DIR": str(folder), "SSAN_DATA_URL": trickle.url}
-    child = subprocess.Popen([sys.executable, "-c", CHILD.format(size=len(BODY), sha=hashlib.sha256(BODY).hexdigest())],
-                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD.format(size=len(BODY), sha=hashlib.sha256(BODY).hexdigest())],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         end = time.monotonic() + 60
         while not (folder.is_dir() and any(p.name.startswith("tmp") for p in folder.iterdir())):
-            assert child.poll() is None and time.monotonic() < end, child.stderr.read() if child.poll() else "slow"
+            assert child.poll() is None and time.monotonic() < end, (
+                child.stderr.read() if child.poll() else "slow"
+            )
             time.sleep(0.05)
-        time.sleep(0.5)   # well into the transfer
+        time.sleep(0.5)  # well into the transfer
         child.send_signal(signum)
         out, err = child.communicate(timeout=30)
     finally:

@@ -8,28 +8,55 @@ import pytest
 import torch
 from torch import Tensor
 
-from ssan.explain import (DECIDERS, ExplainError, branch_decision, explain_model, pixel_batch, rank_correlation,
-                          require_explainable, seed_stability, training_baseline)
+from ssan.data.preprocess import fit_preprocessing
+from ssan.data.scene import PlantedTruth, Scene, rosis_wavelengths
+from ssan.explain import (
+    DECIDERS,
+    ExplainError,
+    branch_decision,
+    explain_model,
+    pixel_batch,
+    rank_correlation,
+    require_explainable,
+    seed_stability,
+    training_baseline,
+)
 from ssan.explain.forwards import spatial_forward, spectral_forward
-from ssan.fitted import FittedModel, SceneIdentity
 from ssan.models import PixelNetwork, build_network, get_preset
-from ssan.preprocess import fit_preprocessing
-from ssan.scene import PlantedTruth, Scene, rosis_wavelengths
+from ssan.models.fitted import FittedModel, SceneIdentity
 
-N_BANDS, EVIDENCE = 12, (4, 7)          # class 2 differs from class 1 only in bands 4-6
-PRESET = get_preset("quick", patch_size=7, rnn_hidden=4, fc_hidden=8, fusion_dim=8, fusion_hidden=8,
-                    conv_channels=(2, 4))
+N_BANDS, EVIDENCE = 12, (4, 7)  # class 2 differs from class 1 only in bands 4-6
+PRESET = get_preset(
+    "quick",
+    patch_size=7,
+    rnn_hidden=4,
+    fc_hidden=8,
+    fusion_dim=8,
+    fusion_hidden=8,
+    conv_channels=(2, 4),
+)
 
 
 def known_scene(shape=(40, 30), seed=0) -> Scene:
     """Two classes in vertical halves; the same noise everywhere except +1 in the evidence bands for class 2."""
     rng = np.random.default_rng(seed)
-    labels = np.where(np.arange(shape[1])[None, :] < shape[1] // 2, 1, 2).repeat(shape[0], axis=0).astype(np.int32)
+    labels = (
+        np.where(np.arange(shape[1])[None, :] < shape[1] // 2, 1, 2)
+        .repeat(shape[0], axis=0)
+        .astype(np.int32)
+    )
     cube = rng.random((*shape, N_BANDS)).astype(np.float32)
-    cube[..., EVIDENCE[0]:EVIDENCE[1]] += (labels == 2)[..., None]
+    cube[..., EVIDENCE[0] : EVIDENCE[1]] += (labels == 2)[..., None]
     planted = PlantedTruth(spectral_pairs=((1, 2, *EVIDENCE),), texture_pairs=())
-    return Scene("known", cube, labels, ("Class 1", "Class 2"), rosis_wavelengths(N_BANDS), source="test scene",
-                 planted=planted)
+    return Scene(
+        "known",
+        cube,
+        labels,
+        ("Class 1", "Class 2"),
+        rosis_wavelengths(N_BANDS),
+        source="test scene",
+        planted=planted,
+    )
 
 
 class ReadsEvidenceBands(PixelNetwork):
@@ -42,23 +69,32 @@ class ReadsEvidenceBands(PixelNetwork):
         super().__init__(N_BANDS, 2, PRESET)
         self.threshold = threshold
         alpha = torch.full((N_BANDS,), 0.1 / (N_BANDS - 3))
-        alpha[EVIDENCE[0]:EVIDENCE[1]] = 0.3
+        alpha[EVIDENCE[0] : EVIDENCE[1]] = 0.3
         self.register_buffer("alpha", alpha)
         self.weight = torch.nn.Parameter(torch.tensor(4.0))
 
     def forward(self, spectra: Tensor, patches: Tensor, return_attention: bool = False):
-        z = self.weight * (spectra[:, EVIDENCE[0]:EVIDENCE[1]].sum(dim=1) - self.threshold)
+        z = self.weight * (spectra[:, EVIDENCE[0] : EVIDENCE[1]].sum(dim=1) - self.threshold)
         logits = torch.stack([-z, z], dim=1)
         return self._result(logits, self.alpha.expand(len(spectra), -1), None, return_attention)
 
 
-def fitted_for(scene: Scene, network, name: str = "arnn", seed: int = 0, train_share: float = 0.3) -> FittedModel:
+def fitted_for(
+    scene: Scene, network, name: str = "arnn", seed: int = 0, train_share: float = 0.3
+) -> FittedModel:
     rng = np.random.default_rng(0)
     labelled = scene.labelled_pixels()
     train = np.sort(rng.choice(labelled, int(train_share * labelled.size), replace=False))
     prep = fit_preprocessing(scene.cube, train, PRESET.n_components)
-    return FittedModel(name, PRESET, prep, SceneIdentity.of(scene), {"train": train.tolist(), "val": [],
-                       "protocol": "fraction:0.3", "seed": 0}, seed, network=network)
+    return FittedModel(
+        name,
+        PRESET,
+        prep,
+        SceneIdentity.of(scene),
+        {"train": train.tolist(), "val": [], "protocol": "fraction:0.3", "seed": 0},
+        seed,
+        network=network,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +106,11 @@ def scene() -> Scene:
 def known(scene) -> FittedModel:
     fitted = fitted_for(scene, None)
     # the threshold halfway between the classes' scaled evidence sums
-    spectra = fitted.sampler(scene).spectra(scene.labelled_pixels())[:, EVIDENCE[0]:EVIDENCE[1]].sum(axis=1)
+    spectra = (
+        fitted.sampler(scene)
+        .spectra(scene.labelled_pixels())[:, EVIDENCE[0] : EVIDENCE[1]]
+        .sum(axis=1)
+    )
     labels = scene.labels.ravel()[scene.labelled_pixels()]
     threshold = float((spectra[labels == 1].mean() + spectra[labels == 2].mean()) / 2)
     fitted.network = ReadsEvidenceBands(threshold).eval()
@@ -89,10 +129,14 @@ def test_the_hand_built_network_is_right(explained):
 def test_deleting_by_attention_falls_faster_than_random_and_reversed(explained):
     curves = explained.curves["spectral"]
     assert curves.counts[0] == 0 and curves.counts[-1] == N_BANDS
-    attention, random, reversed_ = (curves.area(r) for r in ("attention", "random", "reversed attention"))
+    attention, random, reversed_ = (
+        curves.area(r) for r in ("attention", "random", "reversed attention")
+    )
     assert attention.high < random.low
     assert random.mean < reversed_.mean
-    assert curves.accuracy("attention")[int(np.searchsorted(curves.counts, 3))] < 0.7   # three bands gone: chance
+    assert (
+        curves.accuracy("attention")[int(np.searchsorted(curves.counts, 3))] < 0.7
+    )  # three bands gone: chance
     verdict = explained.faithfulness()["spectral"]
     assert verdict.faster_than_random is True
     assert "falls faster than random" in explained.verdict()[0]
@@ -100,10 +144,12 @@ def test_deleting_by_attention_falls_faster_than_random_and_reversed(explained):
 
 def test_integrated_gradients_puts_its_mass_on_the_evidence_bands(explained):
     ig = np.abs(explained.attributions.spectral["ig"])
-    inside = ig[:, EVIDENCE[0]:EVIDENCE[1]].sum(axis=1)
+    inside = ig[:, EVIDENCE[0] : EVIDENCE[1]].sum(axis=1)
     assert np.all(inside >= 0.999 * ig.sum(axis=1))
     occlusion = explained.attributions.spectral["occlusion"]
-    assert np.all(np.argmax(occlusion, axis=1) >= EVIDENCE[0] - 2)   # a window overlapping the evidence wins
+    assert np.all(
+        np.argmax(occlusion, axis=1) >= EVIDENCE[0] - 2
+    )  # a window overlapping the evidence wins
 
 
 def test_planted_precision_is_one_for_attention_and_integrated_gradients(explained):
@@ -118,7 +164,9 @@ def test_agreement_and_report(explained):
     summary = explained.to_dict()
     assert summary["faithfulness"]["spectral"]["faster_than_random"] is True
     assert "branches" not in summary and any("one branch" in n for n in summary["notes"])
-    assert "spatial" not in explained.curves and any("no spatial attention" in n for n in explained.notes)
+    assert "spatial" not in explained.curves and any(
+        "no spatial attention" in n for n in explained.notes
+    )
 
 
 def test_rank_correlation_is_spearman():
@@ -152,15 +200,21 @@ def ssan_reading_only(scene: Scene, used: str) -> FittedModel:
     fitted = random_ssan(scene)
     net = fitted.network
     sampler = fitted.sampler(scene)
-    inputs = sampler.spectra(scene.labelled_pixels()) if used == "spectral" else sampler.patches(scene.labelled_pixels())
-    half = 0 if used == "spectral" else net.fusion.shared.out_features   # the fused vector is [spectral | spatial]
+    inputs = (
+        sampler.spectra(scene.labelled_pixels())
+        if used == "spectral"
+        else sampler.patches(scene.labelled_pixels())
+    )
+    half = (
+        0 if used == "spectral" else net.fusion.shared.out_features
+    )  # the fused vector is [spectral | spatial]
     with torch.no_grad():
         scores = getattr(net, used)(torch.from_numpy(inputs))[0]
         middle = torch.median(scores[:, 0] - scores[:, 1])
         for layer in (net.fusion.shared, net.fusion.fc, net.fusion.out):
             layer.weight.zero_(), layer.bias.zero_()
-        net.fusion.shared.weight[0] = torch.tensor([1.0, -1.0])    # relu(s0 - s1 - median)
-        net.fusion.shared.weight[1] = torch.tensor([-1.0, 1.0])    # relu(s1 - s0 + median)
+        net.fusion.shared.weight[0] = torch.tensor([1.0, -1.0])  # relu(s0 - s1 - median)
+        net.fusion.shared.weight[1] = torch.tensor([-1.0, 1.0])  # relu(s1 - s0 + median)
         net.fusion.shared.bias[:2] = torch.stack([-middle, middle])
         net.fusion.fc.weight[0, half] = net.fusion.fc.weight[1, half + 1] = 1.0
         net.fusion.out.weight[0, 0] = net.fusion.out.weight[1, 1] = 1.0
@@ -175,7 +229,9 @@ def test_a_network_that_ignores_one_branch_is_decided_by_the_other(scene, ignore
     assert counts[DECIDERS.index(ignored)] == 0 and counts[DECIDERS.index("both")] == 0
     assert counts[DECIDERS.index(decider)] > 0.3 * decision.pixels.size
     assert decision.as_map(scene.shape).shape == scene.shape
-    assert np.nansum(decision.shares(scene.labels.ravel()[decision.pixels], 2), axis=1) == pytest.approx([1, 1])
+    assert np.nansum(
+        decision.shares(scene.labels.ravel()[decision.pixels], 2), axis=1
+    ) == pytest.approx([1, 1])
 
 
 def test_held_forwards_give_the_full_networks_logits(scene):
@@ -183,16 +239,24 @@ def test_held_forwards_give_the_full_networks_logits(scene):
     batch = pixel_batch(fitted, fitted.sampler(scene), scene, scene.labelled_pixels()[:20])
     with torch.no_grad():
         full = fitted.network(batch.spectra, batch.patches)
-        assert torch.allclose(spectral_forward(fitted.network, batch)(batch.spectra), full, atol=1e-5)
-        assert torch.allclose(spatial_forward(fitted.network, batch)(batch.patches), full, atol=1e-5)
+        assert torch.allclose(
+            spectral_forward(fitted.network, batch)(batch.spectra), full, atol=1e-5
+        )
+        assert torch.allclose(
+            spatial_forward(fitted.network, batch)(batch.patches), full, atol=1e-5
+        )
 
 
 def test_ssan_gets_both_tests_and_branch_shares(scene):
     explanation = explain_model(random_ssan(scene), scene, n_pixels=30, steps=4, n_random=2)
     assert set(explanation.curves) == {"spectral", "spatial"}
     spatial = explanation.curves["spatial"]
-    assert spatial.total == PRESET.patch_size ** 2 and "distance from centre" in spatial.rankings
-    assert explanation.attributions.spatial["ig"].shape == (30, PRESET.patch_size, PRESET.patch_size)
+    assert spatial.total == PRESET.patch_size**2 and "distance from centre" in spatial.rankings
+    assert explanation.attributions.spatial["ig"].shape == (
+        30,
+        PRESET.patch_size,
+        PRESET.patch_size,
+    )
     assert len(explanation.verdict()) == 2 and explanation.branches is not None
 
 
@@ -201,7 +265,10 @@ def test_seed_stability_of_one_network_with_itself_is_perfect(scene):
     b = fitted_for(scene, a.network, "ssan", seed=1)
     pairs = seed_stability([a, b], scene, scene.labelled_pixels()[:50])
     assert pairs[0].seeds == (0, 1) and pairs[0].accuracy_difference == 0.0
-    assert np.allclose(pairs[0].pixel_correlation, 1.0) and not pairs[0].accuracy_agrees_attention_does_not
+    assert (
+        np.allclose(pairs[0].pixel_correlation, 1.0)
+        and not pairs[0].accuracy_agrees_attention_does_not
+    )
     # two untrained SSANs (seeds 0 and 3) both score 40% here, while their α are unrelated: the case to show
     pair = seed_stability([a, random_ssan(scene, seed=3)], scene, scene.labelled_pixels()[:50])[0]
     assert pair.accuracy_difference == 0.0 and pair.median_pixel_correlation < 0.5
@@ -223,10 +290,13 @@ def test_seed_stability_refuses_other_settings(scene):
 # --------------------------------------------------------------------------- models that cannot be tested
 
 
-@pytest.mark.parametrize("name, message", [
-    ("rnn", "RNN has no attention: its spectral BiGRU pools without weights"),
-    ("cnn", "CNN has no attention: its spatial CNN pools without weights"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("rnn", "RNN has no attention: its spectral BiGRU pools without weights"),
+        ("cnn", "CNN has no attention: its spatial CNN pools without weights"),
+    ],
+)
 def test_networks_without_attention_get_a_clear_message(scene, name, message):
     fitted = fitted_for(scene, build_network(name, N_BANDS, 2, PRESET), name)
     with pytest.raises(ExplainError, match=message):
@@ -236,7 +306,9 @@ def test_networks_without_attention_get_a_clear_message(scene, name, message):
 @pytest.mark.parametrize("name", ["knn", "svm"])
 def test_classical_models_are_refused_with_the_reason(scene, name):
     fitted = fitted_for(scene, None, name)
-    with pytest.raises(ExplainError, match=f"{name.upper()} is refused: .*neither attention .* nor gradients"):
+    with pytest.raises(
+        ExplainError, match=f"{name.upper()} is refused: .*neither attention .* nor gradients"
+    ):
         require_explainable(fitted)
 
 
@@ -252,27 +324,54 @@ def test_acnn_gets_the_spatial_tests_only(scene):
 
 def test_every_figure_names_model_split_and_pixels(scene):
     from ssan.explain import explain_pixels
-    from ssan.explain.figures import (agreement_figure, branch_map_figure, branch_shares_figure, deletion_figure,
-                                      pixel_bands_figure, pixel_patch_figure)
+    from ui.explain_figures import (
+        agreement_figure,
+        branch_map_figure,
+        branch_shares_figure,
+        deletion_figure,
+        pixel_bands_figure,
+        pixel_patch_figure,
+    )
 
     fitted = random_ssan(scene)
     explanation = explain_model(fitted, scene, n_pixels=24, steps=3, n_random=1)
     provenance = explanation.provenance
-    assert "SSAN (quick, training seed 0) on known, fraction:0.3 split (seed 0); 24 held-out pixels" in provenance
+    assert (
+        "SSAN (quick, training seed 0) on known, fraction:0.3 split (seed 0); 24 held-out pixels"
+        in provenance
+    )
     batch, attributions = explain_pixels(fitted, scene, scene.labelled_pixels()[:1])
     figures = [
-        pixel_bands_figure(scene.wavelengths, batch.alpha[0], {m: a[0] for m, a in attributions.spectral.items()},
-                           provenance, scene.planted.band_mask(N_BANDS)),
-        pixel_patch_figure(batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()}, provenance),
+        pixel_bands_figure(
+            scene.wavelengths,
+            batch.alpha[0],
+            {m: a[0] for m, a in attributions.spectral.items()},
+            provenance,
+            scene.planted.band_mask(N_BANDS),
+        ),
+        pixel_patch_figure(
+            batch.mask[0], {m: a[0] for m, a in attributions.spatial.items()}, provenance
+        ),
         deletion_figure(explanation.curves["spectral"], provenance),
         deletion_figure(explanation.curves["spatial"], provenance),
         branch_map_figure(explanation.branches.as_map(scene.shape), provenance),
-        branch_shares_figure(explanation.branches.shares(explanation.batch.labels, 2), scene.class_names, provenance),
-        agreement_figure(explanation.agreement_by_class("spectral", "ig"), scene.class_names, "ig", "spectral",
-                         provenance),
+        branch_shares_figure(
+            explanation.branches.shares(explanation.batch.labels, 2), scene.class_names, provenance
+        ),
+        agreement_figure(
+            explanation.agreement_by_class("spectral", "ig"),
+            scene.class_names,
+            "ig",
+            "spectral",
+            provenance,
+        ),
     ]
     for figure in figures:
         assert provenance in figure.layout.title.text
     bands = figures[0]
-    assert max(abs(v) for v in bands.data[-1].y) == pytest.approx(1.0)   # each curve scaled to its own maximum
-    assert [t.name for t in figures[2].data if t.showlegend is not False][0].startswith("attention (area ")
+    assert max(abs(v) for v in bands.data[-1].y) == pytest.approx(
+        1.0
+    )  # each curve scaled to its own maximum
+    assert [t.name for t in figures[2].data if t.showlegend is not False][0].startswith(
+        "attention (area "
+    )

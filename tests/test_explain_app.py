@@ -12,8 +12,8 @@ import scipy.io
 from sklearn.neighbors import KNeighborsClassifier
 from streamlit.testing.v1 import AppTest
 
-from ssan.checkpoints import load_checkpoint, save_checkpoint
 from ssan.models import build_network
+from ssan.models.checkpoints import load_checkpoint, save_checkpoint
 from tests.test_app import ASSET, ROOT, SCENE, TIMEOUT, chart, click, texts
 
 PAGE = "pages/5_Does_attention_explain.py"
@@ -56,19 +56,30 @@ def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
     assert "Attention is not Explanation" in body and "NAACL 2019" in body
     assert "Attention is not not Explanation" in body and "EMNLP 2019" in body
     bands = chart(at, "explain_bands")
-    assert {t["name"] for t in bands["data"]} >= {"attention α", "Integrated Gradients", "Occlusion"}
+    assert {t["name"] for t in bands["data"]} >= {
+        "attention α",
+        "Integrated Gradients",
+        "Occlusion",
+    }
     assert "SSAN (quick, training seed" in bands["layout"]["title"]["text"]
-    assert [a["text"] for a in chart(at, "explain_patch")["layout"]["annotations"]][0] == "Spatial mask"
-    assert chart(at, "branch_map")["data"][0]["type"] == "image"   # drawn whether or not the test has finished
+    assert [a["text"] for a in chart(at, "explain_patch")["layout"]["annotations"]][
+        0
+    ] == "Spatial mask"
+    assert (
+        chart(at, "branch_map")["data"][0]["type"] == "image"
+    )  # drawn whether or not the test has finished
     at = wait_for_results(at)
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict.**")]
     assert len(verdicts) == 2 and f"on {PIXELS} held-out pixels" in verdicts[0]
     spectral = chart(at, "deletion_spectral")
     assert f"{PIXELS} held-out pixels drawn with seed 0" in spectral["layout"]["title"]["text"]
     assert any(t["name"].startswith("random (mean of draws)") for t in spectral["data"])
-    assert any(t["name"].startswith("distance from the centre") for t in chart(at, "deletion_spatial")["data"])
+    assert any(
+        t["name"].startswith("distance from the centre")
+        for t in chart(at, "deletion_spatial")["data"]
+    )
     assert "all " in chart(at, "branch_map")["layout"]["title"]["text"]
-    assert len(at.dataframe) >= 3   # two area tables and the planted-band table
+    assert len(at.dataframe) >= 3  # two area tables and the planted-band table
 
 
 def test_a_click_moves_the_explained_pixel():
@@ -79,7 +90,9 @@ def test_a_click_moves_the_explained_pixel():
 
 def test_seed_stability_with_a_second_checkpoint(runs_dir):
     other = load_checkpoint(ASSET)
-    other.seed += 1    # the same weights under another seed: α agrees perfectly, which the table must show
+    other.seed += (
+        1  # the same weights under another seed: α agrees perfectly, which the table must show
+    )
     save_checkpoint(other, runs_dir / "demo" / "second-seed")
     at = explain_page()
     table = at.dataframe[-1].value
@@ -87,12 +100,14 @@ def test_seed_stability_with_a_second_checkpoint(runs_dir):
     assert table["median per-pixel Spearman of α"].iloc[0] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("name, message", [("rnn", "RNN has no attention"), ("knn", "KNN is refused")])
+@pytest.mark.parametrize(
+    "name, message", [("rnn", "RNN has no attention"), ("knn", "KNN is refused")]
+)
 def test_untestable_models_get_a_message(runs_dir, name, message):
     fitted = load_checkpoint(ASSET)
     fitted.model_name = name
     if name == "knn":
-        n = len(fitted.split["train"])   # a checkpoint's KNN keeps one spectrum per training pixel
+        n = len(fitted.split["train"])  # a checkpoint's KNN keeps one spectrum per training pixel
         spectra = np.random.default_rng(0).random((n, 103)).astype(np.float32)
         labels = np.resize(np.arange(1, 13), n).astype(np.int64)
         fitted.network, fitted.training_set = None, (spectra, labels)
@@ -110,7 +125,10 @@ def test_untestable_models_get_a_message(runs_dir, name, message):
 def test_a_scene_without_a_model_says_what_to_do(tmp_path):
     cube = tmp_path / "small.mat"
     labels = np.repeat(np.arange(1, 3), 10)[None, :].repeat(20, axis=0).astype(np.uint8)
-    scipy.io.savemat(cube, {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels})
+    scipy.io.savemat(
+        cube,
+        {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels},
+    )
     at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
     at.radio(key="w_scene_choice").set_value("file").run()
     at.text_input(key="w_scene_path").set_value(str(cube)).run()

@@ -18,13 +18,13 @@ import pytest
 import scipy.io
 import torch
 
-from ssan.checkpoints import load_checkpoint, save_checkpoint
 from ssan.cli import main
+from ssan.data.catalog import load_scene
+from ssan.data.splits import make_split
 from ssan.explain import explain_model
 from ssan.models import build_network
-from ssan.scenes import load_scene
-from ssan.splits import make_split
-from ssan.train import train
+from ssan.models.checkpoints import load_checkpoint, save_checkpoint
+from ssan.training.trainer import train
 from tests.test_explain import N_BANDS, PRESET, fitted_for, known_scene, random_ssan
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
@@ -34,9 +34,11 @@ ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 # to -0.106); spatial -0.107 (-0.133 to -0.085); attention precision@k in the planted bands: meadow pair 0.34
 # (53 pixels), teal roof pair 0.30 (9 pixels), chance 0.10 and 0.12; which branch decided (500 pixels): the
 # healthy meadow 96% spectral, the fine plaza 100% spatial.
-DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM = -0.05   # upper end of the interval must stay below this (measured -0.106)
-DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM = -0.04    # the mean difference (measured -0.107)
-DEMO_PLANTED_MIN_ATTENTION_PRECISION = 0.20        # both pairs, chance 0.10-0.12 (measured 0.34 and 0.30)
+DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM = (
+    -0.05
+)  # upper end of the interval must stay below this (measured -0.106)
+DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM = -0.04  # the mean difference (measured -0.107)
+DEMO_PLANTED_MIN_ATTENTION_PRECISION = 0.20  # both pairs, chance 0.10-0.12 (measured 0.34 and 0.30)
 DEMO_PIXELS = 200
 
 
@@ -54,18 +56,30 @@ def no_downloads(tmp_path, monkeypatch):
 
 
 def test_explain_prints_every_part_and_ends_with_json():
-    code, out, err = run(["explain", "--checkpoint", str(ASSET), "--pixels", "30", "--steps", "4", "--json"])
+    code, out, err = run(
+        ["explain", "--checkpoint", str(ASSET), "--pixels", "30", "--steps", "4", "--json"]
+    )
     assert code == 0, err
-    for heading in ("spectral deletion (103 bands, the patch left as it is)", "spatial deletion (729 neighbours",
-                    "spectral agreement", "planted bands", "which branch decided", "verdict:"):
+    for heading in (
+        "spectral deletion (103 bands, the patch left as it is)",
+        "spatial deletion (729 neighbours",
+        "spectral agreement",
+        "planted bands",
+        "which branch decided",
+        "verdict:",
+    ):
         assert heading in out
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["n_pixels"] == 30 and summary["model"] == "ssan"
     assert set(summary["deletion"]) == {"spectral", "spatial"}
-    assert {"attention", "random", "ig", "ixg", "occlusion"} <= set(summary["deletion"]["spectral"]["curves"])
+    assert {"attention", "random", "ig", "ixg", "occlusion"} <= set(
+        summary["deletion"]["spectral"]["curves"]
+    )
     assert "distance from centre" in summary["deletion"]["spatial"]["curves"]
     assert sum(summary["branches"]["overall"].values()) == pytest.approx(1.0)
-    assert summary["verdict"][0].startswith("Deleting the bands that SSAN's α ranks highest, on 30 held-out pixels")
+    assert summary["verdict"][0].startswith(
+        "Deleting the bands that SSAN's α ranks highest, on 30 held-out pixels"
+    )
 
 
 def test_explain_with_two_seeds_reports_stability(tmp_path):
@@ -76,14 +90,18 @@ def test_explain_with_two_seeds_reports_stability(tmp_path):
         paths += ["--checkpoint", str(save_checkpoint(fitted, tmp_path / f"seed{seed}"))]
     mat = tmp_path / "known.mat"
     scipy.io.savemat(mat, {"cube": scene.cube, "gt": scene.labels})
-    code, out, err = run(["explain", *paths, "--scene", str(mat), "--pixels", "20", "--steps", "3", "--json"])
+    code, out, err = run(
+        ["explain", *paths, "--scene", str(mat), "--pixels", "20", "--steps", "3", "--json"]
+    )
     assert code == 0, err
     assert "seed stability of α" in out
     stability = json.loads(out.strip().splitlines()[-1])["stability"]
     assert stability[0]["seeds"] == [0, 1] and len(stability[0]["class_correlation"]) == 2
 
 
-@pytest.mark.parametrize("name, expected", [("rnn", "RNN has no attention"), ("knn", "KNN is refused")])
+@pytest.mark.parametrize(
+    "name, expected", [("rnn", "RNN has no attention"), ("knn", "KNN is refused")]
+)
 def test_explain_refuses_untestable_models_in_one_line(tmp_path, name, expected):
     scene = known_scene()
     if name == "knn":
@@ -105,5 +123,7 @@ def test_demo_checkpoint_attention_is_faithful_as_measured():
     assert faith["spectral"].versus_random.high < DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM
     assert faith["spatial"].versus_random.mean < DEMO_SPATIAL_MAX_ATTENTION_MINUS_RANDOM
     attention = [p for p in explanation.planted if p.ranking == "attention"]
-    assert len(attention) == 2 and all(p.precision >= DEMO_PLANTED_MIN_ATTENTION_PRECISION for p in attention)
+    assert len(attention) == 2 and all(
+        p.precision >= DEMO_PLANTED_MIN_ATTENTION_PRECISION for p in attention
+    )
     assert np.isfinite(explanation.agreement["spectral"]["ig"]).mean() > 0.9

@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from ssan import figures as F
-from ssan.imaging import (
+from ssan.data.scene import PALETTE, SceneError
+from ssan.render.imaging import (
     band_for_wavelength,
     blend,
     colorize_labels,
@@ -19,7 +19,7 @@ from ssan.imaging import (
     pixel_from_click,
     pixel_from_selection,
 )
-from ssan.scene import PALETTE, SceneError
+from ui import figures as F
 
 NAMES = ("Asphalt", "Meadows", "Gravel")
 COLORS = PALETTE[:3]
@@ -70,7 +70,9 @@ def test_false_colour_saturates_outside_the_percentiles() -> None:
 
 def test_false_colour_rejects_bad_stretch() -> None:
     with pytest.raises(SceneError, match="stretch"):
-        false_colour(np.zeros((2, 2, 3), np.float32), np.array([470.0, 550.0, 640.0]), stretch=(90.0, 10.0))
+        false_colour(
+            np.zeros((2, 2, 3), np.float32), np.array([470.0, 550.0, 640.0]), stretch=(90.0, 10.0)
+        )
 
 
 def test_colorize_labels_maps_classes_and_background() -> None:
@@ -115,18 +117,35 @@ def test_grid_axes_step_one_and_centred_blocks() -> None:
 
 
 def test_pixel_from_selection_forms() -> None:
-    state = {"selection": {"points": [{"x": 3, "y": 4, "point_index": 99}], "point_indices": [99],
-                           "box": [], "lasso": []}}
+    state = {
+        "selection": {
+            "points": [{"x": 3, "y": 4, "point_index": 99}],
+            "point_indices": [99],
+            "box": [],
+            "lasso": [],
+        }
+    }
     assert pixel_from_selection(state, (10, 10)) == (4, 3)
     assert pixel_from_selection(state["selection"], (10, 10)) == (4, 3)
     assert pixel_from_selection({"points": [{"x": 2.6, "y": 0.2}]}, (10, 10)) == (0, 3)
 
 
-@pytest.mark.parametrize("bad", [
-    None, {}, {"selection": {}}, {"selection": {"points": []}}, {"points": [{}]},
-    {"points": ["x"]}, {"points": [{"x": "a", "y": 1}]}, {"points": [{"x": float("nan"), "y": 1}]},
-    {"points": [{"point_index": 10_000}]}, [], "selection",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        {},
+        {"selection": {}},
+        {"selection": {"points": []}},
+        {"points": [{}]},
+        {"points": ["x"]},
+        {"points": [{"x": "a", "y": 1}]},
+        {"points": [{"x": float("nan"), "y": 1}]},
+        {"points": [{"point_index": 10_000}]},
+        [],
+        "selection",
+    ],
+)
 def test_pixel_from_selection_nothing_selected_or_malformed(bad: object) -> None:
     assert pixel_from_selection(bad, (10, 10)) is None
 
@@ -139,16 +158,25 @@ def test_pixel_from_selection_point_index_follows_the_figure_grid() -> None:
     shape, step = (7, 11), 3
     grid = F.clickable_image(_rgb(*shape), grid_step=step).data[F.GRID_TRACE]
     for k in range(len(grid.x)):
-        assert pixel_from_selection({"points": [{"point_index": k}]}, shape, step) == (grid.y[k], grid.x[k])
+        assert pixel_from_selection({"points": [{"point_index": k}]}, shape, step) == (
+            grid.y[k],
+            grid.x[k],
+        )
     # With coordinates present they win: they are the grid point's pixel.
-    assert pixel_from_selection({"points": [{"x": 4, "y": 1, "point_index": 0}]}, shape, step) == (1, 4)
+    assert pixel_from_selection({"points": [{"x": 4, "y": 1, "point_index": 0}]}, shape, step) == (
+        1,
+        4,
+    )
 
 
 def test_pixel_from_click_scales_displayed_pixels() -> None:
     click = {"x": 55, "y": 35, "width": 300, "height": 200, "unix_time": 1}
     assert pixel_from_click(click, (100, 150)) == (17, 27)
     assert pixel_from_click({"x": 55, "y": 35}, (100, 150), 300, 200) == (17, 27)
-    assert pixel_from_click({"x": 300, "y": 200, "width": 300, "height": 200}, (100, 150)) == (99, 149)
+    assert pixel_from_click({"x": 300, "y": 200, "width": 300, "height": 200}, (100, 150)) == (
+        99,
+        149,
+    )
     assert pixel_from_click(None, (100, 150)) is None
     assert pixel_from_click({"x": 1, "y": 1, "width": 0, "height": 200}, (100, 150)) is None
 
@@ -193,7 +221,10 @@ def test_grid_step_for() -> None:
 
 
 def test_spectrum_figure_with_attention_and_planted_bands() -> None:
-    spectra = [("pixel (1, 2)", np.linspace(0, 1, 12), "#1f77b4"), ("pin 1", np.ones(12), "#ff4b4b")]
+    spectra = [
+        ("pixel (1, 2)", np.linspace(0, 1, 12), "#1f77b4"),
+        ("pin 1", np.ones(12), "#ff4b4b"),
+    ]
     planted = np.zeros(12, bool)
     planted[3:5] = True
     planted[9] = True
@@ -216,18 +247,24 @@ def test_spectrum_figure_gives_attention_a_larger_share_of_a_shorter_figure() ->
     the spectrum larger), and the figure its own height."""
     spectra = [("a", np.ones(12), "#1f77b4")]
     default = F.spectrum_figure(WL, spectra, attention=np.full(12, 1 / 12))
-    short = F.spectrum_figure(WL, spectra, attention=np.full(12, 1 / 12), height=320, attention_share=0.55)
+    short = F.spectrum_figure(
+        WL, spectra, attention=np.full(12, 1 / 12), height=320, attention_share=0.55
+    )
 
     def share(fig):
         low, high = fig.layout.yaxis2.domain
-        return (high - low) / ((high - low) + (fig.layout.yaxis.domain[1] - fig.layout.yaxis.domain[0]))
+        return (high - low) / (
+            (high - low) + (fig.layout.yaxis.domain[1] - fig.layout.yaxis.domain[0])
+        )
 
     assert default.layout.height is None and short.layout.height == 320
     assert share(default) == pytest.approx(0.35) and share(short) == pytest.approx(0.55)
 
 
 def test_spectrum_figure_without_attention_and_estimated_wavelengths() -> None:
-    fig = F.spectrum_figure(WL, [("a", np.ones(12), "#1f77b4")], wavelengths_estimated=True, band_hover=False)
+    fig = F.spectrum_figure(
+        WL, [("a", np.ones(12), "#1f77b4")], wavelengths_estimated=True, band_hover=False
+    )
     assert _types(fig) == ["scatter"]
     assert "approx" in fig.layout.xaxis.title.text and "≈" in fig.data[0].hovertemplate
     assert "band" not in fig.data[0].hovertemplate
@@ -239,8 +276,9 @@ def test_spectrum_figure_without_attention_and_estimated_wavelengths() -> None:
 def test_class_attention_figure() -> None:
     planted = np.zeros(12, bool)
     planted[2:4] = True
-    fig = F.class_attention_figure(WL, np.full((3, 12), 1 / 12), NAMES, COLORS, planted=planted,
-                                   wavelengths_estimated=True)
+    fig = F.class_attention_figure(
+        WL, np.full((3, 12), 1 / 12), NAMES, COLORS, planted=planted, wavelengths_estimated=True
+    )
     assert _types(fig) == ["scatter"] * 4
     assert [t.name for t in fig.data[:3]] == list(NAMES)
     assert len(fig.layout.shapes) == 1
@@ -282,7 +320,10 @@ def test_confusion_matrix_counts_and_row_normalisation() -> None:
     counts = F.confusion_matrix_figure(cm, NAMES, title="test")
     assert _types(counts) == ["heatmap"]
     np.testing.assert_array_equal(np.asarray(counts.data[0].z), cm)
-    assert counts.layout.xaxis.title.text == "Predicted class" and counts.layout.yaxis.title.text == "True class"
+    assert (
+        counts.layout.xaxis.title.text == "Predicted class"
+        and counts.layout.yaxis.title.text == "True class"
+    )
     assert counts.data[0].texttemplate
     z = np.asarray(F.confusion_matrix_figure(cm, NAMES, normalise=True).data[0].z)
     np.testing.assert_allclose(z.sum(axis=1), [1.0, 0.0, 1.0])
@@ -321,7 +362,11 @@ def test_class_counts_figure_plain_and_stacked() -> None:
     plain = F.class_counts_figure(counts, NAMES, COLORS)
     assert _types(plain) == ["bar"] and list(plain.data[0].marker.color) == list(COLORS)
     assert plain.layout.yaxis.title.text == "Labelled pixels"
-    splits = {"train": np.array([1, 2, 3]), "val": np.array([1, 1, 1]), "test": np.array([8, 17, 26])}
+    splits = {
+        "train": np.array([1, 2, 3]),
+        "val": np.array([1, 1, 1]),
+        "test": np.array([8, 17, 26]),
+    }
     stacked = F.class_counts_figure(counts, NAMES, COLORS, split_counts=splits)
     assert _types(stacked) == ["bar"] * 3 and stacked.layout.barmode == "stack"
     assert [t.name for t in stacked.data] == ["train", "val", "test"]
@@ -329,7 +374,14 @@ def test_class_counts_figure_plain_and_stacked() -> None:
 
 def test_metrics_comparison_figure_with_paper_markers() -> None:
     rows = [
-        {"model": "SSAN", "oa": 0.95, "aa": 0.93, "kappa": 0.94, "paper_oa": 0.99, "paper_kappa": 0.98},
+        {
+            "model": "SSAN",
+            "oa": 0.95,
+            "aa": 0.93,
+            "kappa": 0.94,
+            "paper_oa": 0.99,
+            "paper_kappa": 0.98,
+        },
         {"model": "SVM", "oa": 0.85, "aa": 0.80, "kappa": 0.81},
     ]
     fig = F.metrics_comparison_figure(rows)
@@ -351,17 +403,28 @@ def _all_builders() -> dict[str, object]:
     planted[4:6] = True
     return {
         "clickable": lambda: F.clickable_image(_rgb(), marker=(1, 1), pinned=[(0, 0)], grid_step=2),
-        "spectrum": lambda: F.spectrum_figure(WL, [("a", np.linspace(0, 1, 12), "#1f77b4")],
-                                              attention=np.full(12, 1 / 12), planted=planted),
-        "class_attention": lambda: F.class_attention_figure(WL, np.full((3, 12), 0.1), NAMES, COLORS, planted),
+        "spectrum": lambda: F.spectrum_figure(
+            WL,
+            [("a", np.linspace(0, 1, 12), "#1f77b4")],
+            attention=np.full(12, 1 / 12),
+            planted=planted,
+        ),
+        "class_attention": lambda: F.class_attention_figure(
+            WL, np.full((3, 12), 0.1), NAMES, COLORS, planted
+        ),
         "probability": lambda: F.probability_figure(np.array([0.2, 0.5, 0.3]), NAMES, COLORS, 2),
         "spatial": lambda: F.spatial_attention_figure(_rgb(5, 5), np.full((5, 5), 0.5)),
-        "confusion": lambda: F.confusion_matrix_figure(np.eye(3, dtype=int) * 4, NAMES, normalise=True),
+        "confusion": lambda: F.confusion_matrix_figure(
+            np.eye(3, dtype=int) * 4, NAMES, normalise=True
+        ),
         "class_map": lambda: F.class_map_figure(np.array([[0, 1], [2, 3]]), NAMES, COLORS),
-        "training": lambda: F.training_curve_figure([{"iteration": 1, "loss": 1.0, "val_accuracy": 0.5}]),
+        "training": lambda: F.training_curve_figure(
+            [{"iteration": 1, "loss": 1.0, "val_accuracy": 0.5}]
+        ),
         "counts": lambda: F.class_counts_figure(np.array([1, 2, 3]), NAMES, COLORS),
-        "metrics": lambda: F.metrics_comparison_figure([{"model": "SSAN", "oa": 0.9, "aa": 0.9, "kappa": 0.9,
-                                                          "paper_oa": 0.99}]),
+        "metrics": lambda: F.metrics_comparison_figure(
+            [{"model": "SSAN", "oa": 0.9, "aa": 0.9, "kappa": 0.9, "paper_oa": 0.99}]
+        ),
     }
 
 
@@ -371,5 +434,7 @@ def test_builders_are_deterministic_and_transparent(name: str) -> None:
     first, second = build(), build()
     assert isinstance(first, go.Figure)
     assert first.to_json() == second.to_json()
-    assert first.layout.paper_bgcolor == F.TRANSPARENT and first.layout.plot_bgcolor == F.TRANSPARENT
+    assert (
+        first.layout.paper_bgcolor == F.TRANSPARENT and first.layout.plot_bgcolor == F.TRANSPARENT
+    )
     assert first.layout.font.color is None

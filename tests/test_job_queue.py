@@ -8,10 +8,11 @@ import threading
 import time
 
 import pytest
+from factories import TINY_JOB as TINY
+from factories import tiny_job_scene, tiny_job_split, wait_until
 
-from factories import TINY_JOB as TINY, tiny_job_scene, tiny_job_split, wait_until
-from ssan.checkpoints import load_checkpoint
-from ssan.jobs import CANCELLED, DONE, PENDING, RUNNING, JobQueue, TrainJob, max_jobs
+from ssan.models.checkpoints import load_checkpoint
+from ui.jobs import CANCELLED, DONE, PENDING, RUNNING, JobQueue, TrainJob, max_jobs
 
 LONG = {**TINY, "iterations": 100_000, "eval_every": 5}
 
@@ -26,7 +27,6 @@ def split(scene):
     return tiny_job_split(scene)
 
 
-
 def started(job: TrainJob) -> bool:
     snap = job.snapshot()
     return snap.status == RUNNING and snap.progress is not None and snap.progress.iteration >= 6
@@ -34,9 +34,13 @@ def started(job: TrainJob) -> bool:
 
 def test_one_job_at_a_time_and_the_waiting_one_knows_its_place(scene, split):
     queue = JobQueue(limit=1)
-    first = TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue).start()
+    first = TrainJob(
+        scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue
+    ).start()
     wait_until(lambda: started(first))
-    second = TrainJob(scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", queue=queue).start()
+    second = TrainJob(
+        scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", queue=queue
+    ).start()
     third = TrainJob(scene, split, ("knn",), "quick", device="cpu", queue=queue).start()
     wait_until(lambda: third.snapshot().queue_position == 2)
     assert second.snapshot().status == PENDING and second.snapshot().queue_position == 1
@@ -51,9 +55,13 @@ def test_one_job_at_a_time_and_the_waiting_one_knows_its_place(scene, split):
 def test_the_limit_lets_n_jobs_run_together(scene, split, monkeypatch):
     monkeypatch.setenv("SSAN_MAX_JOBS", "2")
     assert max_jobs() == 2
-    queue = JobQueue()   # no limit given: $SSAN_MAX_JOBS
-    jobs = [TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue).start()
-            for _ in range(2)]
+    queue = JobQueue()  # no limit given: $SSAN_MAX_JOBS
+    jobs = [
+        TrainJob(
+            scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue
+        ).start()
+        for _ in range(2)
+    ]
     wait_until(lambda: all(started(j) for j in jobs))
     for job in jobs:
         job.cancel()
@@ -68,26 +76,52 @@ def test_the_limit_lets_n_jobs_run_together(scene, split, monkeypatch):
 def test_a_job_whose_session_is_gone_is_cancelled_and_keeps_its_best_model(scene, split, tmp_path):
     here = threading.Event()
     here.set()
-    job = TrainJob(scene, split, ("ssan", "cnn"), "quick", overrides=LONG, device="cpu", runs_dir=tmp_path,
-                   owner_alive=here.is_set, owner_grace_s=0.0, queue=JobQueue(1)).start()
+    job = TrainJob(
+        scene,
+        split,
+        ("ssan", "cnn"),
+        "quick",
+        overrides=LONG,
+        device="cpu",
+        runs_dir=tmp_path,
+        owner_alive=here.is_set,
+        owner_grace_s=0.0,
+        queue=JobQueue(1),
+    ).start()
     wait_until(lambda: started(job))
-    here.clear()   # the browser tab was closed
+    here.clear()  # the browser tab was closed
     assert job.join(60)
     snap = job.snapshot()
     assert snap.status == CANCELLED and "the session that started this job ended" in snap.note
     assert len(snap.checkpoints) == 1, "the running model is kept, the next one is not started"
     kept = load_checkpoint(snap.checkpoints[0])
-    assert kept.cancelled and kept.best_iteration is not None and kept.best_iteration < LONG["iterations"]
+    assert (
+        kept.cancelled
+        and kept.best_iteration is not None
+        and kept.best_iteration < LONG["iterations"]
+    )
 
 
 def test_a_waiting_job_whose_session_is_gone_leaves_the_queue(scene, split, tmp_path):
     queue = JobQueue(limit=1)
-    blocker = TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue).start()
+    blocker = TrainJob(
+        scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue
+    ).start()
     wait_until(lambda: started(blocker))
     here = threading.Event()
     here.set()
-    waiting = TrainJob(scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", runs_dir=tmp_path,
-                       owner_alive=here.is_set, owner_grace_s=0.0, queue=queue).start()
+    waiting = TrainJob(
+        scene,
+        split,
+        ("ssan",),
+        "quick",
+        overrides=TINY,
+        device="cpu",
+        runs_dir=tmp_path,
+        owner_alive=here.is_set,
+        owner_grace_s=0.0,
+        queue=queue,
+    ).start()
     wait_until(lambda: waiting.snapshot().queue_position == 1)
     here.clear()
     assert waiting.join(30)
@@ -99,7 +133,16 @@ def test_a_waiting_job_whose_session_is_gone_leaves_the_queue(scene, split, tmp_
 
 def test_a_short_absence_within_the_grace_period_keeps_the_job(scene, split):
     here = threading.Event()
-    job = TrainJob(scene, split, ("ssan",), "quick", overrides={**TINY, "iterations": 60}, device="cpu",
-                   owner_alive=here.is_set, owner_grace_s=3600.0, queue=JobQueue(1)).start()
+    job = TrainJob(
+        scene,
+        split,
+        ("ssan",),
+        "quick",
+        overrides={**TINY, "iterations": 60},
+        device="cpu",
+        owner_alive=here.is_set,
+        owner_grace_s=3600.0,
+        queue=JobQueue(1),
+    ).start()
     assert job.join(60)
     assert job.snapshot().status == DONE and job.snapshot().note is None

@@ -6,12 +6,12 @@ import threading
 
 import numpy as np
 import pytest
+from factories import TINY_JOB as TINY
+from factories import tiny_job_scene, tiny_job_split, toy_scene, wait_until
 
-from factories import TINY_JOB as TINY, tiny_job_scene, tiny_job_split, toy_scene, wait_until
-from ssan.checkpoints import load_checkpoint
-from ssan.jobs import CANCELLED, DONE, FAILED, PENDING, TrainJob
-from ssan.splits import make_split
-
+from ssan.data.splits import make_split
+from ssan.models.checkpoints import load_checkpoint
+from ui.jobs import CANCELLED, DONE, FAILED, PENDING, TrainJob
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,10 @@ def split(scene):
     return tiny_job_split(scene)
 
 
-
 def test_job_trains_evaluates_and_saves(scene, split, tmp_path):
-    job = TrainJob(scene, split, ("ssan",), "quick", seed=0, device="cpu", overrides=TINY, runs_dir=tmp_path)
+    job = TrainJob(
+        scene, split, ("ssan",), "quick", seed=0, device="cpu", overrides=TINY, runs_dir=tmp_path
+    )
     assert job.snapshot().status == PENDING
     job.start()
     assert job.join(timeout=120)
@@ -37,7 +38,9 @@ def test_job_trains_evaluates_and_saves(scene, split, tmp_path):
     assert snap.progress.iteration == snap.progress.iterations == 12
     assert set(snap.metrics[0]) >= {"oa", "aa", "kappa", "per_class", "confusion"}
     (path,) = snap.checkpoints
-    assert path.parent == tmp_path / "toy" and path.name.startswith("ssan-quick-per-class-10-seed0-")
+    assert path.parent == tmp_path / "toy" and path.name.startswith(
+        "ssan-quick-per-class-10-seed0-"
+    )
     saved = load_checkpoint(path)
     assert saved.metrics == snap.metrics[0]
     assert job.results[0].metrics == snap.metrics[0]
@@ -45,8 +48,15 @@ def test_job_trains_evaluates_and_saves(scene, split, tmp_path):
 
 def test_progress_is_readable_while_running(scene, split):
     seen = []
-    job = TrainJob(scene, split, ("ssan",), "quick", seed=0, device="cpu",
-                   overrides={**TINY, "iterations": 100_000, "eval_every": 2})
+    job = TrainJob(
+        scene,
+        split,
+        ("ssan",),
+        "quick",
+        seed=0,
+        device="cpu",
+        overrides={**TINY, "iterations": 100_000, "eval_every": 2},
+    )
     job.start()
     wait_until(lambda: len(job.snapshot().history) >= 5)
     for _ in range(3):
@@ -60,8 +70,16 @@ def test_progress_is_readable_while_running(scene, split):
 
 
 def test_cancel_keeps_the_best_model(scene, split, tmp_path):
-    job = TrainJob(scene, split, ("ssan", "cnn"), "quick", seed=0, device="cpu",
-                   overrides={**TINY, "iterations": 100_000, "eval_every": 2}, runs_dir=tmp_path)
+    job = TrainJob(
+        scene,
+        split,
+        ("ssan", "cnn"),
+        "quick",
+        seed=0,
+        device="cpu",
+        overrides={**TINY, "iterations": 100_000, "eval_every": 2},
+        runs_dir=tmp_path,
+    )
     job.start()
     wait_until(lambda: sum(h["val_accuracy"] is not None for h in job.snapshot().history) >= 2)
     job.cancel()
@@ -77,7 +95,16 @@ def test_cancel_keeps_the_best_model(scene, split, tmp_path):
 
 
 def test_several_models_run_in_turn(scene, split, tmp_path):
-    job = TrainJob(scene, split, ("knn", "rnn"), "quick", seed=0, device="cpu", overrides=TINY, runs_dir=tmp_path)
+    job = TrainJob(
+        scene,
+        split,
+        ("knn", "rnn"),
+        "quick",
+        seed=0,
+        device="cpu",
+        overrides=TINY,
+        runs_dir=tmp_path,
+    )
     job.run()  # in this thread
     snap = job.snapshot()
     assert snap.status == DONE and snap.current == 1 and len(snap.checkpoints) == 2
@@ -86,7 +113,9 @@ def test_several_models_run_in_turn(scene, split, tmp_path):
 
 
 def test_errors_are_surfaced_not_raised(scene, split):
-    other = make_split(toy_scene(shape=(32, 28), n_bands=8, n_classes=3), "per-class:10", seed=0, patch_size=7)
+    other = make_split(
+        toy_scene(shape=(32, 28), n_bands=8, n_classes=3), "per-class:10", seed=0, patch_size=7
+    )
     job = TrainJob(scene, other, ("ssan",), "quick", device="cpu", overrides=TINY)
     job.start()
     assert job.join(timeout=30)

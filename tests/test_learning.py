@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ssan.checkpoints import load_checkpoint
-from ssan.demo import make_demo_scene
-from ssan.evaluate import evaluate
-from ssan.matfile import load_mat_scene
-from ssan.splits import make_split
-from ssan.train import train
+from ssan.data.demo import make_demo_scene
+from ssan.data.readers.matfile import load_mat_scene
+from ssan.data.splits import make_split
+from ssan.evaluation.metrics import evaluate
+from ssan.models.checkpoints import load_checkpoint
+from ssan.training.trainer import train
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +34,9 @@ def demo_runs(demo):
     return {m: evaluate(f, scene, split) for m, f in runs.items()}
 
 
-def test_quick_ssan_beats_both_branches_on_the_demo_and_each_branch_fails_the_pair_it_cannot_see(demo, demo_runs):
+def test_quick_ssan_beats_both_branches_on_the_demo_and_each_branch_fails_the_pair_it_cannot_see(
+    demo, demo_runs
+):
     scene, _ = demo
     ssan, arnn, acnn = demo_runs["ssan"], demo_runs["arnn"], demo_runs["acnn"]
     # docs/branch-study.md, 5 seeds: SSAN several points ahead of CNN, ACNN and ARNN (OA %)
@@ -56,8 +58,10 @@ def test_quick_ssan_beats_both_branches_on_the_demo_and_each_branch_fails_the_pa
 def crop_runs(shared_real):
     scene = load_mat_scene(shared_real / "UPavia_Subset.mat", name="paviau-crop")
     split = make_split(scene, "per-class:30", seed=0)
-    return {m: evaluate(train(scene, split, m, "quick", seed=0, device="cpu"), scene, split).oa
-            for m in ("svm", "arnn", "acnn", "ssan")}
+    return {
+        m: evaluate(train(scene, split, m, "quick", seed=0, device="cpu"), scene, split).oa
+        for m in ("svm", "arnn", "acnn", "ssan")
+    }
 
 
 def test_quick_ssan_beats_svm_and_both_its_branches_on_the_real_paviau_crop(crop_runs):

@@ -23,8 +23,18 @@ from ssan.models.ssan import pooled_size, relative_to_brightness
 
 B, C, P, K, N = 12, 4, 9, 4, 5
 TINY = Preset(
-    name="tiny", rnn_hidden=8, attention_size=4, patch_size=P, n_components=K, conv_channels=(4, 8),
-    fc_hidden=16, fusion_dim=8, fusion_hidden=16, batch_size=4, iterations=2, eval_every=1,
+    name="tiny",
+    rnn_hidden=8,
+    attention_size=4,
+    patch_size=P,
+    n_components=K,
+    conv_channels=(4, 8),
+    fc_hidden=16,
+    fusion_dim=8,
+    fusion_hidden=16,
+    batch_size=4,
+    iterations=2,
+    eval_every=1,
 )
 
 
@@ -84,7 +94,9 @@ def test_spectral_attention_is_a_distribution_over_bands(name):
 @pytest.mark.parametrize("mask_mode", ["multiply", "residual"])
 def test_spatial_mask_lies_strictly_inside_0_1(name, mask_mode):
     spectra, patches = inputs()
-    _, maps = tiny(name, mask_mode=mask_mode).eval()(spectra, patches * 100 - 50, return_attention=True)
+    _, maps = tiny(name, mask_mode=mask_mode).eval()(
+        spectra, patches * 100 - 50, return_attention=True
+    )
     mask = maps["spatial"]
     assert mask.shape == (N, P, P)
     assert (mask > 0).all() and (mask < 1).all()
@@ -148,9 +160,15 @@ def test_fusion_uses_one_shared_layer_for_both_branches():
 
     # parameters are counted once: the shared layer is registered a single time
     names = [n for n, _ in model.named_parameters() if n.startswith("fusion.")]
-    assert names == ["fusion.shared.weight", "fusion.shared.bias", "fusion.fc.weight", "fusion.fc.bias",
-                     "fusion.out.weight", "fusion.out.bias"]
-    expected = (C * 8 + 8) + (2 * 8 * 16 + 16) + (16 * C + C)   # shared C->8 once, 16->16, 16->C
+    assert names == [
+        "fusion.shared.weight",
+        "fusion.shared.bias",
+        "fusion.fc.weight",
+        "fusion.fc.bias",
+        "fusion.out.weight",
+        "fusion.out.bias",
+    ]
+    expected = (C * 8 + 8) + (2 * 8 * 16 + 16) + (16 * C + C)  # shared C->8 once, 16->16, 16->C
     assert sum(p.numel() for p in model.fusion.parameters()) == expected
 
     with torch.no_grad():
@@ -166,10 +184,16 @@ def test_gradients_reach_both_branches_and_both_attentions():
     spectra, patches = inputs()
     torch.nn.functional.cross_entropy(model(spectra, patches), torch.arange(N) % C).backward()
     for name in [
-        "spectral.gru.weight_hh_l0", "spectral.gru.weight_hh_l0_reverse",
-        "spectral.attention.project.weight", "spectral.attention.project.bias", "spectral.attention.score.weight",
-        "spatial.attention.project.weight", "spatial.conv1.weight", "spatial.fc1.weight",
-        "fusion.shared.weight", "fusion.out.weight",
+        "spectral.gru.weight_hh_l0",
+        "spectral.gru.weight_hh_l0_reverse",
+        "spectral.attention.project.weight",
+        "spectral.attention.project.bias",
+        "spectral.attention.score.weight",
+        "spatial.attention.project.weight",
+        "spatial.conv1.weight",
+        "spatial.fc1.weight",
+        "fusion.shared.weight",
+        "fusion.out.weight",
     ]:
         grad = model.get_parameter(name).grad
         assert grad is not None and grad.abs().sum() > 0, name
@@ -178,7 +202,9 @@ def test_gradients_reach_both_branches_and_both_attentions():
 def test_centred_spectral_input_feeds_the_gru_2x_minus_1():
     spectra = inputs()[0]
     unit, centred = tiny("arnn").eval(), tiny("arnn", spectral_input="centred").eval()
-    torch.testing.assert_close(centred(spectra, torch.empty(0)), unit(2 * spectra - 1, torch.empty(0)))
+    torch.testing.assert_close(
+        centred(spectra, torch.empty(0)), unit(2 * spectra - 1, torch.empty(0))
+    )
 
 
 def test_band_embedding_gives_each_band_its_own_token_and_keeps_one_alpha_per_band():
@@ -188,7 +214,9 @@ def test_band_embedding_gives_each_band_its_own_token_and_keeps_one_alpha_per_ba
     spectra = inputs()[0]
     same_value = torch.full((1, B), 0.3)
     steps = tokens(same_value)[0]
-    assert steps.shape == (B, 6) and not torch.allclose(steps[0], steps[1]), "one value, yet bands alike"
+    assert steps.shape == (B, 6) and not torch.allclose(steps[0], steps[1]), (
+        "one value, yet bands alike"
+    )
     _, maps = model(spectra, torch.empty(0), return_attention=True)
     assert maps["spectral"].shape == (N, B)
     torch.testing.assert_close(maps["spectral"].sum(1), torch.ones(N))
@@ -197,25 +225,36 @@ def test_band_embedding_gives_each_band_its_own_token_and_keeps_one_alpha_per_ba
 
 def test_relative_input_is_the_same_for_a_brighter_or_darker_pixel():
     spectra = inputs()[0]
-    spectra = 0.2 + 0.8 * spectra   # every pixel's mean above the floor
+    spectra = 0.2 + 0.8 * spectra  # every pixel's mean above the floor
     for factor in (0.7, 1.0, 1.2):
-        torch.testing.assert_close(relative_to_brightness(factor * spectra), relative_to_brightness(spectra))
-    torch.testing.assert_close(relative_to_brightness(spectra).mean(1), torch.zeros(N), atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            relative_to_brightness(factor * spectra), relative_to_brightness(spectra)
+        )
+    torch.testing.assert_close(
+        relative_to_brightness(spectra).mean(1), torch.zeros(N), atol=1e-6, rtol=0
+    )
     dark = torch.full((1, B), 0.02)
-    torch.testing.assert_close(relative_to_brightness(dark), dark / 0.1 - 1, msg="a dark pixel's ratio is damped")
+    torch.testing.assert_close(
+        relative_to_brightness(dark), dark / 0.1 - 1, msg="a dark pixel's ratio is damped"
+    )
 
 
 def test_relative_input_adds_each_bands_own_weight_on_its_relative_value():
     model = tiny("arnn", band_embedding=6, spectral_input="centred", relative_input=True).eval()
     tokens, spectra = model.spectral.tokens, inputs()[0]
     assert tokens.relative_weight.shape == (B, 6)
-    expected = torch.tanh((2 * spectra - 1).unsqueeze(-1) * tokens.weight + tokens.bias
-                          + relative_to_brightness(spectra).unsqueeze(-1) * tokens.relative_weight)
+    expected = torch.tanh(
+        (2 * spectra - 1).unsqueeze(-1) * tokens.weight
+        + tokens.bias
+        + relative_to_brightness(spectra).unsqueeze(-1) * tokens.relative_weight
+    )
     torch.testing.assert_close(tokens(2 * spectra - 1, spectra), expected)
     _, maps = model(spectra, torch.empty(0), return_attention=True)
     assert maps["spectral"].shape == (N, B), "still one alpha per band"
     darker = model(0.5 * spectra, torch.empty(0))
-    assert not torch.allclose(darker, model(spectra, torch.empty(0))), "the band's own value still counts"
+    assert not torch.allclose(darker, model(spectra, torch.empty(0))), (
+        "the band's own value still counts"
+    )
     assert tiny("arnn", band_embedding=6).spectral.tokens.relative_weight is None
 
 
@@ -263,8 +302,18 @@ def test_paper_preset_is_the_authors_configuration():
     assert (p.patch_size, p.n_components, p.conv_channels, p.kernel_size) == (27, 4, (32, 64), 5)
     assert (p.fc_hidden, p.dropout, p.fusion_dim, p.fusion_hidden) == (1024, 0.4, 256, 1024)
     assert (p.lr, p.batch_size, p.iterations, p.eval_every) == (5e-3, 128, 10_000, 1_000)
-    assert (p.mask_mode, p.grad_clip, p.init, p.spectral_input) == ("multiply", None, "default", "unit")
-    assert (p.band_embedding, p.branch_loss, p.spectral_dropout, p.lr_schedule) == (0, 0.0, 0.0, "constant")
+    assert (p.mask_mode, p.grad_clip, p.init, p.spectral_input) == (
+        "multiply",
+        None,
+        "default",
+        "unit",
+    )
+    assert (p.band_embedding, p.branch_loss, p.spectral_dropout, p.lr_schedule) == (
+        0,
+        0.0,
+        0.0,
+        "constant",
+    )
 
 
 def test_paper_ssan_spatial_fc_sees_7x7x64():
@@ -295,13 +344,34 @@ def test_with_overrides_rejects_unknown_names_listing_valid_ones():
 @pytest.mark.parametrize(
     "bad",
     [
-        {"rnn_hidden": 0}, {"fc_hidden": -1}, {"iterations": 2.5}, {"batch_size": True},
-        {"patch_size": 8}, {"patch_size": 3}, {"kernel_size": 4}, {"conv_channels": (32,)},
-        {"dropout": 1.0}, {"dropout": -0.1}, {"lr": 0}, {"mask_mode": "add"}, {"init": "xavier"},
-        {"rnn_pooling": "max"}, {"spectral_input": "raw"}, {"grad_clip": 0}, {"early_stop_patience": 0},
-        {"attention_bias": 1}, {"band_embedding": -1}, {"band_embedding": 2.0}, {"spectral_dropout": 1.0},
-        {"branch_loss": -0.5}, {"branch_loss": float("inf")}, {"lr_schedule": "step"}, {"band_embedding": 5000},
-        {"token_skip": True}, {"relative_input": True}, {"relative_input": 1},
+        {"rnn_hidden": 0},
+        {"fc_hidden": -1},
+        {"iterations": 2.5},
+        {"batch_size": True},
+        {"patch_size": 8},
+        {"patch_size": 3},
+        {"kernel_size": 4},
+        {"conv_channels": (32,)},
+        {"dropout": 1.0},
+        {"dropout": -0.1},
+        {"lr": 0},
+        {"mask_mode": "add"},
+        {"init": "xavier"},
+        {"rnn_pooling": "max"},
+        {"spectral_input": "raw"},
+        {"grad_clip": 0},
+        {"early_stop_patience": 0},
+        {"attention_bias": 1},
+        {"band_embedding": -1},
+        {"band_embedding": 2.0},
+        {"spectral_dropout": 1.0},
+        {"branch_loss": -0.5},
+        {"branch_loss": float("inf")},
+        {"lr_schedule": "step"},
+        {"band_embedding": 5000},
+        {"token_skip": True},
+        {"relative_input": True},
+        {"relative_input": 1},
     ],
 )
 def test_with_overrides_rejects_bad_values(bad):

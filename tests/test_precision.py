@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from ssan import evaluate, precision
-from ssan.attention import pixel_attention
-from ssan.checkpoints import load_checkpoint
-from ssan.demo import make_demo_scene
-from ssan.evaluate import bfloat16_drift, choose_precision, predict_map
+from ssan.data.demo import make_demo_scene
+from ssan.evaluation import metrics as evaluate
+from ssan.evaluation.metrics import bfloat16_drift, choose_precision, predict_map
+from ssan.inference import precision
+from ssan.inference.attention import pixel_attention
 from ssan.models import build_network, get_preset
+from ssan.models.checkpoints import load_checkpoint
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 # sha256 of the shipped model's float32 map of the demo scene (int32 class ids, row-major), computed with the
@@ -26,9 +27,11 @@ ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 FLOAT32_MAP_SHA256 = "aa70ac567b64dcd304c881851f74ed612fe61d87c996af61a48512bcf2869977"
 BF16_AGREEMENT = precision.REQUIRED_AGREEMENT
 ALPHA_TOLERANCE = precision.ALPHA_TOLERANCE
-MASK_TOLERANCE = 0.01    # spatial mask values, in (0.27, 0.73) (0.003 measured)
-needs_bf16 = pytest.mark.skipif(not precision.native_bfloat16(torch.device("cpu")),
-                                reason="this CPU has no native bfloat16 (AVX-512 BF16 or AMX)")
+MASK_TOLERANCE = 0.01  # spatial mask values, in (0.27, 0.73) (0.003 measured)
+needs_bf16 = pytest.mark.skipif(
+    not precision.native_bfloat16(torch.device("cpu")),
+    reason="this CPU has no native bfloat16 (AVX-512 BF16 or AMX)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +60,15 @@ def test_chunks_classified_side_by_side_give_the_same_map(shipped, demo, monkeyp
     torch.set_num_threads(2)
     try:
         seen = []
-        monkeypatch.setattr(evaluate, "ThreadPoolExecutor",
-                            lambda **kw: seen.append(kw["max_workers"]) or ThreadPoolExecutor(**kw))
+        monkeypatch.setattr(
+            evaluate,
+            "ThreadPoolExecutor",
+            lambda **kw: seen.append(kw["max_workers"]) or ThreadPoolExecutor(**kw),
+        )
         counts = []
-        side_by_side = evaluate.predict_pixels(shipped, sampler, pixels, batch_size=1024, progress=counts.append)
+        side_by_side = evaluate.predict_pixels(
+            shipped, sampler, pixels, batch_size=1024, progress=counts.append
+        )
         assert seen == [2] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
@@ -99,14 +107,18 @@ def test_bfloat16_drift_measures_classes_alpha_and_mask(shipped, demo):
     pixels = np.arange(0, demo.shape[0] * demo.shape[1], 97)
     drift = bfloat16_drift(shipped, sampler, pixels)
     full, alpha, mask = shipped.forward(sampler, pixels, attention=True, precision="float32")
-    half, alpha_bf16, mask_bf16 = shipped.forward(sampler, pixels, attention=True, precision="bfloat16")
+    half, alpha_bf16, mask_bf16 = shipped.forward(
+        sampler, pixels, attention=True, precision="bfloat16"
+    )
     assert drift.agreement == (full.argmax(1) == half.argmax(1)).mean() >= 0.99
     assert drift.alpha_strays == pytest.approx(0.5 * np.abs(alpha_bf16 - alpha).sum(axis=1).max())
     assert drift.mask_strays == pytest.approx(np.abs(mask_bf16 - mask).max())
     assert 0 < drift.alpha_strays <= ALPHA_TOLERANCE and 0 < drift.mask_strays <= MASK_TOLERANCE
 
 
-def test_auto_keeps_float32_where_bfloat16_would_not_pay_or_is_not_native(shipped, demo, monkeypatch):
+def test_auto_keeps_float32_where_bfloat16_would_not_pay_or_is_not_native(
+    shipped, demo, monkeypatch
+):
     sampler = shipped.sampler(demo)
     pixels = np.arange(demo.shape[0] * demo.shape[1])
     assert choose_precision(shipped, sampler, pixels, "float32").precision == "float32"
@@ -128,6 +140,8 @@ def test_auto_takes_bfloat16_only_when_the_check_agrees(shipped, demo, monkeypat
     chosen = choose_precision(shipped, sampler, pixels, "auto")
     assert chosen.precision == "bfloat16" and chosen.agreement >= BF16_AGREEMENT
     assert chosen.checked_pixels == evaluate.CHECK_PIXELS and "sampled pixels" in chosen.reason
-    monkeypatch.setattr(evaluate, "REQUIRED_AGREEMENT", 1.01)   # no model can pass: float32, with the reason
+    monkeypatch.setattr(
+        evaluate, "REQUIRED_AGREEMENT", 1.01
+    )  # no model can pass: float32, with the reason
     refused = choose_precision(shipped, sampler, pixels, "auto")
     assert refused.precision == "float32" and "below 101.0%" in refused.reason

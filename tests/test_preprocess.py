@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-
 from factories import toy_scene
-from ssan.fitted import cut_patches, network_inputs, padded_on
+
+from ssan.data.preprocess import PixelSampler, Preprocessing, fit_preprocessing
+from ssan.data.splits import make_split
 from ssan.models import build_network, get_preset
-from ssan.preprocess import PixelSampler, Preprocessing, fit_preprocessing
-from ssan.splits import make_split
+from ssan.models.fitted import cut_patches, network_inputs, padded_on
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,9 @@ def test_fitted_on_training_pixels_only(scene):
     assert np.allclose(prep.band_min, train_spectra.min(axis=0))
     assert np.allclose(prep.band_max, train_spectra.max(axis=0))
     scaled = prep.scale_spectra(train_spectra)
-    assert scaled.min() == pytest.approx(0.0, abs=1e-6) and scaled.max() == pytest.approx(1.0, abs=1e-6)
+    assert scaled.min() == pytest.approx(0.0, abs=1e-6) and scaled.max() == pytest.approx(
+        1.0, abs=1e-6
+    )
     # the training pixels' components span [0, 1]; other pixels may fall outside
     pcs = prep.principal_components(train_spectra)
     assert np.allclose(pcs.min(axis=0), 0, atol=1e-5) and np.allclose(pcs.max(axis=0), 1, atol=1e-5)
@@ -36,7 +38,11 @@ def test_fitted_on_training_pixels_only(scene):
 
 def test_components_are_whitened(scene):
     prep = fit_preprocessing(scene.cube, None, n_components=3)
-    raw = (prep.scale_spectra(scene.cube.reshape(-1, scene.n_bands)) - prep.pca_mean) @ prep.pca_components.T / prep.pca_scale
+    raw = (
+        (prep.scale_spectra(scene.cube.reshape(-1, scene.n_bands)) - prep.pca_mean)
+        @ prep.pca_components.T
+        / prep.pca_scale
+    )
     assert np.allclose(raw.std(axis=0, ddof=1), 1.0, atol=1e-3)
 
 
@@ -75,7 +81,9 @@ def test_batch_spectra_and_patches_shapes(scene):
     idx = np.array([0, 5, 100, 1439])
     assert sampler.spectra(idx).shape == (4, scene.n_bands)
     assert sampler.patches(idx).shape == (4, 4, 9, 9)
-    assert np.allclose(sampler.spectra(idx), prep.scale_spectra(scene.cube.reshape(-1, scene.n_bands)[idx]))
+    assert np.allclose(
+        sampler.spectra(idx), prep.scale_spectra(scene.cube.reshape(-1, scene.n_bands)[idx])
+    )
     with pytest.raises(ValueError, match="odd"):
         PixelSampler(scene.cube, prep, patch_size=8)
 
@@ -87,7 +95,7 @@ def test_patches_cut_on_the_device_equal_the_samplers(scene):
     sampler = PixelSampler(scene.cube, prep, patch_size=9)
     pixels = np.array([0, 35, 39 * 36, 40 * 36 - 1, 3 * 36 + 2, 700, 701, 0])
     padded = padded_on(sampler, torch.device("cpu"))
-    assert padded_on(sampler, torch.device("cpu")) is padded   # copied once per device
+    assert padded_on(sampler, torch.device("cpu")) is padded  # copied once per device
     cut = cut_patches(padded, pixels, sampler.shape[1], sampler.patch_size)
     assert cut.is_contiguous() and np.array_equal(cut.numpy(), sampler.patches(pixels))
 
@@ -97,7 +105,9 @@ def test_network_inputs_cut_patches_on_an_accelerator(scene, monkeypatch):
     for a GPU)."""
     prep = fit_preprocessing(scene.cube, None, n_components=4)
     sampler = PixelSampler(scene.cube, prep, patch_size=27)
-    monkeypatch.setattr(sampler, "patches", lambda pixels: pytest.fail("patches were cut on the host"))
+    monkeypatch.setattr(
+        sampler, "patches", lambda pixels: pytest.fail("patches were cut on the host")
+    )
     net = build_network("ssan", scene.n_bands, scene.n_classes, get_preset("quick"))
     spec, patch = network_inputs(net, sampler, np.array([0, 5, 100]), torch.device("meta"))
     assert spec.device.type == patch.device.type == "meta" and patch.shape == (3, 4, 27, 27)

@@ -22,4 +22,6 @@ def test_the_readme_test_command_is_the_one_ci_runs():
     assert "python -m pytest" in README and "streamlit run app.py" in README
     for requirements in re.findall(r"requirements[\w-]*\.txt", "\n".join(ci)):
         assert (ROOT / requirements).is_file()
-        assert requirements in README, f"CI installs {requirements}; the README's set-up does not say so"
+        assert requirements in README, (
+            f"CI installs {requirements}; the README's set-up does not say so"
+        )

@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 
-from ssan.matfile import file_sha256, load_mat_scene, read_mat
-from ssan.pavia import PAVIA_SCENES
+from ssan.data.pavia import PAVIA_SCENES
+from ssan.data.readers.matfile import file_sha256, load_mat_scene, read_mat
 
 
 def test_paviau_crop_loads_with_class_3_absent(shared_real):
-    scene = load_mat_scene(shared_real / "UPavia_Subset.mat", class_names=PAVIA_SCENES["paviau"].class_names)
+    scene = load_mat_scene(
+        shared_real / "UPavia_Subset.mat", class_names=PAVIA_SCENES["paviau"].class_names
+    )
     assert scene.cube.shape == (140, 80, 103) and scene.cube.dtype == np.float32
     assert scene.n_classes == 8 and scene.original_ids == (1, 2, 4, 5, 6, 7, 8, 9)
     assert "Gravel" not in scene.class_names and scene.class_names[2] == "Trees"

@@ -9,13 +9,27 @@ import pytest
 import torch
 from torch import nn
 
-from ssan.models.seeding import GeneratorDropout, init_parameters_, use_dropout_generator
-from ssan.splits import make_split
-from ssan.train import train
+from ssan.data.splits import make_split
+from ssan.models.seeding import (
+    GeneratorDropout,
+    init_parameters_,
+    use_dropout_generator,
+)
+from ssan.training.trainer import train
 from tests.factories import toy_scene
 
-TINY = dict(rnn_hidden=8, attention_size=8, fc_hidden=32, fusion_dim=16, fusion_hidden=32, conv_channels=(4, 8),
-            patch_size=9, iterations=40, eval_every=10, batch_size=16)
+TINY = dict(
+    rnn_hidden=8,
+    attention_size=8,
+    fc_hidden=32,
+    fusion_dim=16,
+    fusion_hidden=32,
+    conv_channels=(4, 8),
+    patch_size=9,
+    iterations=40,
+    eval_every=10,
+    batch_size=16,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +51,17 @@ def test_two_concurrent_runs_with_one_seed_give_identical_weights(data, init):
     stop = threading.Event()
 
     def run(slot: int) -> None:
-        results[slot] = weights(train(scene, split, "ssan", "quick", seed=5, device="cpu", overrides=settings))
+        results[slot] = weights(
+            train(scene, split, "ssan", "quick", seed=5, device="cpu", overrides=settings)
+        )
 
     def noise() -> None:  # someone else in the process using torch's shared generator meanwhile
         while not stop.is_set():
             torch.rand(64)
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)] + [threading.Thread(target=noise)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)] + [
+        threading.Thread(target=noise)
+    ]
     for t in threads:
         t.start()
     for t in threads[:2]:
@@ -62,7 +80,7 @@ def test_dropout_draws_from_the_run_generator_only():
     masks = []
     for _ in range(2):
         use_dropout_generator(nn.Sequential(layer), torch.Generator().manual_seed(1))
-        torch.manual_seed(99 + len(masks))   # the shared generator differs each time
+        torch.manual_seed(99 + len(masks))  # the shared generator differs each time
         masks.append(layer(x))
     assert torch.equal(masks[0], masks[1]) and set(masks[0].unique().tolist()) == {0.0, 2.0}
     with pytest.raises(TypeError, match="plain nn.Dropout"):

@@ -20,20 +20,25 @@ import scipy.io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ssan.matfile import load_mat_scene, max_scene_bytes, read_mat
-from ssan.scene import SceneError
+from ssan.data.readers.matfile import load_mat_scene, max_scene_bytes, read_mat
+from ssan.data.scene import SceneError
 
 ROOT = Path(__file__).resolve().parents[1]
-CHILD_ADDRESS_SPACE = 2 * 2**30   # torch and the CLI fit in about 1.1 GiB; none of the bombs below does
+CHILD_ADDRESS_SPACE = (
+    2 * 2**30
+)  # torch and the CLI fit in about 1.1 GiB; none of the bombs below does
 
 
 def v73_file(path: Path, shape_matlab: tuple[int, ...]) -> Path:
     """A v7.3 file whose one double variable declares `shape_matlab` but holds no written chunk (a few KB)."""
     with h5py.File(path, "w", userblock_size=512) as f:
-        f.create_dataset("cube", shape=shape_matlab[::-1], dtype="f8", chunks=(1, 1000, 1000),
-                         compression="gzip").attrs["MATLAB_class"] = np.bytes_("double")
+        f.create_dataset(
+            "cube", shape=shape_matlab[::-1], dtype="f8", chunks=(1, 1000, 1000), compression="gzip"
+        ).attrs["MATLAB_class"] = np.bytes_("double")
     with open(path, "r+b") as fh:
-        fh.write(b"MATLAB 7.3 MAT-file, written by the ssan tests".ljust(116) + bytes(8) + b"\x00\x02IM")
+        fh.write(
+            b"MATLAB 7.3 MAT-file, written by the ssan tests".ljust(116) + bytes(8) + b"\x00\x02IM"
+        )
     return path
 
 
@@ -45,10 +50,16 @@ def v5_bomb(path: Path, shape: tuple[int, int, int], chunk: int = 16_000_000) ->
     n_bytes = 8 * int(np.prod(shape))
     assert n_bytes % chunk == 0
     name = b"cube\x00\x00\x00\x00"
-    head = (struct.pack("<II", 6, 8) + struct.pack("<II", 6, 0)               # array flags: mxDOUBLE_CLASS
-            + struct.pack("<II", 5, 12) + struct.pack("<3i", *shape) + bytes(4)   # dimensions
-            + struct.pack("<II", 1, 4) + name                                 # name
-            + struct.pack("<II", 9, n_bytes))                                # real part: miDOUBLE
+    head = (
+        struct.pack("<II", 6, 8)
+        + struct.pack("<II", 6, 0)  # array flags: mxDOUBLE_CLASS
+        + struct.pack("<II", 5, 12)
+        + struct.pack("<3i", *shape)
+        + bytes(4)  # dimensions
+        + struct.pack("<II", 1, 4)
+        + name  # name
+        + struct.pack("<II", 9, n_bytes)
+    )  # real part: miDOUBLE
     element = struct.pack("<II", 14, len(head) + n_bytes) + head
     c = zlib.compressobj(9)
     stream = [c.compress(element), c.flush(zlib.Z_FULL_FLUSH)]
@@ -58,7 +69,12 @@ def v5_bomb(path: Path, shape: tuple[int, int, int], chunk: int = 16_000_000) ->
     a0 = zlib.adler32(element)
     a, b = a0 & 0xFFFF, (a0 >> 16) + n_bytes * (a0 & 0xFFFF)
     compressed = b"".join(stream) + tail + struct.pack(">I", ((b % 65521) << 16) | a)
-    header = b"MATLAB 5.0 MAT-file, written by the ssan tests".ljust(116) + bytes(8) + struct.pack("<H", 0x0100) + b"IM"
+    header = (
+        b"MATLAB 5.0 MAT-file, written by the ssan tests".ljust(116)
+        + bytes(8)
+        + struct.pack("<H", 0x0100)
+        + b"IM"
+    )
     path.write_bytes(header + struct.pack("<II", 15, len(compressed)) + compressed)
     return path
 
@@ -67,8 +83,15 @@ def run_cli_in_small_memory(*args: str, env: dict | None = None) -> subprocess.C
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, resource.RLIM_INFINITY))
 
-    return subprocess.run([sys.executable, "-m", "ssan", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, preexec_fn=limit, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ssan", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, *expected: str) -> None:
@@ -83,12 +106,17 @@ def test_a_v73_bomb_is_refused_from_its_header(tmp_path):
     bomb = v73_file(tmp_path / "bomb.mat", (20000, 20000, 200))
     assert bomb.stat().st_size < 50_000
     done = run_cli_in_small_memory("data", "info", str(bomb))
-    assert_one_line_error(done, "declares 298.0 GiB of data as float32", "'cube' is 20000x20000x200",
-                          "limit of 4.0 GiB", "SSAN_MAX_SCENE_BYTES")
+    assert_one_line_error(
+        done,
+        "declares 298.0 GiB of data as float32",
+        "'cube' is 20000x20000x200",
+        "limit of 4.0 GiB",
+        "SSAN_MAX_SCENE_BYTES",
+    )
 
 
 def test_a_compressed_v5_bomb_is_refused_before_it_is_unpacked(tmp_path):
-    bomb = v5_bomb(tmp_path / "bomb.mat", (2000, 2000, 100))   # 3.2 GB of doubles in about 3 MB
+    bomb = v5_bomb(tmp_path / "bomb.mat", (2000, 2000, 100))  # 3.2 GB of doubles in about 3 MB
     assert bomb.stat().st_size < 10_000_000
     assert scipy.io.whosmat(bomb) == [("cube", (2000, 2000, 100), "double")]
     done = run_cli_in_small_memory("data", "info", str(bomb), env={"SSAN_MAX_SCENE_BYTES": "1GiB"})
@@ -97,7 +125,7 @@ def test_a_compressed_v5_bomb_is_refused_before_it_is_unpacked(tmp_path):
 
 def test_running_out_of_memory_while_loading_is_one_clear_line(tmp_path):
     """Under the limit as declared, but more than this process may allocate: a SceneError, not a traceback."""
-    big = v73_file(tmp_path / "big.mat", (8000, 8000, 10))   # 5 GB of doubles, 2.4 GiB as float32
+    big = v73_file(tmp_path / "big.mat", (8000, 8000, 10))  # 5 GB of doubles, 2.4 GiB as float32
     done = run_cli_in_small_memory("data", "info", str(big))
     assert_one_line_error(done, "not enough memory to load this file", "SSAN_MAX_SCENE_BYTES")
 
@@ -119,18 +147,28 @@ def test_the_limit_is_a_setting(tmp_path, monkeypatch):
 def _valid_mat() -> bytes:
     rng = np.random.default_rng(0)
     buf = io.BytesIO()
-    scipy.io.savemat(buf, {"cube": rng.random((6, 5, 4)), "gt": rng.integers(0, 3, (6, 5)).astype(np.uint8)},
-                     do_compression=True)
+    scipy.io.savemat(
+        buf,
+        {"cube": rng.random((6, 5, 4)), "gt": rng.integers(0, 3, (6, 5)).astype(np.uint8)},
+        do_compression=True,
+    )
     return buf.getvalue()
 
 
 VALID = _valid_mat()
 
 
-@settings(max_examples=80, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
-       cut=st.integers(1, len(VALID)))
+@settings(
+    max_examples=80,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
+    cut=st.integers(1, len(VALID)),
+)
 def test_fuzzed_mat_files_load_or_give_a_scene_error(tmp_path, edits, cut):
     """Bytes of a valid compressed v5 file changed and the file cut anywhere: a scene or a SceneError."""
     data = bytearray(VALID)

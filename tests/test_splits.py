@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-
 from factories import toy_scene
-from ssan.scene import SceneError
-from ssan.splits import leakage_fraction, make_split, parse_split_spec, fixed_split
+
+from ssan.data.scene import SceneError
+from ssan.data.splits import fixed_split, leakage_fraction, make_split, parse_split_spec
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,9 @@ def test_splits_are_deterministic_and_seeded(scene):
     assert not np.array_equal(a.train, c.train)
 
 
-@pytest.mark.parametrize("bad", ["", "random", "per-class:0", "per-class:x", "fraction:0.7", "disjoint:-2"])
+@pytest.mark.parametrize(
+    "bad", ["", "random", "per-class:0", "per-class:x", "fraction:0.7", "disjoint:-2"]
+)
 def test_bad_spec_is_refused_with_the_valid_forms(bad):
     with pytest.raises(ValueError, match="per-class:N"):
         parse_split_spec(bad)
@@ -66,9 +68,9 @@ def test_leakage_fraction_against_brute_force():
     train = rng.choice(shape[0] * shape[1], 25, replace=False)
     test = np.setdiff1d(rng.choice(shape[0] * shape[1], 200, replace=False), train)
     tr_rc = np.stack(np.divmod(train, shape[1]), 1)
-    expected = np.mean([
-        (np.abs(tr_rc - np.array(divmod(t, shape[1]))).max(axis=1) <= 3).any() for t in test
-    ])
+    expected = np.mean(
+        [(np.abs(tr_rc - np.array(divmod(t, shape[1]))).max(axis=1) <= 3).any() for t in test]
+    )
     assert leakage_fraction(train, test, shape, patch_size=7) == pytest.approx(expected)
 
 
@@ -121,7 +123,7 @@ def test_split_record_is_json_ready(scene):
 
 def _small_scene_with_clustered_classes():
     """A 60x40 scene: two big classes in halves, two small ones in 6x6 clusters, like a crop of a city."""
-    from ssan.scene import Scene, rosis_wavelengths
+    from ssan.data.scene import Scene, rosis_wavelengths
 
     labels = np.ones((60, 40), np.int32)
     labels[30:] = 2
@@ -131,7 +133,9 @@ def _small_scene_with_clustered_classes():
     labels[50:56, 6:12] = 4
     rng = np.random.default_rng(0)
     cube = (rng.random((5, 6))[labels] + 0.01 * rng.standard_normal((60, 40, 6))).astype(np.float32)
-    return Scene("clusters", cube, labels, ("a", "b", "c", "d"), rosis_wavelengths(6), source="test")
+    return Scene(
+        "clusters", cube, labels, ("a", "b", "c", "d"), rosis_wavelengths(6), source="test"
+    )
 
 
 def test_disjoint_reserves_test_pixels_for_every_class_on_a_small_scene():
@@ -146,7 +150,9 @@ def test_disjoint_reserves_test_pixels_for_every_class_on_a_small_scene():
 
 def test_disjoint_says_plainly_when_a_class_cannot_have_both():
     scene = _small_scene_with_clustered_classes()
-    scene.labels[44:50, 30:36] = 2  # class c now lives in one cluster: training on it leaves no test pixel
+    scene.labels[44:50, 30:36] = (
+        2  # class c now lives in one cluster: training on it leaves no test pixel
+    )
     split = make_split(scene, "disjoint:10", seed=0, patch_size=9)
     counts = split.counts(scene.n_classes)
     assert counts["train"][2] == 0 and counts["test"][2] > 0

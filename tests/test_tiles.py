@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from factories import toy_scene
-from ssan.distributed.tiles import Tile, classify_tile, halo_of, predict_map_tiled, row_tiles, tile_inputs
-from ssan.evaluate import predict_map
-from ssan.preprocess import PixelSampler
-from ssan.splits import make_split
-from ssan.train import train
 
-TINY = {"iterations": 4, "eval_every": 2, "rnn_hidden": 8, "fc_hidden": 32, "fusion_hidden": 32,
-        "batch_size": 32, "conv_channels": (4, 8)}
+from ssan.data.preprocess import PixelSampler
+from ssan.data.splits import make_split
+from ssan.distributed.tiles import (
+    Tile,
+    classify_tile,
+    halo_of,
+    predict_map_tiled,
+    row_tiles,
+    tile_inputs,
+)
+from ssan.evaluation.metrics import predict_map
+from ssan.training.trainer import train
+
+TINY = {
+    "iterations": 4,
+    "eval_every": 2,
+    "rnn_hidden": 8,
+    "fc_hidden": 32,
+    "fusion_hidden": 32,
+    "batch_size": 32,
+    "conv_channels": (4, 8),
+}
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +37,15 @@ def scene():
 
 @pytest.fixture(scope="module")
 def fitted(scene):
-    return train(scene, make_split(scene, "per-class:10", seed=0), "ssan", "quick", seed=0, device="cpu",
-                 overrides=TINY)
+    return train(
+        scene,
+        make_split(scene, "per-class:10", seed=0),
+        "ssan",
+        "quick",
+        seed=0,
+        device="cpu",
+        overrides=TINY,
+    )
 
 
 def test_row_tiles_cover_every_row_once_with_clipped_halos():
@@ -39,23 +60,32 @@ def test_row_tiles_cover_every_row_once_with_clipped_halos():
 def test_a_tile_gives_its_pixels_the_whole_scenes_spectra_and_patches(scene, fitted):
     whole = PixelSampler(scene.cube, fitted.preprocessing, fitted.preset.patch_size)
     width = scene.shape[1]
-    for halo, same in ((halo_of(fitted), True), (0, False)):   # without the halo the edge rows' patches differ
+    for halo, same in (
+        (halo_of(fitted), True),
+        (0, False),
+    ):  # without the halo the edge rows' patches differ
         tile = row_tiles(scene.shape[0], 16, halo)[1]
         rows, _ = tile_inputs(scene, tile, labelled_only=False)
         local = PixelSampler(rows, fitted.preprocessing, fitted.preset.patch_size)
         own = np.arange(tile.rows * width)
-        np.testing.assert_array_equal(local.spectra(own + (tile.start - tile.lo) * width),
-                                      whole.spectra(own + tile.start * width))
-        patches_equal = np.array_equal(local.patches(own + (tile.start - tile.lo) * width),
-                                       whole.patches(own + tile.start * width))
+        np.testing.assert_array_equal(
+            local.spectra(own + (tile.start - tile.lo) * width),
+            whole.spectra(own + tile.start * width),
+        )
+        patches_equal = np.array_equal(
+            local.patches(own + (tile.start - tile.lo) * width),
+            whole.patches(own + tile.start * width),
+        )
         assert patches_equal is same
 
 
 def test_tiled_map_equals_the_whole_scene_map(scene, fitted):
     assert halo_of(fitted) == 13
     np.testing.assert_array_equal(predict_map_tiled(fitted, scene, 16), predict_map(fitted, scene))
-    np.testing.assert_array_equal(predict_map_tiled(fitted, scene, 7, labelled_only=True),
-                                  predict_map(fitted, scene, labelled_only=True))
+    np.testing.assert_array_equal(
+        predict_map_tiled(fitted, scene, 7, labelled_only=True),
+        predict_map(fitted, scene, labelled_only=True),
+    )
 
 
 def test_a_spectral_model_needs_no_halo(scene):

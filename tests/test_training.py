@@ -5,19 +5,39 @@ import threading
 import numpy as np
 import pytest
 import torch
+from factories import toy_scene
 from sklearn.metrics import cohen_kappa_score
 
-import ssan.train as train_module
-from factories import toy_scene
-from ssan.attention import class_mean_attention, peak_share, pixel_attention, planted_band_ratio
-from ssan.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
-from ssan.evaluate import Metrics, compute_metrics, evaluate, predict_map
-from ssan.fitted import IncompatibleSceneError
-from ssan.splits import make_split
-from ssan.train import estimate_training_time, pick_device, train
+import ssan.training.trainer as train_module
+from ssan.data.splits import make_split
+from ssan.evaluation.metrics import Metrics, compute_metrics, evaluate, predict_map
+from ssan.inference.attention import (
+    class_mean_attention,
+    peak_share,
+    pixel_attention,
+    planted_band_ratio,
+)
+from ssan.models.checkpoints import (
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from ssan.models.fitted import IncompatibleSceneError
+from ssan.training.trainer import estimate_training_time, pick_device, train
 
-TINY = dict(rnn_hidden=8, attention_size=8, fc_hidden=32, fusion_dim=16, fusion_hidden=32, conv_channels=(4, 8),
-            patch_size=9, iterations=30, eval_every=10, batch_size=32)
+TINY = dict(
+    rnn_hidden=8,
+    attention_size=8,
+    fc_hidden=32,
+    fusion_dim=16,
+    fusion_hidden=32,
+    conv_channels=(4, 8),
+    patch_size=9,
+    iterations=30,
+    eval_every=10,
+    batch_size=32,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +104,20 @@ def test_cancel_keeps_the_best_model_so_far(scene, split):
             stop.set()
 
     constant = {**TINY, "lr_schedule": "constant"}  # a cosine rate depends on the run's length
-    f = train(scene, split, "ssan", "quick", device="cpu", overrides=constant, progress=on_progress, stop=stop)
+    f = train(
+        scene,
+        split,
+        "ssan",
+        "quick",
+        device="cpu",
+        overrides=constant,
+        progress=on_progress,
+        stop=stop,
+    )
     assert f.cancelled and len(f.history) == 15 and f.best_iteration == 10
-    again = train(scene, split, "ssan", "quick", device="cpu", overrides={**constant, "iterations": 10})
+    again = train(
+        scene, split, "ssan", "quick", device="cpu", overrides={**constant, "iterations": 10}
+    )
     sampler = f.sampler(scene)
     assert np.allclose(f.scores(sampler, split.test), again.scores(sampler, split.test), atol=1e-6)
 
@@ -99,7 +130,14 @@ def test_cancel_before_first_validation_still_returns_a_model(scene, split):
 
 
 def test_early_stop(scene, split):
-    f = train(scene, split, "arnn", "quick", device="cpu", overrides={**TINY, "lr": 1e-12, "early_stop_patience": 1})
+    f = train(
+        scene,
+        split,
+        "arnn",
+        "quick",
+        device="cpu",
+        overrides={**TINY, "lr": 1e-12, "early_stop_patience": 1},
+    )
     assert len(f.history) == 20
 
 
@@ -130,20 +168,26 @@ def test_attention_read_outs(scene, split, fitted):
     sampler = fitted.sampler(scene)
     pixels = np.array([0, 5, 100, scene.shape[0] * scene.shape[1] - 1])
     att = pixel_attention(fitted, sampler, pixels)
-    assert att.spectral.shape == (4, scene.n_bands) and np.allclose(att.spectral.sum(axis=1), 1, atol=1e-5)
+    assert att.spectral.shape == (4, scene.n_bands) and np.allclose(
+        att.spectral.sum(axis=1), 1, atol=1e-5
+    )
     assert att.spatial.shape == (4, 9, 9) and (att.spatial > 0).all() and (att.spatial < 1).all()
     assert np.allclose(att.probabilities.sum(axis=1), 1, atol=1e-5)
     assert np.array_equal(att.predicted, fitted.predict(sampler, pixels))
     per_class = class_mean_attention(fitted, sampler, split.test, split.targets(split.test))
     assert per_class.shape == (scene.n_classes, scene.n_bands)
-    spatial = class_mean_attention(fitted, sampler, split.test, split.targets(split.test), kind="spatial")
+    spatial = class_mean_attention(
+        fitted, sampler, split.test, split.targets(split.test), kind="spatial"
+    )
     assert spatial.shape == (scene.n_classes, 9, 9)
     mask = np.zeros(scene.n_bands, bool)
     mask[:3] = True
     uniform = np.full((2, scene.n_bands), 1 / scene.n_bands)
     assert planted_band_ratio(uniform, mask) == pytest.approx(1.0)
     peaks = np.zeros((4, scene.n_bands))
-    peaks[[0, 1, 2, 3], [0, 2, 3, scene.n_bands - 1]] = 1.0   # two rows peak inside bands 0-2, two outside
+    peaks[[0, 1, 2, 3], [0, 2, 3, scene.n_bands - 1]] = (
+        1.0  # two rows peak inside bands 0-2, two outside
+    )
     assert peak_share(peaks, mask) == 0.5
 
 
@@ -207,7 +251,9 @@ def test_device_choice():
 
 
 def test_time_estimate_is_positive_and_scales_with_iterations(scene, split):
-    short = estimate_training_time(scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=2)
+    short = estimate_training_time(
+        scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=2
+    )
     assert short.total_seconds > 0 and short.iterations == 30 and "cpu" in short.device
     assert "iterations" in short.describe()
 
@@ -217,8 +263,13 @@ def test_time_estimate_times_a_warm_full_validation_batch(scene, split, monkeypa
     call (a single cold small batch made the estimate several times too high on a GPU)."""
     seen = []
     real = train_module._accuracy
-    monkeypatch.setattr(train_module, "_accuracy", lambda net, sampler, pixels, *a: seen.append(pixels.copy())
-                        or real(net, sampler, pixels, *a))
+    monkeypatch.setattr(
+        train_module,
+        "_accuracy",
+        lambda net, sampler, pixels, *a: (
+            seen.append(pixels.copy()) or real(net, sampler, pixels, *a)
+        ),
+    )
     estimate_training_time(scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=1)
     batch = min(train_module.inference_batch_size(torch.device("cpu")), split.val.size)
     assert len(seen) == 2 and all(np.array_equal(s, split.val[:batch]) for s in seen)

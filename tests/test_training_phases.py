@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from factories import TINY_JOB as TINY
+from factories import tiny_job_scene, tiny_job_split
 
-from factories import TINY_JOB as TINY, tiny_job_scene, tiny_job_split
-from ssan.estimate import estimate_time_range
-from ssan.evaluate import evaluate
-from ssan.jobs import DONE, TrainJob
-from ssan.runs import delete_run, rename_run
+from ssan.evaluation.metrics import evaluate
+from ssan.evaluation.runs import delete_run, rename_run
+from ssan.training.estimate import estimate_time_range
+from ui.jobs import DONE, TrainJob
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 
@@ -28,7 +29,9 @@ def split(scene):
 
 
 def test_the_estimate_is_a_measured_range_with_scoring(scene, split):
-    est = estimate_time_range(scene, split, "ssan", "quick", device="cpu", overrides=TINY, trials=2, steps=2)
+    est = estimate_time_range(
+        scene, split, "ssan", "quick", device="cpu", overrides=TINY, trials=2, steps=2
+    )
     assert est.trials == 2 and 0 < est.step_low <= est.step_high
     assert 0 < est.low <= est.high and est.scoring > 0 and est.test_pixels == split.test.size
     assert est.low >= est.iterations * est.step_low
@@ -42,7 +45,9 @@ def test_scoring_reports_its_progress_and_the_job_shows_it(scene, split, tmp_pat
     snap = job.snapshot()
     assert snap.status == DONE and snap.scoring == (split.test.size, split.test.size)
     calls = []
-    metrics = evaluate(job.results[0], scene, split, progress=lambda d, t: calls.append((d, t)), batch_size=100)
+    metrics = evaluate(
+        job.results[0], scene, split, progress=lambda d, t: calls.append((d, t)), batch_size=100
+    )
     assert calls[0] == (0, split.test.size) and calls[-1] == (split.test.size, split.test.size)
     assert len(calls) == 1 + -(-split.test.size // 100)
     assert metrics.oa == pytest.approx(snap.metrics[0]["oa"]), "scoring in batches changes nothing"
@@ -53,7 +58,11 @@ def test_runs_are_renamed_and_deleted_only_inside_the_runs_folder(tmp_path):
     run = root / "demo" / "ssan-run"
     shutil.copytree(ASSET, run)
     renamed = rename_run(run, "lecture-ssan", root)
-    assert renamed == root / "demo" / "lecture-ssan" and (renamed / "model.json").is_file() and not run.exists()
+    assert (
+        renamed == root / "demo" / "lecture-ssan"
+        and (renamed / "model.json").is_file()
+        and not run.exists()
+    )
     with pytest.raises(ValueError, match="cannot name a run"):
         rename_run(renamed, "../escape", root)
     shutil.copytree(ASSET, root / "demo" / "taken")

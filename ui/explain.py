@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssan.attention import planted_band_ratio
-from ssan.scene import Scene
+from ssan.data.scene import Scene
+from ssan.inference.attention import planted_band_ratio
 
 FOUND, WEAK = 1.5, 1.1  # attention ratio inside/outside the planted bands
 
@@ -44,31 +44,42 @@ def planted_verdict(scene: Scene, class_attention: np.ndarray) -> str | None:
     return " ".join(sentences) + f" **{verdict}**"
 
 
-SEED_NOTE = ("Attention differs from one training run to the next: the same model trained with another seed can "
-             "give a very different ratio (several times higher or lower) while classifying as well. Compare a few "
-             "seeds before reading much into one.")
-ALPHA_NOTE = ("α is where the network *reads* the evidence, not necessarily where the evidence *lies*. The GRU runs "
-              "along the bands in both directions, so its state at band i already summarises the bands before i (and, "
-              "from the other direction, after i); attention picks the states worth reading. A peak in α can therefore "
-              "sit just after the bands that matter, at the point where the GRU has finished reading them.")
+SEED_NOTE = (
+    "Attention differs from one training run to the next: the same model trained with another seed can "
+    "give a very different ratio (several times higher or lower) while classifying as well. Compare a few "
+    "seeds before reading much into one."
+)
+ALPHA_NOTE = (
+    "α is where the network *reads* the evidence, not necessarily where the evidence *lies*. The GRU runs "
+    "along the bands in both directions, so its state at band i already summarises the bands before i (and, "
+    "from the other direction, after i); attention picks the states worth reading. A peak in α can therefore "
+    "sit just after the bands that matter, at the point where the GRU has finished reading them."
+)
 EXPLAIN_PAGE = Path(__file__).resolve().parents[1] / "pages" / "5_Does_attention_explain.py"
 
 
 def explain_link() -> None:
     """A link to the page that tests whether attention explains the model's decisions (when it is installed)."""
     if EXPLAIN_PAGE.is_file():
-        st.page_link("pages/5_Does_attention_explain.py", label="Does attention explain the decision? Test it",
-                     icon=":material/science:")
+        st.page_link(
+            "pages/5_Does_attention_explain.py",
+            label="Does attention explain the decision? Test it",
+            icon=":material/science:",
+        )
 
 
-def pixel_table(scene: Scene, row: int, col: int, scaled: np.ndarray, attention: np.ndarray | None) -> pd.DataFrame:
+def pixel_table(
+    scene: Scene, row: int, col: int, scaled: np.ndarray, attention: np.ndarray | None
+) -> pd.DataFrame:
     """Per band: index, wavelength, the stored value, the model's scaled input, and attention α."""
-    table = pd.DataFrame({
-        "band": np.arange(scene.n_bands),
-        "wavelength_nm": np.round(scene.wavelengths, 3),
-        "value": scene.cube[row, col],
-        "scaled_input": scaled,
-    })
+    table = pd.DataFrame(
+        {
+            "band": np.arange(scene.n_bands),
+            "wavelength_nm": np.round(scene.wavelengths, 3),
+            "value": scene.cube[row, col],
+            "scaled_input": scaled,
+        }
+    )
     if attention is not None:
         table["attention"] = attention
     if scene.planted is not None:

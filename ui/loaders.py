@@ -12,30 +12,34 @@ import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ssan.figures import clickable_image, grid_step_for, split_map_figure
-from ssan.imaging import blend, colorize_labels, false_colour
-from ssan.scene import Scene
-from ssan.scenes import load_scene
-from ssan.splits import SPLIT_ROLE_COLOURS, SPLIT_ROLES, Split, make_split, split_roles
+from ssan.data.catalog import load_scene
+from ssan.data.scene import Scene
+from ssan.data.splits import (
+    SPLIT_ROLE_COLOURS,
+    SPLIT_ROLES,
+    Split,
+    make_split,
+    split_roles,
+)
+from ssan.render.imaging import blend, colorize_labels, false_colour
+from ui.figures import clickable_image, grid_step_for, split_map_figure
 
 if TYPE_CHECKING:
-    from ssan.fitted import FittedModel
-    from ssan.preprocess import PixelSampler
+    from ssan.data.preprocess import PixelSampler
+    from ssan.models.fitted import FittedModel
 
 # torch and scikit-learn take seconds to import; the Scene page needs neither, so the modules that
 # use them are imported by the loaders that need a model (see `models()`), never on the first screen.
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
-SIDECAR = "model.json"  # ssan.checkpoints.SIDECAR, without importing torch for it
+SIDECAR = "model.json"  # ssan.models.checkpoints.SIDECAR, without importing torch for it
 
 # Leave one core to the page and the browser: with every core in torch's thread pool, its threads
 # spin-wait against the UI thread and a 2-core laptop trains several times slower. SSAN_TORCH_THREADS overrides.
@@ -61,7 +65,7 @@ def warm_up() -> threading.Thread:
 
     def work() -> None:
         use_torch()
-        import ssan.attention, ssan.checkpoints, ssan.classmaps, ssan.estimate, ssan.jobs  # noqa: E401, F401
+        import ssan.inference.attention  # noqa: E401, F401
 
     thread = threading.Thread(target=work, name="ssan-warm-up", daemon=True)
     thread.start()
@@ -73,17 +77,30 @@ def runs_dir() -> Path:
     return Path(os.environ.get("SSAN_RUNS_DIR", "").strip() or "runs")
 
 
-def file_spec(cube: str | Path, gt: str | Path | None = None, class_names: str = "", wavelengths: str = "") -> SceneSpec:
+def file_spec(
+    cube: str | Path, gt: str | Path | None = None, class_names: str = "", wavelengths: str = ""
+) -> SceneSpec:
     """The spec of a scene read from files (with the user's class names and wavelengths, "" = from the file);
     the mtimes make an edited file a new cache key."""
     paths = [Path(cube).expanduser()] + ([Path(gt).expanduser()] if gt else [])
     mtimes = tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in paths)
-    return ("file", str(paths[0]), str(paths[1]) if gt else "", mtimes, class_names.strip(), wavelengths.strip())
+    return (
+        "file",
+        str(paths[0]),
+        str(paths[1]) if gt else "",
+        mtimes,
+        class_names.strip(),
+        wavelengths.strip(),
+    )
 
 
 def spec_label(spec: SceneSpec) -> str:
     """How the UI names a scene spec."""
-    names = {"demo": "Demo town (synthetic)", "paviau": "Pavia University", "paviac": "Pavia Centre"}
+    names = {
+        "demo": "Demo town (synthetic)",
+        "paviau": "Pavia University",
+        "paviac": "Pavia Centre",
+    }
     return names.get(spec[0]) or Path(spec[1]).name
 
 
@@ -105,8 +122,12 @@ def split_for(spec: SceneSpec, protocol: str, seed: int) -> Split:
 
 
 @st.cache_resource(max_entries=8)
-def overlay_image(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float],
-                  opacity: float) -> np.ndarray:
+def overlay_image(
+    spec: SceneSpec,
+    rgb_nm: tuple[float, float, float],
+    stretch: tuple[float, float],
+    opacity: float,
+) -> np.ndarray:
     """False-colour composite with the ground truth blended in at `opacity` (labelled pixels only)."""
     scene = scene_for(spec)
     rgb = false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
@@ -116,31 +137,51 @@ def overlay_image(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: 
 
 
 @st.cache_resource(max_entries=4)
-def false_colour_image(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float]) -> np.ndarray:
+def false_colour_image(
+    spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float]
+) -> np.ndarray:
     """The plain false-colour composite (for patches)."""
     scene = scene_for(spec)
     return false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
 
 
 @st.cache_resource(max_entries=48)
-def clickable_figure(spec: SceneSpec, rgb_nm: tuple[float, float, float], stretch: tuple[float, float],
-                     opacity: float, marker: tuple[int, int] | None, pinned: tuple[tuple[int, int], ...],
-                     height: int) -> go.Figure:
+def clickable_figure(
+    spec: SceneSpec,
+    rgb_nm: tuple[float, float, float],
+    stretch: tuple[float, float],
+    opacity: float,
+    marker: tuple[int, int] | None,
+    pinned: tuple[tuple[int, int], ...],
+    height: int,
+) -> go.Figure:
     """The clickable scene image (never mutated: Streamlit keys the chart's selection by its content)."""
     image = overlay_image(spec, rgb_nm, stretch, opacity)
-    return clickable_image(image, marker=marker, pinned=pinned, grid_step=grid_step_for(image.shape[:2]),
-                           height=height)
+    return clickable_image(
+        image, marker=marker, pinned=pinned, grid_step=grid_step_for(image.shape[:2]), height=height
+    )
 
 
 @st.cache_resource(max_entries=8)
-def split_map(spec: SceneSpec, protocol: str, seed: int, rgb_nm: tuple[float, float, float],
-              stretch: tuple[float, float]) -> go.Figure:
+def split_map(
+    spec: SceneSpec,
+    protocol: str,
+    seed: int,
+    rgb_nm: tuple[float, float, float],
+    stretch: tuple[float, float],
+) -> go.Figure:
     """The split's train / validation / test / guard-band pixels over the greyed composite (never mutated)."""
     split = split_for(spec, protocol, seed)
     roles = split_roles(split)
     counts = [int((roles == r).sum()) for r in range(1, len(SPLIT_ROLES) + 1)]
-    return split_map_figure(false_colour_image(spec, rgb_nm, stretch), roles, SPLIT_ROLES, SPLIT_ROLE_COLOURS,
-                            counts=counts, title="The split on the image")
+    return split_map_figure(
+        false_colour_image(spec, rgb_nm, stretch),
+        roles,
+        SPLIT_ROLES,
+        SPLIT_ROLE_COLOURS,
+        counts=counts,
+        title="The split on the image",
+    )
 
 
 def checkpoint_mtime(path: str | Path) -> float:
@@ -153,7 +194,7 @@ def checkpoint_mtime(path: str | Path) -> float:
 def model_for(path: str, mtime: float) -> FittedModel:
     """The checkpoint at `path` (as of `mtime`); CheckpointError when it cannot be used."""
     use_torch()
-    from ssan.checkpoints import load_checkpoint
+    from ssan.models.checkpoints import load_checkpoint
 
     return load_checkpoint(path)
 
@@ -168,12 +209,14 @@ def sampler_for(model_path: str, mtime: float, spec: SceneSpec) -> PixelSampler:
     on one split fit the same scaling and PCA), so the scene's PCA pass runs once for all of them."""
     fitted, scene = model_for(model_path, mtime), scene_for(spec)
     fitted.scene.check(scene)
-    return _sampler(spec, fitted.preprocessing.digest(), fitted.preset.patch_size, fitted.preprocessing)
+    return _sampler(
+        spec, fitted.preprocessing.digest(), fitted.preset.patch_size, fitted.preprocessing
+    )
 
 
 @st.cache_resource(max_entries=8)
 def _sampler(spec: SceneSpec, prep_digest: str, patch_size: int, _prep: Any) -> PixelSampler:
-    from ssan.preprocess import PixelSampler
+    from ssan.data.preprocess import PixelSampler
 
     sampler = PixelSampler(scene_for(spec).cube, _prep, patch_size)
     sampler.windows  # noqa: B018 - build the padded PCA image now, not on the first click
@@ -183,21 +226,31 @@ def _sampler(spec: SceneSpec, prep_digest: str, patch_size: int, _prep: Any) -> 
 @st.cache_resource(show_spinner="Averaging attention per class…", max_entries=16)
 def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -> np.ndarray:
     """Mean spectral (C, B) or spatial (C, p, p) attention per class over pixels the model never trained on."""
-    from ssan.attention import class_mean_attention
+    from ssan.inference.attention import class_mean_attention
 
     fitted = model_for(model_path, mtime)
     scene = scene_for(spec)
-    seen = np.concatenate([np.asarray(fitted.split.get("train", []), np.int64),
-                           np.asarray(fitted.split.get("val", []), np.int64)])
+    seen = np.concatenate(
+        [
+            np.asarray(fitted.split.get("train", []), np.int64),
+            np.asarray(fitted.split.get("val", []), np.int64),
+        ]
+    )
     pixels = np.setdiff1d(scene.labelled_pixels(), seen)
-    return class_mean_attention(fitted, sampler_for(model_path, mtime, spec), pixels,
-                                scene.labels.ravel()[pixels], kind=kind, max_per_class=200)
+    return class_mean_attention(
+        fitted,
+        sampler_for(model_path, mtime, spec),
+        pixels,
+        scene.labels.ravel()[pixels],
+        kind=kind,
+        max_per_class=200,
+    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def scene_digest(spec: SceneSpec) -> str:
     """The sha256 naming the scene's content in the map cache (computed once per scene)."""
-    from ssan.classmaps import scene_digest as digest
+    from ui.classmaps import scene_digest as digest
 
     return digest(scene_for(spec))
 
@@ -219,10 +272,10 @@ _MAPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-maps")
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def class_map_job(model_path: str, mtime: float, spec: SceneSpec) -> MapJob:
-    """The model's classification of every pixel of the scene (a `ssan.classmaps.ClassMap`), computed in a
+    """The model's classification of every pixel of the scene (a `ui.classmaps.ClassMap`), computed in a
     background thread that every session shares, from the disk cache keyed by the weights' hash when there."""
     use_torch()
-    from ssan import classmaps
+    from ui import classmaps
 
     scene, digest = scene_for(spec), scene_digest(spec)
     job = MapJob()
@@ -231,8 +284,15 @@ def class_map_job(model_path: str, mtime: float, spec: SceneSpec) -> MapJob:
         job.future = Future()
         job.future.set_result(cached)
         return job
-    job.future = _MAPS.submit(classmaps.cached_class_map, model_path, model_for(model_path, mtime), scene,
-                              sampler_for(model_path, mtime, spec), progress=job.update, scene_sha256=digest)
+    job.future = _MAPS.submit(
+        classmaps.cached_class_map,
+        model_path,
+        model_for(model_path, mtime),
+        scene,
+        sampler_for(model_path, mtime, spec),
+        progress=job.update,
+        scene_sha256=digest,
+    )
     return job
 
 
@@ -240,17 +300,30 @@ _ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-estimate
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def training_estimate(spec: SceneSpec, protocol: str, seed: int, model: str, preset: str,
-                      overrides: tuple[tuple[str, Any], ...]) -> Future:
+def training_estimate(
+    spec: SceneSpec,
+    protocol: str,
+    seed: int,
+    model: str,
+    preset: str,
+    overrides: tuple[tuple[str, Any], ...],
+) -> Future:
     """Expected training time as a range (a `Future` of a TimeRange): a few real steps timed in the background,
     so the page renders at once and shows the figure when it is there (ValueError in the future for bad settings)."""
     use_torch()
-    from ssan.estimate import estimate_time_range
-    from ssan.train import pick_device
+    from ssan.training.estimate import estimate_time_range
+    from ssan.training.trainer import pick_device
 
     scene, split = scene_for(spec), split_for(spec, protocol, seed)
-    return _ESTIMATES.submit(estimate_time_range, scene, split, model, preset, device=pick_device(),
-                             overrides=dict(overrides))
+    return _ESTIMATES.submit(
+        estimate_time_range,
+        scene,
+        split,
+        model,
+        preset,
+        device=pick_device(),
+        overrides=dict(overrides),
+    )
 
 
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:
@@ -258,7 +331,7 @@ def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list
     the shipped demo checkpoint last; plus one message per checkpoint that could not be read."""
     found, problems = [], []
     use_torch()
-    from ssan.checkpoints import list_checkpoints
+    from ssan.models.checkpoints import list_checkpoints
 
     candidates = list_checkpoints(runs_dir())
     if DEMO_CHECKPOINT.is_dir():
@@ -268,7 +341,11 @@ def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list
             fitted = model_at(path)
             usable = fits(fitted, scene)
         except Exception as exc:  # noqa: BLE001 - one unreadable checkpoint must never break a page
-            problems.append(f"{path}: {exc}" if isinstance(exc, ValueError) else f"{path}: {type(exc).__name__}: {exc}")
+            problems.append(
+                f"{path}: {exc}"
+                if isinstance(exc, ValueError)
+                else f"{path}: {type(exc).__name__}: {exc}"
+            )
             continue
         if usable:
             found.append((path, fitted))
@@ -278,5 +355,9 @@ def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list
 def fits(fitted: FittedModel, scene: Scene) -> bool:
     """Whether `fitted` was trained on this scene (same name, size, bands and classes)."""
     ident = fitted.scene
-    return (ident.name == scene.name and tuple(ident.shape) == scene.shape and ident.n_bands == scene.n_bands
-            and tuple(ident.class_names) == tuple(scene.class_names))
+    return (
+        ident.name == scene.name
+        and tuple(ident.shape) == scene.shape
+        and ident.n_bands == scene.n_bands
+        and tuple(ident.class_names) == tuple(scene.class_names)
+    )

@@ -11,15 +11,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from ssan.scene import Scene
-from ssan.splits import Split
-
-from . import loaders
-from .state import bound, init_state, switch_scene
+from ssan.data.scene import Scene
+from ssan.data.splits import Split
+from ui import loaders
+from ui.state import bound, init_state, switch_scene
 
 if TYPE_CHECKING:
-    from ssan.fitted import FittedModel
-    from ssan.jobs import JobSnapshot
+    from ssan.models.fitted import FittedModel
+    from ui.jobs import JobSnapshot
 
 PRESENT_PARAM = "present"
 # Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
@@ -28,13 +27,16 @@ BASE_CSS = """<style>
 .js-plotly-plot:hover .modebar-container { opacity: 1; }
 </style>"""
 # Projector: larger type and little padding above the first element.
-PRESENT_CSS = BASE_CSS.replace("</style>", """
+PRESENT_CSS = BASE_CSS.replace(
+    "</style>",
+    """
 html { font-size: 20px; }
 header[data-testid="stHeader"] { background: transparent; }
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 1.2rem; padding-bottom: 1rem; }
 h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
 h3 { padding-top: 0.2rem !important; padding-bottom: 0.2rem !important; }
-</style>""")
+</style>""",
+)
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
 PAGES = (
@@ -71,8 +73,11 @@ def setup(title: str) -> None:
     if "present" not in ss:  # a fresh session (or a reload) takes presentation mode from the URL
         ss.present = st.query_params.get(PRESENT_PARAM) == "1"
     # No page_icon: a Material icon favicon is fetched from fonts.gstatic.com, and the app must work offline.
-    st.set_page_config(page_title=f"{title} · SSAN", layout="wide",
-                       initial_sidebar_state="collapsed" if ss.present else "auto")
+    st.set_page_config(
+        page_title=f"{title} · SSAN",
+        layout="wide",
+        initial_sidebar_state="collapsed" if ss.present else "auto",
+    )
     init_state()
     adopt_trained_model()
     sync_presentation_url()
@@ -82,9 +87,14 @@ def setup(title: str) -> None:
     with st.sidebar:
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
-        bound(st.toggle, "Presentation mode", "present", on_change=sync_presentation_url,
-              help="For a projector: larger type, the sidebar folded away, figures first. Kept in the URL "
-                   "(?present=1), so a bookmark or a reload opens in it.")
+        bound(
+            st.toggle,
+            "Presentation mode",
+            "present",
+            on_change=sync_presentation_url,
+            help="For a projector: larger type, the sidebar folded away, figures first. Kept in the URL "
+            "(?present=1), so a bookmark or a reload opens in it.",
+        )
 
 
 def sync_presentation_url() -> None:
@@ -126,8 +136,11 @@ def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
 
 def chart_config(name: str, **extra: Any) -> dict:
     """Plotly's config for every chart: toolbar on hover only, no logo, the camera button saves a 2× PNG."""
-    return {"displaylogo": False, "displayModeBar": "hover",
-            "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2}} | extra
+    return {
+        "displaylogo": False,
+        "displayModeBar": "hover",
+        "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2},
+    } | extra
 
 
 def adopt_trained_model() -> None:
@@ -139,7 +152,7 @@ def adopt_trained_model() -> None:
     spec, job = entry
     snap = job.snapshot()
     if snap.finished and snap.checkpoints:
-        from ssan.jobs import CANCELLED  # a job exists, so torch is loaded already
+        from ui.jobs import CANCELLED  # a job exists, so torch is loaded already
 
         if snap.status != CANCELLED:
             choose_model(spec, snap.checkpoints[-1])
@@ -189,7 +202,9 @@ def active_model(spec: tuple, scene: Scene) -> tuple[Path | None, FittedModel | 
             return path, fitted
     # Never a cancelled run by default: the shipped demo checkpoint, else the newest finished run.
     usable = [(p, f) for p, f in models if not f.cancelled]
-    default = next(((p, f) for p, f in usable if p == loaders.DEMO_CHECKPOINT), usable[0] if usable else None)
+    default = next(
+        ((p, f) for p, f in usable if p == loaders.DEMO_CHECKPOINT), usable[0] if usable else None
+    )
     return default or (None, None)
 
 
@@ -197,10 +212,18 @@ def chosen_model_name(spec: tuple) -> str | None:
     """The active model's folder name without loading it (for the Scene page); None when unknown."""
     chosen = st.session_state.model_dirs.get(spec)
     if chosen:
-        return "shipped demo checkpoint" if Path(chosen) == loaders.DEMO_CHECKPOINT else Path(chosen).name
+        return (
+            "shipped demo checkpoint"
+            if Path(chosen) == loaders.DEMO_CHECKPOINT
+            else Path(chosen).name
+        )
     if spec == ("demo",) and loaders.DEMO_CHECKPOINT.is_dir():
         return "shipped demo checkpoint"
-    return "the newest finished run for this scene (see the Train page)" if loaders.runs_dir().is_dir() else None
+    return (
+        "the newest finished run for this scene (see the Train page)"
+        if loaders.runs_dir().is_dir()
+        else None
+    )
 
 
 def choose_model(spec: tuple, path: Path | str) -> None:
@@ -213,10 +236,16 @@ def forget_model(old: Path | str, new: Path | str | None = None) -> None:
     folder or drop them (the scene then falls back to its default model)."""
     old = str(old)
     ss = st.session_state
-    ss.model_dirs = {spec: (str(new) if path == old else path) for spec, path in ss.model_dirs.items()
-                     if path != old or new is not None}
-    ss.compare_choice = {key: (str(new) if path == old else path) for key, path in ss.compare_choice.items()
-                         if path != old or new is not None}
+    ss.model_dirs = {
+        spec: (str(new) if path == old else path)
+        for spec, path in ss.model_dirs.items()
+        if path != old or new is not None
+    }
+    ss.compare_choice = {
+        key: (str(new) if path == old else path)
+        for key, path in ss.compare_choice.items()
+        if path != old or new is not None
+    }
 
 
 def model_label(path: Path, fitted: FittedModel) -> str:
@@ -228,11 +257,15 @@ def model_label(path: Path, fitted: FittedModel) -> str:
 def require_model(ctx: Context) -> FittedModel:
     """The active model, captioned; without one, say how to get one and stop the page."""
     if ctx.model is None:
-        st.info("There is no model for this scene yet. Train one (the quick preset takes one to two minutes on a CPU) "
-                "or load a checkpoint on the Train page.")
+        st.info(
+            "There is no model for this scene yet. Train one (the quick preset takes one to two minutes on a CPU) "
+            "or load a checkpoint on the Train page."
+        )
         st.page_link("pages/1_Train.py", label="Go to Train", icon=":material/model_training:")
         st.stop()
-    where = "" if presenting() else " · change it on the Train page"  # one line less on the projector
+    where = (
+        "" if presenting() else " · change it on the Train page"
+    )  # one line less on the projector
     st.caption(f"Model: {model_label(ctx.model_path, ctx.model)}{where}.")
     return ctx.model
 
@@ -241,8 +274,10 @@ def sidebar_status(ctx: Context) -> None:
     """Scene, split, model, pixel and any running job, in the sidebar."""
     with st.sidebar:
         st.divider()
-        st.caption(f"**Scene** · {loaders.spec_label(ctx.spec)} ({ctx.scene.shape[0]}×{ctx.scene.shape[1]}, "
-                   f"{ctx.scene.n_bands} bands)")
+        st.caption(
+            f"**Scene** · {loaders.spec_label(ctx.spec)} ({ctx.scene.shape[0]}×{ctx.scene.shape[1]}, "
+            f"{ctx.scene.n_bands} bands)"
+        )
         st.caption(f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}")
         if ctx.model is not None:
             model = model_label(ctx.model_path, ctx.model)
@@ -273,8 +308,10 @@ def training_status() -> None:
     def status() -> None:
         for where, snap in running_jobs():
             step = f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
-            st.caption(f"**Training** · {(snap.current_model or '').upper()}{step} in the background "
-                       f"(progress on the {where} page)")
+            st.caption(
+                f"**Training** · {(snap.current_model or '').upper()}{step} in the background "
+                f"(progress on the {where} page)"
+            )
 
     status()
 

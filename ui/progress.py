@@ -24,8 +24,10 @@ class StreamlitProgress:
         percent = min(100, int(100 * self.n / self.total))
         if percent != self._shown:  # one message per percent, not per 256 kB chunk
             self._shown = percent
-            self._bar.progress(percent / 100,
-                               text=f"{self.label}: {self.n / 1e6:.1f} of {self.total / 1e6:.1f} MB ({percent}%)")
+            self._bar.progress(
+                percent / 100,
+                text=f"{self.label}: {self.n / 1e6:.1f} of {self.total / 1e6:.1f} MB ({percent}%)",
+            )
 
     def reset(self) -> None:
         self.n, self._shown = 0, -1

@@ -1,6 +1,6 @@
 """Start a background training job and watch it: the polling fragment shared by Train and Compare.
 
-The worker (`ssan.jobs.TrainJob`) never calls Streamlit; the fragment below reads its
+The worker (`ui.jobs.TrainJob`) never calls Streamlit; the fragment below reads its
 snapshot every second while it runs, and asks for one full rerun when it ends so the
 page's buttons and result sections catch up.
 """
@@ -13,47 +13,75 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from ssan.figures import training_curve_figure
-from ssan.fitted import CANCELLED_MARK
-from ssan.jobs import CANCELLED, DONE, FAILED, MAX_JOBS_ENV, TrainJob, max_jobs
-from ssan.train import format_duration, pick_device
-
-from . import loaders
-from .page import Context, plot
+from ssan.models.fitted import CANCELLED_MARK
+from ssan.training.trainer import format_duration, pick_device
+from ui import loaders
+from ui.figures import training_curve_figure
+from ui.jobs import CANCELLED, DONE, FAILED, MAX_JOBS_ENV, TrainJob, max_jobs
+from ui.page import Context, plot
 
 POLL_SECONDS = 1.0
 ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
-    "adv_iterations": ("iterations", "Iterations", {"min_value": 1, "max_value": 200_000, "step": 50}),
-    "adv_eval_every": ("eval_every", "Validate every … iterations",
-                       {"min_value": 1, "max_value": 100_000, "step": 10}),
+    "adv_iterations": (
+        "iterations",
+        "Iterations",
+        {"min_value": 1, "max_value": 200_000, "step": 50},
+    ),
+    "adv_eval_every": (
+        "eval_every",
+        "Validate every … iterations",
+        {"min_value": 1, "max_value": 100_000, "step": 10},
+    ),
     "adv_batch_size": ("batch_size", "Batch size", {"min_value": 1, "max_value": 4096, "step": 16}),
-    "adv_lr": ("lr", "Learning rate", {"min_value": 1e-6, "max_value": 1.0, "step": 1e-3, "format": "%.4g"}),
+    "adv_lr": (
+        "lr",
+        "Learning rate",
+        {"min_value": 1e-6, "max_value": 1.0, "step": 1e-3, "format": "%.4g"},
+    ),
 }
 
 
 def advanced_overrides() -> dict:
     """The preset overrides set in the Train page's advanced settings (the empty ones left out)."""
-    return {field: st.session_state[name] for name, (field, _, _) in ADVANCED.items()
-            if st.session_state[name] is not None}
+    return {
+        field: st.session_state[name]
+        for name, (field, _, _) in ADVANCED.items()
+        if st.session_state[name] is not None
+    }
 
 
-def start_job(slot: str, ctx: Context, models: Sequence[str], preset: str, seed: int, overrides: dict) -> None:
+def start_job(
+    slot: str, ctx: Context, models: Sequence[str], preset: str, seed: int, overrides: dict
+) -> None:
     """Start training `models` on the current scene and split in the background; the job lives in
     session_state[slot] together with the scene spec it belongs to."""
-    job = TrainJob(ctx.scene, ctx.split, models, preset, seed=seed, device=pick_device(), overrides=overrides,
-                   runs_dir=loaders.runs_dir(), owner_alive=session_alive())
+    job = TrainJob(
+        ctx.scene,
+        ctx.split,
+        models,
+        preset,
+        seed=seed,
+        device=pick_device(),
+        overrides=overrides,
+        runs_dir=loaders.runs_dir(),
+        owner_alive=session_alive(),
+    )
     st.session_state[slot] = (ctx.spec, job.start())
     st.session_state[f"_{slot}_running"] = True
 
 
 def session_alive():
     """A check, safe from any thread, that this browser session is still connected (always true outside a
-    server, e.g. in AppTest); a job whose session is gone is cancelled by `ssan.jobs`."""
+    server, e.g. in AppTest); a job whose session is gone is cancelled by `ui.jobs`."""
     ctx = get_script_run_ctx()
     session_id = ctx.session_id if ctx is not None else None
 
     def alive() -> bool:
-        return session_id is None or not runtime.exists() or runtime.get_instance().is_active_session(session_id)
+        return (
+            session_id is None
+            or not runtime.exists()
+            or runtime.get_instance().is_active_session(session_id)
+        )
 
     return alive
 
@@ -61,8 +89,14 @@ def session_alive():
 def show_estimate(ctx: Context, model: str, preset: str, overrides: dict) -> None:
     """The training-time estimate: "measuring…" while a few steps are timed in the background, then the range
     (a fragment polls, so the rest of the page never waits for it)."""
-    future = loaders.training_estimate(ctx.spec, ctx.split.protocol, ctx.split.seed, model, preset,
-                                       tuple(sorted(overrides.items())))
+    future = loaders.training_estimate(
+        ctx.spec,
+        ctx.split.protocol,
+        ctx.split.seed,
+        model,
+        preset,
+        tuple(sorted(overrides.items())),
+    )
 
     @st.fragment(run_every=None if future.done() else POLL_SECONDS)
     def estimate() -> None:
@@ -93,8 +127,10 @@ def monitor(slot: str, spec: tuple) -> None:
     entry = st.session_state.get(slot)
     if entry is not None and entry[0] != spec:
         state = "is training" if running(slot) else "trained"
-        st.caption(f"A job {state} on {loaders.spec_label(entry[0])}: choose that scene on the Scene page "
-                   "to follow it or see its results.")
+        st.caption(
+            f"A job {state} on {loaders.spec_label(entry[0])}: choose that scene on the Scene page "
+            "to follow it or see its results."
+        )
         return
 
     @st.fragment(run_every=POLL_SECONDS if running(slot) else None)
@@ -107,28 +143,43 @@ def monitor(slot: str, spec: tuple) -> None:
         if not snap.finished:
             p = snap.progress
             name = (snap.current_model or "").upper()
-            step = f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
+            step = (
+                f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
+            )
             fraction = snap.fraction
             if snap.queue_position is not None:
                 ahead = snap.queue_position - 1
-                text = (f"{name}: waiting for a free training slot; you are number {snap.queue_position} in the "
-                        f"queue ({ahead} job{'s' if ahead != 1 else ''} ahead, {max_jobs()} training at a time; "
-                        f"{MAX_JOBS_ENV} sets it){step}")
-            elif snap.scoring is not None:  # after the last iteration: the test pixels are being classified
+                text = (
+                    f"{name}: waiting for a free training slot; you are number {snap.queue_position} in the "
+                    f"queue ({ahead} job{'s' if ahead != 1 else ''} ahead, {max_jobs()} training at a time; "
+                    f"{MAX_JOBS_ENV} sets it){step}"
+                )
+            elif (
+                snap.scoring is not None
+            ):  # after the last iteration: the test pixels are being classified
                 done, total = snap.scoring
                 fraction = done / max(total, 1)
                 text = f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
             elif p is None:
                 text = f"{name}: preparing…{step}"
             else:
-                best = ("" if p.best_val_accuracy is None
-                        else f" · best validation {100 * p.best_val_accuracy:.1f}%")
-                text = (f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
-                        f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left "
-                        f"(then scoring the test pixels){step}")
+                best = (
+                    ""
+                    if p.best_val_accuracy is None
+                    else f" · best validation {100 * p.best_val_accuracy:.1f}%"
+                )
+                text = (
+                    f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
+                    f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left "
+                    f"(then scoring the test pixels){step}"
+                )
             st.progress(fraction, text=text)
-            st.button("Cancel (keeps the best model so far)", on_click=job.cancel, key=f"{slot}_cancel",
-                      disabled=job.stop.is_set())
+            st.button(
+                "Cancel (keeps the best model so far)",
+                on_click=job.cancel,
+                key=f"{slot}_cancel",
+                disabled=job.stop.is_set(),
+            )
         if snap.history:
             plot(training_curve_figure(list(snap.history)), key=f"{slot}_curve")
         if snap.finished and st.session_state.pop(f"_{slot}_running", False):
@@ -147,13 +198,19 @@ def monitor(slot: str, spec: tuple) -> None:
         if snap.status == CANCELLED and not snap.metrics:
             st.warning("Cancelled before training started: nothing was trained.")
         elif snap.status == CANCELLED and not snap.note:
-            st.warning("Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
-                       "it is not made the active model or used by default.")
-        for name, metrics, path, fitted in zip(snap.models, snap.metrics, snap.checkpoints, entry[1].results):
+            st.warning(
+                "Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
+                "it is not made the active model or used by default."
+            )
+        for name, metrics, path, fitted in zip(
+            snap.models, snap.metrics, snap.checkpoints, entry[1].results
+        ):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
             c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")
             c2.metric("AA", f"{100 * metrics['aa']:.2f}%")
             c3.metric("κ", f"{metrics['kappa']:.4f}")
             mark = f"{CANCELLED_MARK}. " if fitted.cancelled else ""
-            c4.caption(f"{mark}Trained in {format_duration(fitted.train_seconds)}, then scored on "
-                       f"{metrics['n_pixels']:,} test pixels. Saved to `{path}`.")
+            c4.caption(
+                f"{mark}Trained in {format_duration(fitted.train_seconds)}, then scored on "
+                f"{metrics['n_pixels']:,} test pixels. Saved to `{path}`."
+            )

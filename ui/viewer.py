@@ -16,12 +16,11 @@ from functools import partial
 
 import streamlit as st
 
-from ssan.figures import grid_step_for
-from ssan.imaging import pixel_from_selection
-from ssan.scene import Scene
-
-from . import loaders
-from .page import Context, chart_config, current_pins, current_pixel, presenting
+from ssan.data.scene import Scene
+from ssan.render.imaging import pixel_from_selection
+from ui import loaders
+from ui.figures import grid_step_for
+from ui.page import Context, chart_config, current_pins, current_pixel, presenting
 
 PRESENT_HEIGHT = 330
 CHART_CONFIG = chart_config("scene", modeBarButtonsToRemove=["select2d", "lasso2d"])
@@ -32,20 +31,30 @@ def clickable_scene(ctx: Context, key: str, height: int = 460) -> tuple[int, int
     pixel (row, col)."""
     ss = st.session_state
     if presenting():
-        height = min(height, PRESENT_HEIGHT)  # the image and the clicked pixel above the fold at 1280×720
+        height = min(
+            height, PRESENT_HEIGHT
+        )  # the image and the clicked pixel above the fold at 1280×720
     shape = ctx.scene.shape
     step = grid_step_for(shape)
     pixel = current_pixel(ctx.scene)
     pins = tuple(current_pins(ctx.scene))
-    fig = loaders.clickable_figure(ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch), float(ss.gt_opacity), pixel,
-                                   pins, height)
-    event = st.plotly_chart(fig, key=key, on_select=partial(_on_select, key, shape, step),
-                            selection_mode="points", config=CHART_CONFIG)
+    fig = loaders.clickable_figure(
+        ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch), float(ss.gt_opacity), pixel, pins, height
+    )
+    event = st.plotly_chart(
+        fig,
+        key=key,
+        on_select=partial(_on_select, key, shape, step),
+        selection_mode="points",
+        config=CHART_CONFIG,
+    )
     if _apply_selection(key, event, shape, step):
         st.rerun()
     if step > 1:
-        st.caption(f"Large scene: a click picks one pixel per {step}×{step} block; zoom in for detail, or type the "
-                   "row and column on the Spatial attention page.")
+        st.caption(
+            f"Large scene: a click picks one pixel per {step}×{step} block; zoom in for detail, or type the "
+            "row and column on the Spatial attention page."
+        )
     return pixel
 
 
@@ -59,8 +68,11 @@ def _apply_selection(key: str, selection, shape: tuple[int, int], step: int) -> 
     if pixel is None:
         return False
     seen_key = f"_applied_{key}"
-    points = json.dumps(selection["selection"]["points"] if "selection" in selection else selection["points"],
-                        sort_keys=True, default=str)
+    points = json.dumps(
+        selection["selection"]["points"] if "selection" in selection else selection["points"],
+        sort_keys=True,
+        default=str,
+    )
     if st.session_state.get(seen_key) == points:
         return False
     st.session_state[seen_key] = points
@@ -75,13 +87,24 @@ def pin_bar(scene: Scene, key: str) -> None:
     pixel = current_pixel(scene)
     pins = current_pins(scene)
     with st.container(horizontal=True, gap="small"):
-        st.button("Pin this pixel", key=f"{key}_pin", icon=":material/push_pin:", disabled=pixel in pins,
-                  on_click=_pin, args=(pixel,),
-                  help="Pinned pixels are marked on the image of every page; a button here selects one.")
+        st.button(
+            "Pin this pixel",
+            key=f"{key}_pin",
+            icon=":material/push_pin:",
+            disabled=pixel in pins,
+            on_click=_pin,
+            args=(pixel,),
+            help="Pinned pixels are marked on the image of every page; a button here selects one.",
+        )
         for i, pin in enumerate(pins):
-            st.button(f"#{i + 1} {class_name(scene, int(scene.labels[pin]))}", key=f"{key}_pin{i}",
-                      type="primary" if pin == pixel else "secondary", on_click=_select, args=(pin,),
-                      help=f"Show pinned pixel #{i + 1}: row {pin[0]}, col {pin[1]}")
+            st.button(
+                f"#{i + 1} {class_name(scene, int(scene.labels[pin]))}",
+                key=f"{key}_pin{i}",
+                type="primary" if pin == pixel else "secondary",
+                on_click=_select,
+                args=(pin,),
+                help=f"Show pinned pixel #{i + 1}: row {pin[0]}, col {pin[1]}",
+            )
 
 
 def _pin(pixel: tuple[int, int]) -> None:
@@ -95,7 +118,10 @@ def _select(pixel: tuple[int, int]) -> None:
 def move_pixel(d_row: int, d_col: int, shape: tuple[int, int]) -> None:
     """Callback: step the selected pixel, staying inside the image."""
     r, c = st.session_state.pixel
-    st.session_state.pixel = (min(max(r + d_row, 0), shape[0] - 1), min(max(c + d_col, 0), shape[1] - 1))
+    st.session_state.pixel = (
+        min(max(r + d_row, 0), shape[0] - 1),
+        min(max(c + d_col, 0), shape[1] - 1),
+    )
 
 
 def pixel_inputs(scene: Scene, key: str) -> None:
@@ -111,11 +137,22 @@ def pixel_inputs(scene: Scene, key: str) -> None:
     c1, c2 = st.columns(2)
     c1.number_input("Row", 0, h - 1, step=1, key=row_key, on_change=typed)
     c2.number_input("Column", 0, w - 1, step=1, key=col_key, on_change=typed)
-    moves = (("left", 0, -1, ":material/arrow_back:"), ("up", -1, 0, ":material/arrow_upward:"),
-             ("down", 1, 0, ":material/arrow_downward:"), ("right", 0, 1, ":material/arrow_forward:"))
+    moves = (
+        ("left", 0, -1, ":material/arrow_back:"),
+        ("up", -1, 0, ":material/arrow_upward:"),
+        ("down", 1, 0, ":material/arrow_downward:"),
+        ("right", 0, 1, ":material/arrow_forward:"),
+    )
     for column, (name, dr, dc, icon) in zip(st.columns(4), moves):
-        column.button("", icon=icon, key=f"{key}_{name}", help=f"Move one pixel {name}", on_click=move_pixel,
-                      args=(dr, dc, scene.shape), width="stretch")
+        column.button(
+            "",
+            icon=icon,
+            key=f"{key}_{name}",
+            help=f"Move one pixel {name}",
+            on_click=move_pixel,
+            args=(dr, dc, scene.shape),
+            width="stretch",
+        )
 
 
 def legend(scene: Scene, counts: bool = True) -> None:
@@ -129,7 +166,10 @@ def legend(scene: Scene, counts: bool = True) -> None:
             f"<span style='width:0.9em;height:0.9em;background:{colour};border:1px solid rgba(128,128,128,0.6);"
             f"display:inline-block;margin-right:0.35em;border-radius:2px'></span>{html.escape(name)}{count}</span>"
         )
-    st.markdown(f"<div style='line-height:1.5;font-size:0.9em'>{''.join(items)}</div>", unsafe_allow_html=True)
+    st.markdown(
+        f"<div style='line-height:1.5;font-size:0.9em'>{''.join(items)}</div>",
+        unsafe_allow_html=True,
+    )
 
 
 def class_name(scene: Scene, class_id: int) -> str:

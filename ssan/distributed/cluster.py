@@ -43,9 +43,15 @@ class ClusterInfo:
     started_here: bool
 
     def describe(self) -> str:
-        where = "a Ray instance started on this machine (127.0.0.1)" if self.started_here else f"the Ray cluster at {self.address}"
-        return (f"{where}: {self.nodes} node{'s' if self.nodes != 1 else ''}, {_count(self.cpus)} CPUs, "
-                f"{_count(self.gpus)} GPUs")
+        where = (
+            "a Ray instance started on this machine (127.0.0.1)"
+            if self.started_here
+            else f"the Ray cluster at {self.address}"
+        )
+        return (
+            f"{where}: {self.nodes} node{'s' if self.nodes != 1 else ''}, {_count(self.cpus)} CPUs, "
+            f"{_count(self.gpus)} GPUs"
+        )
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,9 @@ def require_ray():
     try:
         import ray
     except ImportError as err:
-        raise RayNotInstalledError(f"--ray needs Ray, which is not installed in this environment: {INSTALL_HINT}") from err
+        raise RayNotInstalledError(
+            f"--ray needs Ray, which is not installed in this environment: {INSTALL_HINT}"
+        ) from err
     return ray
 
 
@@ -96,11 +104,18 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     if local and imported_before:
         # Ray was imported before the variable above was set; this is the constant it was read into.
         from ray._private import ray_constants
+
         ray_constants.ENABLE_RAY_CLUSTER = False
     import ssan
 
-    options: dict = {"log_to_driver": False, "logging_level": logging.WARNING,
-                     "runtime_env": {"py_modules": [str(Path(ssan.__file__).parent)], "excludes": ["__pycache__"]}}
+    options: dict = {
+        "log_to_driver": False,
+        "logging_level": logging.WARNING,
+        "runtime_env": {
+            "py_modules": [str(Path(ssan.__file__).parent)],
+            "excludes": ["__pycache__"],
+        },
+    }
     if local:
         options.update(address=LOCAL, include_dashboard=False, num_cpus=num_cpus)
     else:
@@ -108,8 +123,10 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     try:
         ray.init(**options)
     except ConnectionError as err:
-        raise ConnectionError(f"could not connect to a Ray cluster at {address!r} ({err}); start one with "
-                              "`ray start --head` and pass the address it prints, or use --ray local") from err
+        raise ConnectionError(
+            f"could not connect to a Ray cluster at {address!r} ({err}); start one with "
+            "`ray start --head` and pass the address it prints, or use --ray local"
+        ) from err
     try:
         yield cluster_info(started_here=local)
     finally:
@@ -124,24 +141,32 @@ def cluster_info(started_here: bool) -> ClusterInfo:
     per_node = [n.get("Resources", {}) for n in nodes]
     total = ray.cluster_resources()
     return ClusterInfo(
-        address=ray.get_runtime_context().gcs_address, nodes=len(nodes),
-        cpus=float(total.get("CPU", 0)), gpus=float(total.get("GPU", 0)),
+        address=ray.get_runtime_context().gcs_address,
+        nodes=len(nodes),
+        cpus=float(total.get("CPU", 0)),
+        gpus=float(total.get("GPU", 0)),
         max_node_cpus=max((float(r.get("CPU", 0)) for r in per_node), default=0.0),
         max_node_gpus=max((float(r.get("GPU", 0)) for r in per_node), default=0.0),
         started_here=started_here,
     )
 
 
-def task_resources(info: ClusterInfo, neural: bool, cpus: float | None = None, gpus: float | None = None) -> TaskResources:
+def task_resources(
+    info: ClusterInfo, neural: bool, cpus: float | None = None, gpus: float | None = None
+) -> TaskResources:
     """Per-task resources: a GPU for a network where the cluster has GPUs, else one CPU; overrides checked."""
     cpus = 1.0 if cpus is None else float(cpus)
     gpus = (1.0 if neural and info.max_node_gpus >= 1 else 0.0) if gpus is None else float(gpus)
     if cpus <= 0 or gpus < 0:
-        raise ValueError(f"each task needs more than 0 CPUs and at least 0 GPUs; got {cpus:g} CPUs, {gpus:g} GPUs")
+        raise ValueError(
+            f"each task needs more than 0 CPUs and at least 0 GPUs; got {cpus:g} CPUs, {gpus:g} GPUs"
+        )
     if cpus > info.max_node_cpus or gpus > info.max_node_gpus:
-        raise ValueError(f"a task asking for {_count(cpus)} CPUs and {_count(gpus)} GPUs would never start: the "
-                         f"largest node of {info.describe()} has {_count(info.max_node_cpus)} CPUs and "
-                         f"{_count(info.max_node_gpus)} GPUs")
+        raise ValueError(
+            f"a task asking for {_count(cpus)} CPUs and {_count(gpus)} GPUs would never start: the "
+            f"largest node of {info.describe()} has {_count(info.max_node_cpus)} CPUs and "
+            f"{_count(info.max_node_gpus)} GPUs"
+        )
     return TaskResources(cpus, gpus)
 
 

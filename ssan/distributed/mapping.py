@@ -10,18 +10,30 @@ map with an error (a map with a hole in it would not be the map it claims to be)
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import ray
 import torch
 from ray.exceptions import RayError, RayTaskError
 
-from ..fitted import FittedModel
-from ..scene import Scene
-from ..train import pick_device
-from .cluster import ClusterInfo, TaskResources, cluster_info, task_resources
-from .tiles import DEFAULT_TILE_ROWS, Tile, classify_tile, halo_of, row_tiles, tile_inputs
+from ssan.data.scene import Scene
+from ssan.distributed.cluster import (
+    ClusterInfo,
+    TaskResources,
+    cluster_info,
+    task_resources,
+)
+from ssan.distributed.tiles import (
+    DEFAULT_TILE_ROWS,
+    Tile,
+    classify_tile,
+    halo_of,
+    row_tiles,
+    tile_inputs,
+)
+from ssan.models.fitted import FittedModel
+from ssan.training.trainer import pick_device
 
 _IN_FLIGHT_PER_SLOT = 2
 
@@ -43,17 +55,18 @@ def predict_map_on_ray(
 ) -> np.ndarray:
     """(H, W) class ids of `scene` (0 where not predicted), tiles classified on the connected Ray cluster.
 
-    Equal to `ssan.evaluate.predict_map` pixel for pixel; `progress` is told how many pixels each
+    Equal to `ssan.evaluation.metrics.predict_map` pixel for pixel; `progress` is told how many pixels each
     finished tile classified.
     """
-    fitted.sampler(scene)   # refuses a scene the model does not fit, before anything is shipped
+    fitted.sampler(scene)  # refuses a scene the model does not fit, before anything is shipped
     info = info or cluster_info(started_here=False)
     res = task_resources(info, fitted.is_neural, cpus_per_tile, gpus_per_tile)
     tiles = row_tiles(scene.shape[0], tile_rows, halo_of(fitted))
     window = _IN_FLIGHT_PER_SLOT * _slots(info, res)
     model_ref = ray.put(fitted)
-    remote = ray.remote(_classify_task).options(num_cpus=res.cpus, num_gpus=res.gpus, max_retries=1,
-                                                retry_exceptions=True)
+    remote = ray.remote(_classify_task).options(
+        num_cpus=res.cpus, num_gpus=res.gpus, max_retries=1, retry_exceptions=True
+    )
     out = np.zeros(scene.shape, dtype=np.int32)
     queue, pending = list(tiles), {}
     try:
@@ -62,7 +75,10 @@ def predict_map_on_ray(
                 tile = queue.pop(0)
                 rows, labelled = tile_inputs(scene, tile, labelled_only)
                 n_pixels = tile.rows * scene.shape[1] if labelled is None else int(labelled.sum())
-                pending[remote.remote(model_ref, rows, tile, labelled, res.device, res.threads)] = tile, n_pixels
+                pending[remote.remote(model_ref, rows, tile, labelled, res.device, res.threads)] = (
+                    tile,
+                    n_pixels,
+                )
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 tile, n_pixels = pending.pop(ref)
@@ -75,8 +91,14 @@ def predict_map_on_ray(
     return out
 
 
-def _classify_task(fitted: FittedModel, rows: np.ndarray, tile: Tile, labelled: np.ndarray | None, device: str,
-                   threads: int) -> np.ndarray:
+def _classify_task(
+    fitted: FittedModel,
+    rows: np.ndarray,
+    tile: Tile,
+    labelled: np.ndarray | None,
+    device: str,
+    threads: int,
+) -> np.ndarray:
     """One tile inside a Ray worker, with as many torch threads as the task has CPUs."""
     torch.set_num_threads(threads)
     return classify_tile(fitted, rows, tile, labelled, device=str(pick_device(device)))
@@ -87,9 +109,13 @@ def _collect(ref, tile: Tile) -> np.ndarray:
         return ray.get(ref)
     except RayTaskError as err:
         cause = err.cause if isinstance(err.cause, BaseException) else err
-        raise TileFailedError(f"rows {tile.start}-{tile.stop - 1} failed twice: {type(cause).__name__}: {cause}") from err
+        raise TileFailedError(
+            f"rows {tile.start}-{tile.stop - 1} failed twice: {type(cause).__name__}: {cause}"
+        ) from err
     except RayError as err:
-        raise TileFailedError(f"rows {tile.start}-{tile.stop - 1} failed twice: {type(err).__name__}: {err}") from err
+        raise TileFailedError(
+            f"rows {tile.start}-{tile.stop - 1} failed twice: {type(err).__name__}: {err}"
+        ) from err
 
 
 def _slots(info: ClusterInfo, res: TaskResources) -> int:

@@ -11,15 +11,15 @@ and only a few tiles are in flight at once, so memory per worker is bounded by t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
-from ..evaluate import predict_pixels
-from ..fitted import FittedModel
-from ..preprocess import PixelSampler
-from ..scene import Scene
+from ssan.data.preprocess import PixelSampler
+from ssan.data.scene import Scene
+from ssan.evaluation.metrics import predict_pixels
+from ssan.models.fitted import FittedModel
 
 DEFAULT_TILE_ROWS = 64
 
@@ -41,9 +41,13 @@ class Tile:
 def row_tiles(height: int, tile_rows: int, halo: int) -> list[Tile]:
     """Tiles of `tile_rows` rows (the last one shorter) covering `height` rows, each with its halo."""
     if tile_rows < 1 or halo < 0:
-        raise ValueError(f"tiles need at least one row and a non-negative halo; got {tile_rows} rows, halo {halo}")
-    return [Tile(s, min(s + tile_rows, height), max(0, s - halo), min(height, s + tile_rows + halo))
-            for s in range(0, height, tile_rows)]
+        raise ValueError(
+            f"tiles need at least one row and a non-negative halo; got {tile_rows} rows, halo {halo}"
+        )
+    return [
+        Tile(s, min(s + tile_rows, height), max(0, s - halo), min(height, s + tile_rows + halo))
+        for s in range(0, height, tile_rows)
+    ]
 
 
 def halo_of(fitted: FittedModel) -> int:
@@ -52,33 +56,52 @@ def halo_of(fitted: FittedModel) -> int:
     return fitted.preset.patch_size // 2 if reads_patches else 0
 
 
-def classify_tile(fitted: FittedModel, rows: np.ndarray, tile: Tile, labelled: np.ndarray | None = None,
-                  device: str | None = None) -> np.ndarray:
+def classify_tile(
+    fitted: FittedModel,
+    rows: np.ndarray,
+    tile: Tile,
+    labelled: np.ndarray | None = None,
+    device: str | None = None,
+) -> np.ndarray:
     """(tile.rows, W) class ids of the tile's own rows, from `rows` = the cube's rows [lo, hi).
 
     `labelled` (tile.rows, W) restricts prediction to those pixels (0 elsewhere).
     """
     if rows.shape[0] != tile.hi - tile.lo:
-        raise ValueError(f"tile rows {tile.lo}-{tile.hi} need {tile.hi - tile.lo} rows of the cube; got {rows.shape[0]}")
+        raise ValueError(
+            f"tile rows {tile.lo}-{tile.hi} need {tile.hi - tile.lo} rows of the cube; got {rows.shape[0]}"
+        )
     sampler = PixelSampler(rows, fitted.preprocessing, fitted.preset.patch_size)
     width = rows.shape[1]
     own = np.arange(tile.rows * width) + (tile.start - tile.lo) * width
-    keep = np.ones(own.size, dtype=bool) if labelled is None else np.asarray(labelled, dtype=bool).ravel()
+    keep = (
+        np.ones(own.size, dtype=bool)
+        if labelled is None
+        else np.asarray(labelled, dtype=bool).ravel()
+    )
     out = np.zeros(own.size, dtype=np.int32)
     out[keep] = predict_pixels(fitted, sampler, own[keep], device=device)
     return out.reshape(tile.rows, width)
 
 
-def tile_inputs(scene: Scene, tile: Tile, labelled_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def tile_inputs(
+    scene: Scene, tile: Tile, labelled_only: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
     """What a tile ships: the cube's rows with the halo, and the labelled mask of its own rows."""
     rows = np.ascontiguousarray(scene.cube[tile.lo : tile.hi])
     return rows, (scene.labels[tile.start : tile.stop] > 0 if labelled_only else None)
 
 
-def predict_map_tiled(fitted: FittedModel, scene: Scene, tile_rows: int = DEFAULT_TILE_ROWS, *,
-                      labelled_only: bool = False, progress: Callable[[int], None] | None = None) -> np.ndarray:
+def predict_map_tiled(
+    fitted: FittedModel,
+    scene: Scene,
+    tile_rows: int = DEFAULT_TILE_ROWS,
+    *,
+    labelled_only: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
     """The tiled map computed in this process, tile after tile (what each Ray worker does for one tile)."""
-    fitted.sampler(scene)   # refuses a scene the model does not fit
+    fitted.sampler(scene)  # refuses a scene the model does not fit
     out = np.zeros(scene.shape, dtype=np.int32)
     for tile in row_tiles(scene.shape[0], tile_rows, halo_of(fitted)):
         rows, labelled = tile_inputs(scene, tile, labelled_only)

@@ -5,18 +5,63 @@ Pure library (no Streamlit): `explain_model` runs the tests on a held-out pixel 
 maps which SSAN branch carried each prediction; `figures` draws them with Plotly.
 """
 
-from .agreement import PlantedPrecision, planted_precision, rank_correlation
-from .attributions import METHODS, AttributionSettings, Attributions, pixel_attributions
-from .branches import DECIDERS, BranchDecision, branch_decision
-from .deletion import AreaEstimate, DeletionCurves, band_deletion_curves, neighbour_deletion_curves
-from .inputs import ExplainError, held_out_pixels, pixel_batch, require_explainable, sample_pixels, training_baseline
-from .report import Explanation, Faithfulness, explain_model, explain_pixels, faithfulness
-from .stability import SeedPair, seed_stability
+from ssan.explain.agreement import PlantedPrecision, planted_precision, rank_correlation
+from ssan.explain.attributions import (
+    METHODS,
+    Attributions,
+    AttributionSettings,
+    pixel_attributions,
+)
+from ssan.explain.branches import DECIDERS, BranchDecision, branch_decision
+from ssan.explain.deletion import (
+    AreaEstimate,
+    DeletionCurves,
+    band_deletion_curves,
+    neighbour_deletion_curves,
+)
+from ssan.explain.inputs import (
+    ExplainError,
+    held_out_pixels,
+    pixel_batch,
+    require_explainable,
+    sample_pixels,
+    training_baseline,
+)
+from ssan.explain.report import (
+    Explanation,
+    Faithfulness,
+    explain_model,
+    explain_pixels,
+    faithfulness,
+)
+from ssan.explain.stability import SeedPair, seed_stability
 
 __all__ = [
-    "DECIDERS", "METHODS", "AreaEstimate", "AttributionSettings", "Attributions", "BranchDecision", "DeletionCurves",
-    "ExplainError", "Explanation", "Faithfulness", "PlantedPrecision", "SeedPair", "band_deletion_curves",
-    "branch_decision", "explain_model", "explain_pixels", "faithfulness", "held_out_pixels", "neighbour_deletion_curves",
-    "pixel_attributions", "pixel_batch", "planted_precision", "rank_correlation", "require_explainable",
-    "sample_pixels", "seed_stability", "training_baseline",
+    "DECIDERS",
+    "METHODS",
+    "AreaEstimate",
+    "AttributionSettings",
+    "Attributions",
+    "BranchDecision",
+    "DeletionCurves",
+    "ExplainError",
+    "Explanation",
+    "Faithfulness",
+    "PlantedPrecision",
+    "SeedPair",
+    "band_deletion_curves",
+    "branch_decision",
+    "explain_model",
+    "explain_pixels",
+    "faithfulness",
+    "held_out_pixels",
+    "neighbour_deletion_curves",
+    "pixel_attributions",
+    "pixel_batch",
+    "planted_precision",
+    "rank_correlation",
+    "require_explainable",
+    "sample_pixels",
+    "seed_stability",
+    "training_baseline",
 ]

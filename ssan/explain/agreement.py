@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import ConstantInputWarning, pearsonr, rankdata
 
-from ssan.scene import PlantedTruth
+from ssan.data.scene import PlantedTruth
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -24,7 +24,9 @@ def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, float).reshape(len(a), -1), np.asarray(b, float).reshape(len(b), -1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConstantInputWarning)
-        return np.asarray(pearsonr(rankdata(a, axis=1), rankdata(b, axis=1), axis=1).statistic, dtype=float)
+        return np.asarray(
+            pearsonr(rankdata(a, axis=1), rankdata(b, axis=1), axis=1).statistic, dtype=float
+        )
 
 
 def per_class(values: np.ndarray, classes: np.ndarray, n_classes: int) -> list[np.ndarray]:
@@ -37,19 +39,26 @@ class PlantedPrecision:
     """Precision@k of one ranking on one planted class pair's pixels."""
 
     pair: tuple[int, int]
-    bands: tuple[int, int]      # half-open planted band range
+    bands: tuple[int, int]  # half-open planted band range
     ranking: str
     precision: float
     chance: float
     n_pixels: int
 
     def to_dict(self) -> dict:
-        return {"pair": list(self.pair), "bands": list(self.bands), "ranking": self.ranking,
-                "precision": self.precision, "chance": self.chance, "n_pixels": self.n_pixels}
+        return {
+            "pair": list(self.pair),
+            "bands": list(self.bands),
+            "ranking": self.ranking,
+            "precision": self.precision,
+            "chance": self.chance,
+            "n_pixels": self.n_pixels,
+        }
 
 
-def planted_precision(planted: PlantedTruth | None, labels: np.ndarray, scores: dict[str, np.ndarray]
-                      ) -> list[PlantedPrecision]:
+def planted_precision(
+    planted: PlantedTruth | None, labels: np.ndarray, scores: dict[str, np.ndarray]
+) -> list[PlantedPrecision]:
     """For each planted spectral pair and ranking, the mean share of the top-k bands (by magnitude) inside the
     planted range over the pixels of the pair's two classes (by ground truth); empty off the demo scene."""
     if planted is None:
@@ -61,8 +70,18 @@ def planted_precision(planted: PlantedTruth | None, labels: np.ndarray, scores: 
             continue
         width = hi - lo
         for name, s in scores.items():
-            top = np.argsort(-np.abs(np.asarray(s[chosen], float)), axis=1, kind="stable")[:, :width]
+            top = np.argsort(-np.abs(np.asarray(s[chosen], float)), axis=1, kind="stable")[
+                :, :width
+            ]
             hits = ((top >= lo) & (top < hi)).mean(axis=1)
-            out.append(PlantedPrecision((a, b), (lo, hi), name, float(hits.mean()), width / s.shape[1],
-                                        int(chosen.sum())))
+            out.append(
+                PlantedPrecision(
+                    (a, b),
+                    (lo, hi),
+                    name,
+                    float(hits.mean()),
+                    width / s.shape[1],
+                    int(chosen.sum()),
+                )
+            )
     return out

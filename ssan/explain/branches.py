@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ssan.fitted import FittedModel, network_inputs
-from ssan.preprocess import PixelSampler
+from ssan.data.preprocess import PixelSampler
+from ssan.explain.inputs import ExplainError
+from ssan.models.fitted import FittedModel, network_inputs
 
-from .inputs import ExplainError
-
-DECIDERS = ("both", "spectral", "spatial", "either")   # codes 0..3 in a BranchDecision
+DECIDERS = ("both", "spectral", "spatial", "either")  # codes 0..3 in a BranchDecision
 CHUNK = 2048
 
 
@@ -36,7 +35,9 @@ class BranchDecision:
     def decider(self) -> np.ndarray:
         spectral_alone = self.without_spatial == self.predicted
         spatial_alone = self.without_spectral == self.predicted
-        return np.select([spectral_alone & spatial_alone, spectral_alone, spatial_alone], [3, 1, 2], default=0)
+        return np.select(
+            [spectral_alone & spatial_alone, spectral_alone, spatial_alone], [3, 1, 2], default=0
+        )
 
     def shares(self, classes: np.ndarray, n_classes: int) -> np.ndarray:
         """(C, 4) share of each class's pixels (by `classes`, 1..C) decided by each of DECIDERS; NaN for no pixel."""
@@ -59,13 +60,19 @@ class BranchDecision:
         return out.reshape(shape)
 
 
-def _branch_scores(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray,
-                   progress: Callable[[float], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _branch_scores(
+    fitted: FittedModel,
+    sampler: PixelSampler,
+    pixels: np.ndarray,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     net = fitted.network.cpu().eval()
     spectral, spatial = [], []
     with torch.inference_mode():
         for start in range(0, pixels.size, CHUNK):
-            spec, patch = network_inputs(net, sampler, pixels[start : start + CHUNK], torch.device("cpu"))
+            spec, patch = network_inputs(
+                net, sampler, pixels[start : start + CHUNK], torch.device("cpu")
+            )
             spectral.append(net.spectral(spec)[0].float())
             spatial.append(net.spatial(patch)[0].float())
             if progress is not None:
@@ -73,20 +80,34 @@ def _branch_scores(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarra
     return torch.cat(spectral), torch.cat(spatial)
 
 
-def branch_decision(fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray,
-                    progress: Callable[[float], None] | None = None) -> BranchDecision:
+def branch_decision(
+    fitted: FittedModel,
+    sampler: PixelSampler,
+    pixels: np.ndarray,
+    progress: Callable[[float], None] | None = None,
+) -> BranchDecision:
     """Who decided each pixel's prediction; SSAN only (the only model with two branches fused late)."""
     net = fitted.network
     if net is None or not all(hasattr(net, part) for part in ("spectral", "spatial", "fusion")):
-        raise ExplainError(f"{fitted.model_name.upper()} has a single branch; which branch decided is asked of SSAN, "
-                           "which fuses a spectral and a spatial branch.")
+        raise ExplainError(
+            f"{fitted.model_name.upper()} has a single branch; which branch decided is asked of SSAN, "
+            "which fuses a spectral and a spatial branch."
+        )
     train = np.asarray(fitted.split.get("train", []), np.int64)
     if train.size == 0:
-        raise ExplainError("the checkpoint records no training pixels, so the branches' mean scores are unknown.")
+        raise ExplainError(
+            "the checkpoint records no training pixels, so the branches' mean scores are unknown."
+        )
     pixels = np.asarray(pixels, dtype=np.int64)
-    mean_spectral, mean_spatial = (s.mean(dim=0, keepdim=True) for s in _branch_scores(fitted, sampler, train))
+    mean_spectral, mean_spatial = (
+        s.mean(dim=0, keepdim=True) for s in _branch_scores(fitted, sampler, train)
+    )
     spectral, spatial = _branch_scores(fitted, sampler, pixels, progress)
     with torch.inference_mode():
         fuse = lambda a, b: net.fusion(a, b).argmax(dim=1).numpy() + 1
-        return BranchDecision(pixels, fuse(spectral, spatial), fuse(mean_spectral.expand_as(spectral), spatial),
-                              fuse(spectral, mean_spatial.expand_as(spatial)))
+        return BranchDecision(
+            pixels,
+            fuse(spectral, spatial),
+            fuse(mean_spectral.expand_as(spectral), spatial),
+            fuse(spectral, mean_spatial.expand_as(spatial)),
+        )

@@ -18,12 +18,12 @@ import torch
 from scipy.stats import bootstrap
 from torch import nn
 
-from .forwards import spatial_forward, spectral_forward
-from .inputs import Baseline, PixelBatch
+from ssan.explain.forwards import spatial_forward, spectral_forward
+from ssan.explain.inputs import Baseline, PixelBatch
 
 RANDOM = "random"
-STEPS = 10      # deletion steps from nothing to everything deleted
-N_RANDOM = 3    # random orders averaged into the "random" ranking
+STEPS = 10  # deletion steps from nothing to everything deleted
+N_RANDOM = 3  # random orders averaged into the "random" ranking
 BOOTSTRAP_RESAMPLES = 1000
 
 
@@ -44,10 +44,12 @@ class DeletionCurves:
     """Per-pixel deletion curves of several rankings over one input ("spectral" bands or "spatial" neighbours)."""
 
     kind: str
-    counts: np.ndarray                     # (K,) inputs deleted at each step
-    total: int                             # bands, or neighbours in the patch
-    probability: dict[str, np.ndarray]     # ranking -> (n, K) probability of the originally predicted class
-    correct: dict[str, np.ndarray]         # ranking -> (n, K) share of random draws (or 0/1) still correct
+    counts: np.ndarray  # (K,) inputs deleted at each step
+    total: int  # bands, or neighbours in the patch
+    probability: dict[
+        str, np.ndarray
+    ]  # ranking -> (n, K) probability of the originally predicted class
+    correct: dict[str, np.ndarray]  # ranking -> (n, K) share of random draws (or 0/1) still correct
     n_random: int
 
     @property
@@ -78,11 +80,21 @@ class DeletionCurves:
         return mean_with_interval(self.pixel_areas(ranking) - self.pixel_areas(reference), seed)
 
     def to_dict(self, seed: int = 0) -> dict:
-        return {"kind": self.kind, "counts": self.counts.tolist(), "total": self.total, "n_random": self.n_random,
-                "n_pixels": int(next(iter(self.probability.values())).shape[0]),
-                "curves": {name: {"mean_probability": self.mean_probability(name).round(5).tolist(),
-                                  "accuracy": self.accuracy(name).round(5).tolist(),
-                                  "area": self.area(name, seed).to_dict()} for name in self.rankings}}
+        return {
+            "kind": self.kind,
+            "counts": self.counts.tolist(),
+            "total": self.total,
+            "n_random": self.n_random,
+            "n_pixels": int(next(iter(self.probability.values())).shape[0]),
+            "curves": {
+                name: {
+                    "mean_probability": self.mean_probability(name).round(5).tolist(),
+                    "accuracy": self.accuracy(name).round(5).tolist(),
+                    "area": self.area(name, seed).to_dict(),
+                }
+                for name in self.rankings
+            },
+        }
 
 
 def mean_with_interval(values: np.ndarray, seed: int = 0) -> AreaEstimate:
@@ -91,8 +103,13 @@ def mean_with_interval(values: np.ndarray, seed: int = 0) -> AreaEstimate:
     mean = float(values.mean())
     if values.size < 2 or np.ptp(values) == 0:
         return AreaEstimate(mean, mean, mean)
-    ci = bootstrap((values,), np.mean, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
-                   rng=np.random.default_rng(seed)).confidence_interval
+    ci = bootstrap(
+        (values,),
+        np.mean,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
     return AreaEstimate(mean, float(ci.low), float(ci.high))
 
 
@@ -101,21 +118,37 @@ def deletion_counts(total: int, steps: int) -> np.ndarray:
     return np.unique(np.linspace(0, total, max(1, steps) + 1).round().astype(int))
 
 
-def band_deletion_curves(net: nn.Module, batch: PixelBatch, baseline: Baseline, scores: dict[str, np.ndarray],
-                         steps: int = STEPS, n_random: int = N_RANDOM, seed: int = 0,
-                         progress: Callable[[float], None] | None = None) -> DeletionCurves:
+def band_deletion_curves(
+    net: nn.Module,
+    batch: PixelBatch,
+    baseline: Baseline,
+    scores: dict[str, np.ndarray],
+    steps: int = STEPS,
+    n_random: int = N_RANDOM,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> DeletionCurves:
     """Deletion curves over the bands for each ranking's (n, B) scores (highest deleted first), plus random."""
     spectral = spectral_forward(net, batch)
 
     def forward(delete: torch.Tensor) -> torch.Tensor:
         return spectral(torch.where(delete, baseline.spectra, batch.spectra))
 
-    return _curves("spectral", forward, batch, scores, batch.spectra.shape[1], steps, n_random, seed, progress)
+    return _curves(
+        "spectral", forward, batch, scores, batch.spectra.shape[1], steps, n_random, seed, progress
+    )
 
 
-def neighbour_deletion_curves(net: nn.Module, batch: PixelBatch, baseline: Baseline, scores: dict[str, np.ndarray],
-                              steps: int = STEPS, n_random: int = N_RANDOM, seed: int = 0,
-                              progress: Callable[[float], None] | None = None) -> DeletionCurves:
+def neighbour_deletion_curves(
+    net: nn.Module,
+    batch: PixelBatch,
+    baseline: Baseline,
+    scores: dict[str, np.ndarray],
+    steps: int = STEPS,
+    n_random: int = N_RANDOM,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> DeletionCurves:
     """Deletion curves over the patch's neighbours (all components at once) for each ranking's (n, p, p) scores."""
     n, _, p, _ = batch.patches.shape
 
@@ -128,17 +161,27 @@ def neighbour_deletion_curves(net: nn.Module, batch: PixelBatch, baseline: Basel
     return _curves("spatial", forward, batch, flat, p * p, steps, n_random, seed, progress)
 
 
-def _curves(kind: str, forward: Callable[[torch.Tensor], torch.Tensor], batch: PixelBatch,
-            scores: dict[str, np.ndarray], total: int, steps: int, n_random: int, seed: int,
-            progress: Callable[[float], None] | None) -> DeletionCurves:
+def _curves(
+    kind: str,
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    batch: PixelBatch,
+    scores: dict[str, np.ndarray],
+    total: int,
+    steps: int,
+    n_random: int,
+    seed: int,
+    progress: Callable[[float], None] | None,
+) -> DeletionCurves:
     n = batch.pixels.size
     counts = deletion_counts(total, steps)
     rng = np.random.default_rng(seed)
-    plans = [(name, s) for name, s in scores.items()] + [(RANDOM, rng.random((n, total))) for _ in range(n_random)]
+    plans = [(name, s) for name, s in scores.items()] + [
+        (RANDOM, rng.random((n, total))) for _ in range(n_random)
+    ]
     target = batch.target
     labels = torch.from_numpy(batch.labels - 1)
     probability, correct = {}, {}
-    ends = {}   # k = 0 and k = total delete the same inputs whatever the ranking: one pass each
+    ends = {}  # k = 0 and k = total delete the same inputs whatever the ranking: one pass each
     done, todo = 0, len(plans) * max(counts.size - 2, 0) + 2
 
     def evaluate(delete: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -147,18 +190,22 @@ def _curves(kind: str, forward: Callable[[torch.Tensor], torch.Tensor], batch: P
         done += 1
         if progress is not None:
             progress(min(1.0, done / todo))
-        return probs.gather(1, target[:, None]).squeeze(1).numpy(), (probs.argmax(dim=1) == labels).numpy()
+        return probs.gather(1, target[:, None]).squeeze(1).numpy(), (
+            probs.argmax(dim=1) == labels
+        ).numpy()
 
     with torch.inference_mode():
         for k in (0, total):
             ends[k] = evaluate(torch.full((n, total), k > 0))
         for name, s in plans:
             order = np.argsort(-np.asarray(s, dtype=np.float64), axis=1, kind="stable")
-            rank = torch.from_numpy(np.argsort(order, axis=1))       # rank[i, j]: position of input j in pixel i's order
+            rank = torch.from_numpy(
+                np.argsort(order, axis=1)
+            )  # rank[i, j]: position of input j in pixel i's order
             prob, ok = np.empty((n, counts.size)), np.empty((n, counts.size))
             for j, k in enumerate(counts):
                 prob[:, j], ok[:, j] = ends[int(k)] if int(k) in ends else evaluate(rank < int(k))
-            if name == RANDOM:   # the mean over the random draws
+            if name == RANDOM:  # the mean over the random draws
                 probability[name] = probability.get(name, 0) + prob / n_random
                 correct[name] = correct.get(name, 0) + ok / n_random
             else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .inputs import PixelBatch
+from ssan.explain.inputs import PixelBatch
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,8 +29,14 @@ class HeldForward:
 
 
 def _two_branches(net: nn.Module) -> bool:
-    return all(isinstance(getattr(net, part, None), nn.Module) for part in ("spectral", "spatial", "fusion")) \
-        and net.uses_spectra and net.uses_patches
+    return (
+        all(
+            isinstance(getattr(net, part, None), nn.Module)
+            for part in ("spectral", "spatial", "fusion")
+        )
+        and net.uses_spectra
+        and net.uses_patches
+    )
 
 
 def spectral_forward(net: nn.Module, batch: PixelBatch) -> HeldForward:
@@ -38,7 +44,9 @@ def spectral_forward(net: nn.Module, batch: PixelBatch) -> HeldForward:
     if _two_branches(net):
         with torch.no_grad():
             held = net.spatial(batch.patches)[0].detach()
-        return HeldForward(lambda spectra, scores: net.fusion(net.spectral(spectra)[0], scores), held)
+        return HeldForward(
+            lambda spectra, scores: net.fusion(net.spectral(spectra)[0], scores), held
+        )
     return HeldForward(lambda spectra, patches: net(spectra, patches), batch.patches)
 
 
@@ -47,5 +55,7 @@ def spatial_forward(net: nn.Module, batch: PixelBatch) -> HeldForward:
     if _two_branches(net):
         with torch.no_grad():
             held = net.spectral(batch.spectra)[0].detach()
-        return HeldForward(lambda patches, scores: net.fusion(scores, net.spatial(patches)[0]), held)
+        return HeldForward(
+            lambda patches, scores: net.fusion(scores, net.spatial(patches)[0]), held
+        )
     return HeldForward(lambda patches, spectra: net(spectra, patches), batch.spectra)

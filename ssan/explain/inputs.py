@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ssan.fitted import FittedModel, network_inputs
-from ssan.preprocess import PixelSampler
-from ssan.scene import Scene
+from ssan.data.preprocess import PixelSampler
+from ssan.data.scene import Scene
+from ssan.models.fitted import FittedModel, network_inputs
 
-BASELINE_MAX_PIXELS = 2000  # training pixels averaged into the baseline (a seeded sample beyond that)
+BASELINE_MAX_PIXELS = (
+    2000  # training pixels averaged into the baseline (a seeded sample beyond that)
+)
 
 
 class ExplainError(ValueError):
@@ -25,18 +27,24 @@ def require_explainable(fitted: FittedModel) -> None:
     if not fitted.is_neural:
         raise ExplainError(
             f"{name} is refused: it is a scikit-learn model on spectra with neither attention to test nor gradients "
-            "for Integrated Gradients. Load an SSAN, ARNN or ACNN checkpoint.")
+            "for Integrated Gradients. Load an SSAN, ARNN or ACNN checkpoint."
+        )
     if not (fitted.has_spectral_attention or fitted.has_spatial_attention):
         branch = "spectral BiGRU" if fitted.network.uses_spectra else "spatial CNN"
         raise ExplainError(
             f"{name} has no attention: its {branch} pools without weights, so there is no α or mask to test against "
-            "attributions. Load an SSAN (both attentions), ARNN (spectral) or ACNN (spatial) checkpoint.")
+            "attributions. Load an SSAN (both attentions), ARNN (spectral) or ACNN (spatial) checkpoint."
+        )
 
 
 def held_out_pixels(fitted: FittedModel, scene: Scene) -> np.ndarray:
     """Labelled pixels the model never trained or validated on (flat indices, sorted)."""
-    seen = np.concatenate([np.asarray(fitted.split.get("train", []), np.int64),
-                           np.asarray(fitted.split.get("val", []), np.int64)])
+    seen = np.concatenate(
+        [
+            np.asarray(fitted.split.get("train", []), np.int64),
+            np.asarray(fitted.split.get("val", []), np.int64),
+        ]
+    )
     return np.setdiff1d(scene.labelled_pixels(), seen)
 
 
@@ -44,8 +52,10 @@ def sample_pixels(fitted: FittedModel, scene: Scene, n: int, seed: int = 0) -> n
     """A seeded sample of `n` held-out pixels (all of them when there are fewer), sorted."""
     pool = held_out_pixels(fitted, scene)
     if pool.size == 0:
-        raise ExplainError(f"scene '{scene.name}' has no labelled pixel outside the model's training and validation "
-                           "pixels to explain.")
+        raise ExplainError(
+            f"scene '{scene.name}' has no labelled pixel outside the model's training and validation "
+            "pixels to explain."
+        )
     if n < 1:
         raise ExplainError(f"the number of pixels must be at least 1; got {n}")
     chosen = np.random.default_rng(seed).choice(pool, min(n, pool.size), replace=False)
@@ -65,11 +75,19 @@ def training_baseline(fitted: FittedModel, sampler: PixelSampler, seed: int = 0)
     """Mean network input over the model's training pixels (up to BASELINE_MAX_PIXELS, seeded)."""
     train = np.asarray(fitted.split.get("train", []), np.int64)
     if train.size == 0:
-        raise ExplainError("the checkpoint records no training pixels, so the baseline (their mean input) is unknown.")
+        raise ExplainError(
+            "the checkpoint records no training pixels, so the baseline (their mean input) is unknown."
+        )
     if train.size > BASELINE_MAX_PIXELS:
-        train = np.sort(np.random.default_rng(seed).choice(train, BASELINE_MAX_PIXELS, replace=False))
+        train = np.sort(
+            np.random.default_rng(seed).choice(train, BASELINE_MAX_PIXELS, replace=False)
+        )
     spectra = torch.from_numpy(sampler.spectra(train).mean(axis=0))
-    patches = torch.from_numpy(sampler.patches(train).mean(axis=0)) if fitted.network.uses_patches else torch.empty(0)
+    patches = (
+        torch.from_numpy(sampler.patches(train).mean(axis=0))
+        if fitted.network.uses_patches
+        else torch.empty(0)
+    )
     return Baseline(spectra, patches, int(train.size))
 
 
@@ -78,12 +96,12 @@ class PixelBatch:
     """Network inputs for a set of pixels, with the model's prediction, α and mask on them."""
 
     pixels: np.ndarray
-    labels: np.ndarray          # ground truth, 1..C
-    spectra: torch.Tensor       # (n, B), empty when the network ignores spectra
-    patches: torch.Tensor       # (n, k, p, p), empty when the network ignores patches
-    probabilities: np.ndarray   # (n, C)
-    alpha: np.ndarray | None    # (n, B)
-    mask: np.ndarray | None     # (n, p, p)
+    labels: np.ndarray  # ground truth, 1..C
+    spectra: torch.Tensor  # (n, B), empty when the network ignores spectra
+    patches: torch.Tensor  # (n, k, p, p), empty when the network ignores patches
+    probabilities: np.ndarray  # (n, C)
+    alpha: np.ndarray | None  # (n, B)
+    mask: np.ndarray | None  # (n, p, p)
 
     @property
     def predicted(self) -> np.ndarray:
@@ -96,7 +114,9 @@ class PixelBatch:
         return torch.from_numpy(self.probabilities.argmax(axis=1))
 
 
-def pixel_batch(fitted: FittedModel, sampler: PixelSampler, scene: Scene, pixels: np.ndarray) -> PixelBatch:
+def pixel_batch(
+    fitted: FittedModel, sampler: PixelSampler, scene: Scene, pixels: np.ndarray
+) -> PixelBatch:
     """Inputs, probabilities, α and mask for `pixels` (one forward pass, on the CPU)."""
     require_explainable(fitted)
     pixels = np.asarray(pixels, dtype=np.int64)
@@ -105,5 +125,12 @@ def pixel_batch(fitted: FittedModel, sampler: PixelSampler, scene: Scene, pixels
     with torch.inference_mode():
         logits, att = net(spectra, patches, return_attention=True)
     numpy = lambda t: None if t is None else t.float().numpy()
-    return PixelBatch(pixels, scene.labels.ravel()[pixels], spectra, patches,
-                      torch.softmax(logits.float(), dim=1).numpy(), numpy(att["spectral"]), numpy(att["spatial"]))
+    return PixelBatch(
+        pixels,
+        scene.labels.ravel()[pixels],
+        spectra,
+        patches,
+        torch.softmax(logits.float(), dim=1).numpy(),
+        numpy(att["spectral"]),
+        numpy(att["spatial"]),
+    )

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .presets import Preset
-from .ssan import AttentionMaps, PixelNetwork, SpatialBranch, SpectralBranch
+from ssan.models.presets import Preset
+from ssan.models.ssan import AttentionMaps, PixelNetwork, SpatialBranch, SpectralBranch
 
 
 class _SpectralOnly(PixelNetwork):
@@ -18,7 +18,9 @@ class _SpectralOnly(PixelNetwork):
 
     def __init__(self, n_bands: int, n_classes: int, preset: Preset) -> None:
         super().__init__(n_bands, n_classes, preset)
-        self.spectral = SpectralBranch.from_preset(preset, n_bands, n_classes, attention=self.has_spectral_attention)
+        self.spectral = SpectralBranch.from_preset(
+            preset, n_bands, n_classes, attention=self.has_spectral_attention
+        )
 
     def forward(
         self, spectra: Tensor, patches: Tensor, return_attention: bool = False
@@ -33,7 +35,9 @@ class _SpatialOnly(PixelNetwork):
 
     def __init__(self, n_bands: int, n_classes: int, preset: Preset) -> None:
         super().__init__(n_bands, n_classes, preset)
-        self.spatial = SpatialBranch.from_preset(preset, n_classes, attention=self.has_spatial_attention)
+        self.spatial = SpatialBranch.from_preset(
+            preset, n_classes, attention=self.has_spatial_attention
+        )
 
     def forward(
         self, spectra: Tensor, patches: Tensor, return_attention: bool = False

@@ -18,15 +18,33 @@ LR_SCHEDULES = ("constant", "cosine")
 INITS = ("default", "normal")
 
 _POSITIVE_INTS = (
-    "rnn_hidden", "attention_size", "n_components", "kernel_size", "fc_hidden",
-    "fusion_dim", "fusion_hidden", "batch_size", "iterations", "eval_every",
+    "rnn_hidden",
+    "attention_size",
+    "n_components",
+    "kernel_size",
+    "fc_hidden",
+    "fusion_dim",
+    "fusion_hidden",
+    "batch_size",
+    "iterations",
+    "eval_every",
 )
 # Upper bounds far above any published setting (paper: 512, 32, 27, 4, 5, 1024, 256, 1024, 128, 10,000),
 # so a typo or a hostile checkpoint cannot make one network or one batch take all the memory.
 UPPER_BOUNDS = {
-    "rnn_hidden": 4096, "attention_size": 4096, "patch_size": 101, "n_components": 64, "kernel_size": 15,
-    "fc_hidden": 16384, "fusion_dim": 4096, "fusion_hidden": 16384, "batch_size": 8192,
-    "iterations": 10_000_000, "eval_every": 10_000_000, "conv_channels": 1024, "early_stop_patience": 100_000,
+    "rnn_hidden": 4096,
+    "attention_size": 4096,
+    "patch_size": 101,
+    "n_components": 64,
+    "kernel_size": 15,
+    "fc_hidden": 16384,
+    "fusion_dim": 4096,
+    "fusion_hidden": 16384,
+    "batch_size": 8192,
+    "iterations": 10_000_000,
+    "eval_every": 10_000_000,
+    "conv_channels": 1024,
+    "early_stop_patience": 100_000,
     "band_embedding": 1024,
 }
 
@@ -42,33 +60,39 @@ class Preset:
     """
 
     name: str
-    rnn_hidden: int = 512          # GRU units per direction
+    rnn_hidden: int = 512  # GRU units per direction
     attention_size: int = 32
-    attention_bias: bool = False   # the slide's b' (authors' code has none)
+    attention_bias: bool = False  # the slide's b' (authors' code has none)
     patch_size: int = 27
-    n_components: int = 4          # PCA components of the spatial input
+    n_components: int = 4  # PCA components of the spatial input
     conv_channels: tuple[int, int] = (32, 64)
     kernel_size: int = 5
-    fc_hidden: int = 1024          # spatial branch FC
-    dropout: float = 0.4           # keep_prob 0.6
-    fusion_dim: int = 256          # shared FC C->256
+    fc_hidden: int = 1024  # spatial branch FC
+    dropout: float = 0.4  # keep_prob 0.6
+    fusion_dim: int = 256  # shared FC C->256
     fusion_hidden: int = 1024
-    mask_mode: str = "multiply"    # or "residual": x + x*m
-    branch_loss: float = 0.0       # SSAN: weight of each branch's own cross-entropy beside the fused one (0 = authors)
-    rnn_pooling: str = "mean"      # RNN comparator without attention: "mean" | "last"
-    spectral_input: str = "unit"   # GRU input: min-max [0, 1] (authors) or "centred" to [-1, 1]
-    band_embedding: int = 0        # 0: the bare scalar per GRU step (authors); d: each band's own d-dim embedding
-    relative_input: bool = False   # each band's embedding also reads its value over the pixel's mean brightness
-    token_skip: bool = False       # attention reads each band's embedding beside its BiGRU state
+    mask_mode: str = "multiply"  # or "residual": x + x*m
+    branch_loss: float = (
+        0.0  # SSAN: weight of each branch's own cross-entropy beside the fused one (0 = authors)
+    )
+    rnn_pooling: str = "mean"  # RNN comparator without attention: "mean" | "last"
+    spectral_input: str = "unit"  # GRU input: min-max [0, 1] (authors) or "centred" to [-1, 1]
+    band_embedding: int = (
+        0  # 0: the bare scalar per GRU step (authors); d: each band's own d-dim embedding
+    )
+    relative_input: bool = (
+        False  # each band's embedding also reads its value over the pixel's mean brightness
+    )
+    token_skip: bool = False  # attention reads each band's embedding beside its BiGRU state
     spectral_dropout: float = 0.0  # dropout on the attended spectral feature s
     lr_schedule: str = "constant"  # or "cosine": decay to 0 over the run
-    init: str = "default"          # or "normal": the authors' N(0,1) (attention weights N(0,0.1))
+    init: str = "default"  # or "normal": the authors' N(0,1) (attention weights N(0,0.1))
     lr: float = 5e-3
     batch_size: int = 128
     iterations: int = 10_000
     eval_every: int = 1_000
     grad_clip: float | None = None
-    early_stop_patience: int | None = None   # evaluations without val improvement, None = off
+    early_stop_patience: int | None = None  # evaluations without val improvement, None = off
 
     def __post_init__(self) -> None:
         if isinstance(self.conv_channels, list):
@@ -79,7 +103,9 @@ class Preset:
         """A copy with some settings changed; unknown names or bad values raise ValueError."""
         unknown = sorted(set(overrides) - set(field_names()))
         if unknown:
-            raise ValueError(f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}.")
+            raise ValueError(
+                f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}."
+            )
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +119,9 @@ class Preset:
         """Rebuild a preset from `to_dict` output (e.g. a checkpoint sidecar), validating it."""
         unknown = sorted(set(d) - set(field_names()))
         if unknown:
-            raise ValueError(f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}.")
+            raise ValueError(
+                f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}."
+            )
         if "name" not in d:
             raise ValueError("A preset dict needs a 'name'.")
         return cls(**d)
@@ -129,31 +157,58 @@ def _validate(p: Preset) -> None:
             f"Preset {p.name!r}: kernel_size must be odd so 'same' padding keeps the size; got {p.kernel_size}."
         )
     channels = p.conv_channels
-    if not isinstance(channels, tuple) or len(channels) != 2 or not all(_is_int(c) and c >= 1 for c in channels):
-        raise ValueError(f"Preset {p.name!r}: conv_channels must be two positive integers; got {p.conv_channels!r}.")
+    if (
+        not isinstance(channels, tuple)
+        or len(channels) != 2
+        or not all(_is_int(c) and c >= 1 for c in channels)
+    ):
+        raise ValueError(
+            f"Preset {p.name!r}: conv_channels must be two positive integers; got {p.conv_channels!r}."
+        )
     for key in ("attention_bias", "token_skip", "relative_input"):
         if not isinstance(getattr(p, key), bool):
-            raise ValueError(f"Preset {p.name!r}: {key} must be True or False; got {getattr(p, key)!r}.")
+            raise ValueError(
+                f"Preset {p.name!r}: {key} must be True or False; got {getattr(p, key)!r}."
+            )
     for key in ("token_skip", "relative_input"):
         if getattr(p, key) and not p.band_embedding:
-            raise ValueError(f"Preset {p.name!r}: {key} works through the band embeddings; set band_embedding > 0 too.")
+            raise ValueError(
+                f"Preset {p.name!r}: {key} works through the band embeddings; set band_embedding > 0 too."
+            )
     for key in ("dropout", "spectral_dropout"):
         if not _is_number(getattr(p, key)) or not 0.0 <= getattr(p, key) < 1.0:
-            raise ValueError(f"Preset {p.name!r}: {key} is a drop probability in [0, 1); got {getattr(p, key)!r}.")
+            raise ValueError(
+                f"Preset {p.name!r}: {key} is a drop probability in [0, 1); got {getattr(p, key)!r}."
+            )
     if not _is_int(p.band_embedding) or p.band_embedding < 0:
-        raise ValueError(f"Preset {p.name!r}: band_embedding must be 0 (off) or a positive integer; "
-                         f"got {p.band_embedding!r}.")
+        raise ValueError(
+            f"Preset {p.name!r}: band_embedding must be 0 (off) or a positive integer; "
+            f"got {p.band_embedding!r}."
+        )
     if not _is_number(p.branch_loss) or not 0.0 <= p.branch_loss < float("inf"):
-        raise ValueError(f"Preset {p.name!r}: branch_loss must be a number >= 0 (0 = off); got {p.branch_loss!r}.")
+        raise ValueError(
+            f"Preset {p.name!r}: branch_loss must be a number >= 0 (0 = off); got {p.branch_loss!r}."
+        )
     if not _is_number(p.lr) or not 0 < p.lr < math.inf:
         raise ValueError(f"Preset {p.name!r}: lr must be a positive, finite number; got {p.lr!r}.")
-    for key, choices in (("mask_mode", MASK_MODES), ("rnn_pooling", RNN_POOLINGS), ("spectral_input", SPECTRAL_INPUTS),
-                         ("init", INITS), ("lr_schedule", LR_SCHEDULES)):
+    for key, choices in (
+        ("mask_mode", MASK_MODES),
+        ("rnn_pooling", RNN_POOLINGS),
+        ("spectral_input", SPECTRAL_INPUTS),
+        ("init", INITS),
+        ("lr_schedule", LR_SCHEDULES),
+    ):
         if getattr(p, key) not in choices:
-            raise ValueError(f"Preset {p.name!r}: {key} must be one of {choices}; got {getattr(p, key)!r}.")
+            raise ValueError(
+                f"Preset {p.name!r}: {key} must be one of {choices}; got {getattr(p, key)!r}."
+            )
     if p.grad_clip is not None and (not _is_number(p.grad_clip) or not 0 < p.grad_clip < math.inf):
-        raise ValueError(f"Preset {p.name!r}: grad_clip must be None (off) or a positive number; got {p.grad_clip!r}.")
-    if p.early_stop_patience is not None and (not _is_int(p.early_stop_patience) or p.early_stop_patience < 1):
+        raise ValueError(
+            f"Preset {p.name!r}: grad_clip must be None (off) or a positive number; got {p.grad_clip!r}."
+        )
+    if p.early_stop_patience is not None and (
+        not _is_int(p.early_stop_patience) or p.early_stop_patience < 1
+    ):
         raise ValueError(
             f"Preset {p.name!r}: early_stop_patience must be None (off) or a positive integer; "
             f"got {p.early_stop_patience!r}."
@@ -161,7 +216,9 @@ def _validate(p: Preset) -> None:
     for key, limit in UPPER_BOUNDS.items():
         value = getattr(p, key)
         if value is not None and max(value if isinstance(value, tuple) else (value,)) > limit:
-            raise ValueError(f"Preset {p.name!r}: {key} must be at most {limit:,} (it sizes memory); got {value!r}.")
+            raise ValueError(
+                f"Preset {p.name!r}: {key} must be at most {limit:,} (it sizes memory); got {value!r}."
+            )
 
 
 PRESETS: dict[str, Preset] = {

@@ -27,8 +27,12 @@ class GeneratorDropout(nn.Dropout):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0.0 or self.generator is None:
             return super().forward(x)
-        noise = torch.empty_like(x).bernoulli_(1.0 - self.p, generator=self.generator).div_(1.0 - self.p)
-        return x * noise   # the same draws and arithmetic as torch's own CPU dropout
+        noise = (
+            torch.empty_like(x)
+            .bernoulli_(1.0 - self.p, generator=self.generator)
+            .div_(1.0 - self.p)
+        )
+        return x * noise  # the same draws and arithmetic as torch's own CPU dropout
 
 
 @torch.no_grad()
@@ -51,11 +55,18 @@ def init_parameters_(model: nn.Module, generator: torch.Generator) -> nn.Module:
                 init.uniform_(weight, -stdv, stdv, generator=generator)
         elif isinstance(module, _DETERMINISTIC):
             module.reset_parameters()
-        elif "generator" in inspect.signature(getattr(module, "reset_parameters", lambda: None)).parameters:
-            module.reset_parameters(generator=generator)   # the project's own layers, e.g. BandTokens
+        elif (
+            "generator"
+            in inspect.signature(getattr(module, "reset_parameters", lambda: None)).parameters
+        ):
+            module.reset_parameters(
+                generator=generator
+            )  # the project's own layers, e.g. BandTokens
         elif any(True for _ in module.parameters(recurse=False)):
-            raise TypeError(f"init_parameters_ does not know how to initialise {type(module).__name__}; "
-                            "add it to ssan/models/seeding.py so seeded runs stay reproducible.")
+            raise TypeError(
+                f"init_parameters_ does not know how to initialise {type(module).__name__}; "
+                "add it to ssan/models/seeding.py so seeded runs stay reproducible."
+            )
     return model
 
 
@@ -65,5 +76,7 @@ def use_dropout_generator(model: nn.Module, generator: torch.Generator) -> None:
         if isinstance(module, GeneratorDropout):
             module.generator = generator
         elif isinstance(module, nn.Dropout):
-            raise TypeError(f"{type(model).__name__} has a plain nn.Dropout, which draws from torch's process-wide "
-                            "generator; use ssan.models.seeding.GeneratorDropout.")
+            raise TypeError(
+                f"{type(model).__name__} has a plain nn.Dropout, which draws from torch's process-wide "
+                "generator; use ssan.models.seeding.GeneratorDropout."
+            )

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .presets import Preset
-from .seeding import GeneratorDropout
+from ssan.models.presets import Preset
+from ssan.models.seeding import GeneratorDropout
 
 AttentionMaps = dict[str, Tensor | None]
 
@@ -45,9 +45,13 @@ class PixelNetwork(nn.Module):
         p, k = self.preset.patch_size, self.preset.n_components
         name = type(self).__name__
         if self.uses_spectra and (spectra.ndim != 2 or spectra.shape[1] != self.n_bands):
-            raise ValueError(f"{name} expects spectra of shape (n, {self.n_bands}); got {tuple(spectra.shape)}.")
+            raise ValueError(
+                f"{name} expects spectra of shape (n, {self.n_bands}); got {tuple(spectra.shape)}."
+            )
         if self.uses_patches and (patches.ndim != 4 or tuple(patches.shape[1:]) != (k, p, p)):
-            raise ValueError(f"{name} expects patches of shape (n, {k}, {p}, {p}); got {tuple(patches.shape)}.")
+            raise ValueError(
+                f"{name} expects patches of shape (n, {k}, {p}, {p}); got {tuple(patches.shape)}."
+            )
         if self.uses_spectra and self.uses_patches and spectra.shape[0] != patches.shape[0]:
             raise ValueError(
                 f"{name}: {spectra.shape[0]} spectra but {patches.shape[0]} patches; one of each per pixel is needed."
@@ -76,13 +80,13 @@ class SpectralAttention(nn.Module):
 
     def __init__(self, state_size: int, attention_size: int, score_bias: bool = False) -> None:
         super().__init__()
-        self.project = nn.Linear(state_size, attention_size)          # W, b
-        self.score = nn.Linear(attention_size, 1, bias=score_bias)    # w' (, b')
+        self.project = nn.Linear(state_size, attention_size)  # W, b
+        self.score = nn.Linear(attention_size, 1, bias=score_bias)  # w' (, b')
 
     def forward(self, states: Tensor) -> tuple[Tensor, Tensor]:
-        e = torch.tanh(self.project(states))                 # (n, B, attention_size)
-        alpha = torch.softmax(self.score(e).squeeze(-1), dim=1)   # (n, B)
-        s = torch.bmm(alpha.unsqueeze(1), states).squeeze(1)      # (n, 2H)
+        e = torch.tanh(self.project(states))  # (n, B, attention_size)
+        alpha = torch.softmax(self.score(e).squeeze(-1), dim=1)  # (n, B)
+        s = torch.bmm(alpha.unsqueeze(1), states).squeeze(1)  # (n, 2H)
         return s, alpha
 
 
@@ -130,7 +134,7 @@ class BandTokens(nn.Module):
     def forward(self, values: Tensor, spectra: Tensor | None = None) -> Tensor:
         """`values`: what each step reads of its band (the min-max scaled value, maybe centred); `spectra`:
         the min-max scaled spectra the relative values are taken from (needed only with `relative=True`)."""
-        tokens = values.unsqueeze(-1) * self.weight + self.bias               # (n, B, dim)
+        tokens = values.unsqueeze(-1) * self.weight + self.bias  # (n, B, dim)
         if self.relative_weight is not None:
             tokens = tokens + relative_to_brightness(spectra).unsqueeze(-1) * self.relative_weight
         return torch.tanh(tokens)
@@ -165,28 +169,45 @@ class SpectralBranch(nn.Module):
         super().__init__()
         self.pooling = pooling
         self.centred = centred
-        self.tokens = BandTokens(n_bands, band_embedding, relative_input) if band_embedding else None
+        self.tokens = (
+            BandTokens(n_bands, band_embedding, relative_input) if band_embedding else None
+        )
         self.token_skip = token_skip and self.tokens is not None
         state_size = 2 * hidden + (band_embedding if self.token_skip else 0)
-        self.gru = nn.GRU(input_size=band_embedding or 1, hidden_size=hidden, batch_first=True, bidirectional=True)
-        self.attention = SpectralAttention(state_size, attention_size, attention_bias) if attention else None
+        self.gru = nn.GRU(
+            input_size=band_embedding or 1, hidden_size=hidden, batch_first=True, bidirectional=True
+        )
+        self.attention = (
+            SpectralAttention(state_size, attention_size, attention_bias) if attention else None
+        )
         self.dropout = GeneratorDropout(dropout)
         self.classifier = nn.Linear(state_size, n_classes)
 
     @classmethod
-    def from_preset(cls, preset: Preset, n_bands: int, n_classes: int, attention: bool = True) -> SpectralBranch:
+    def from_preset(
+        cls, preset: Preset, n_bands: int, n_classes: int, attention: bool = True
+    ) -> SpectralBranch:
         """The branch sized by `preset`; attention=False gives the RNN comparator's pooling."""
         return cls(
-            n_bands, n_classes, preset.rnn_hidden, preset.attention_size, preset.attention_bias, attention,
-            preset.rnn_pooling, preset.spectral_input == "centred", preset.band_embedding, preset.relative_input,
-            preset.token_skip, preset.spectral_dropout,
+            n_bands,
+            n_classes,
+            preset.rnn_hidden,
+            preset.attention_size,
+            preset.attention_bias,
+            attention,
+            preset.rnn_pooling,
+            preset.spectral_input == "centred",
+            preset.band_embedding,
+            preset.relative_input,
+            preset.token_skip,
+            preset.spectral_dropout,
         )
 
     def forward(self, spectra: Tensor) -> tuple[Tensor, Tensor | None]:
         # centred: a constant 0.5 offset on every step biases the gates and slows learning
         values = 2.0 * spectra - 1.0 if self.centred else spectra
         steps = values.unsqueeze(-1) if self.tokens is None else self.tokens(values, spectra)
-        states, last = self.gru(steps)   # states (n, B, 2H); last (2, n, H)
+        states, last = self.gru(steps)  # states (n, B, 2H); last (2, n, H)
         if self.token_skip:
             states = torch.cat([states, steps], dim=-1)
         if self.attention is not None:
@@ -214,7 +235,7 @@ class SpatialAttention(nn.Module):
         self.project = nn.Conv2d(in_channels, 1, kernel_size=1)
 
     def forward(self, patches: Tensor) -> tuple[Tensor, Tensor]:
-        mask = torch.sigmoid(torch.tanh(self.project(patches))).squeeze(1)   # (n, p, p)
+        mask = torch.sigmoid(torch.tanh(self.project(patches))).squeeze(1)  # (n, p, p)
         attended = patches * mask.unsqueeze(1)
         return (patches + attended if self.mode == "residual" else attended), mask
 
@@ -258,8 +279,15 @@ class SpatialBranch(nn.Module):
     def from_preset(cls, preset: Preset, n_classes: int, attention: bool = True) -> SpatialBranch:
         """The branch sized by `preset`; attention=False gives the CNN comparator (no mask)."""
         return cls(
-            n_classes, preset.n_components, preset.patch_size, preset.conv_channels, preset.kernel_size,
-            preset.fc_hidden, preset.dropout, attention, preset.mask_mode,
+            n_classes,
+            preset.n_components,
+            preset.patch_size,
+            preset.conv_channels,
+            preset.kernel_size,
+            preset.fc_hidden,
+            preset.dropout,
+            attention,
+            preset.mask_mode,
         )
 
     def forward(self, patches: Tensor) -> tuple[Tensor, Tensor | None]:
@@ -323,7 +351,9 @@ class SSAN(PixelNetwork):
         self.check_inputs(spectra, patches)
         spectral_scores, alpha = self.spectral(spectra)
         spatial_scores, mask = self.spatial(patches)
-        return self._result(self.fusion(spectral_scores, spatial_scores), alpha, mask, return_attention)
+        return self._result(
+            self.fusion(spectral_scores, spatial_scores), alpha, mask, return_attention
+        )
 
     def training_loss(self, spectra: Tensor, patches: Tensor, targets: Tensor) -> Tensor:
         """The fused cross-entropy (the authors' loss), plus `preset.branch_loss` times each branch's own
@@ -334,7 +364,8 @@ class SSAN(PixelNetwork):
         loss = F.cross_entropy(self.fusion(spectral_scores, spatial_scores), targets)
         if self.preset.branch_loss:
             loss = loss + self.preset.branch_loss * (
-                F.cross_entropy(spectral_scores, targets) + F.cross_entropy(spatial_scores, targets))
+                F.cross_entropy(spectral_scores, targets) + F.cross_entropy(spatial_scores, targets)
+            )
         return loss
 
 

@@ -66,8 +66,10 @@ def click_pixel(page: Page, row: int, col: int) -> tuple[int, int, float]:
     before = pixel_heading(page).inner_text()
     box = image_box(page)
     start = time.perf_counter()
-    page.mouse.click(box["x"] + (col + 0.5) / DEMO_SIDE * box["width"],
-                     box["y"] + (row + 0.5) / DEMO_SIDE * box["height"])
+    page.mouse.click(
+        box["x"] + (col + 0.5) / DEMO_SIDE * box["width"],
+        box["y"] + (row + 0.5) / DEMO_SIDE * box["height"],
+    )
     expect(pixel_heading(page)).not_to_have_text(before, timeout=30_000)
     settle(page)
     expect(page.get_by_text("spectral attention α").first).to_be_visible()
@@ -79,8 +81,9 @@ def click_pixel(page: Page, row: int, col: int) -> tuple[int, int, float]:
 def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path, tmp_path: Path):
     start = time.perf_counter()
     page.goto(app_url)
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Attention in hyperspectral images",
-                                                                 timeout=60_000)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        "Attention in hyperspectral images", timeout=60_000
+    )
     settle(page)
     expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=60_000)
     timing("first load, Scene page (cold server)", time.perf_counter() - start)
@@ -91,7 +94,10 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
     page.get_by_role("link", name="Train", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Train a model", timeout=60_000)
     settle(page)
-    timing("Train page (includes timing a few training steps for the estimate)", time.perf_counter() - took)
+    timing(
+        "Train page (includes timing a few training steps for the estimate)",
+        time.perf_counter() - took,
+    )
     page.get_by_text("Advanced settings").click()
     for label, value in (("Iterations", "40"), ("Validate every … iterations", "10")):
         field = page.get_by_label(label, exact=True)
@@ -103,8 +109,10 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
     page.get_by_role("button", name="Train SSAN").click()
     expect(page.get_by_text("SSAN OA")).to_be_visible(timeout=150_000)
     settle(page)
-    timing("training quick SSAN, 40 iterations, in the browser (incl. test-set evaluation)",
-           time.perf_counter() - took)
+    timing(
+        "training quick SSAN, 40 iterations, in the browser (incl. test-set evaluation)",
+        time.perf_counter() - took,
+    )
     saved = list(runs_dir.rglob("model.json"))
     assert len(saved) == 1
 
@@ -117,8 +125,11 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
     r, c, took = click_pixel(page, 100, 20)
     timing("click -> spectrum and attention, second click", took)
 
-    for link, title in (("Spatial attention", "Spatial attention"), ("Compare", "Compare models"),
-                        ("Scene", "Attention in hyperspectral images")):
+    for link, title in (
+        ("Spatial attention", "Spatial attention"),
+        ("Compare", "Compare models"),
+        ("Scene", "Attention in hyperspectral images"),
+    ):
         timing(f"{link} page", open_page(page, link, title))
 
     # Back to the shipped demo checkpoint for the screenshot, on a teal-tinted roof: its attention
@@ -128,14 +139,21 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
     settle(page)
     page.get_by_text("shipped demo checkpoint").first.click()
     settle(page)
-    timing("Spectral attention page (demo checkpoint)", open_page(page, "Spectral attention", "Spectral attention"))
+    timing(
+        "Spectral attention page (demo checkpoint)",
+        open_page(page, "Spectral attention", "Spectral attention"),
+    )
     r, c, took = click_pixel(page, 33, 12)
     timing("click -> spectrum and attention (demo checkpoint)", took)
     expect(page.get_by_text("planted bands").first).to_be_visible()
     page.mouse.move(5, 5)  # no hover label or chart toolbar in the picture
     page.wait_for_timeout(1500)
 
-    target = SCREENSHOT if os.environ.get("SSAN_UPDATE_SCREENSHOTS") == "1" else tmp_path / SCREENSHOT.name
+    target = (
+        SCREENSHOT
+        if os.environ.get("SSAN_UPDATE_SCREENSHOTS") == "1"
+        else tmp_path / SCREENSHOT.name
+    )
     Image.open(io.BytesIO(page.screenshot())).convert("RGB").save(target, optimize=True)
     assert target.stat().st_size < 500_000
     print(f"screenshot: {target} ({target.stat().st_size / 1e3:.0f} kB)")
@@ -174,13 +192,18 @@ def test_a_pavia_university_sized_scene_stays_clickable(page: Page, app_url: str
         before = pixel_heading(page).inner_text()
         box = image_box(page)
         start = time.perf_counter()
-        page.mouse.click(box["x"] + (target[1] + 0.5) / cols * box["width"],
-                         box["y"] + (target[0] + 0.5) / rows * box["height"])
+        page.mouse.click(
+            box["x"] + (target[1] + 0.5) / cols * box["width"],
+            box["y"] + (target[0] + 0.5) / rows * box["height"],
+        )
         expect(pixel_heading(page)).not_to_have_text(before, timeout=30_000)
         settle(page)
         r, c = map(int, re.findall(r"\d+", pixel_heading(page).inner_text()))
         assert abs(r - target[0]) <= 2 and abs(c - target[1]) <= 2
-        timing(f"Pavia-University-sized scene: click -> spectrum at {target}", time.perf_counter() - start)
+        timing(
+            f"Pavia-University-sized scene: click -> spectrum at {target}",
+            time.perf_counter() - start,
+        )
 
 
 def _settled_bottom(page: Page, locator, timeout_s: float = 15.0) -> float:
@@ -196,13 +219,16 @@ def _settled_bottom(page: Page, locator, timeout_s: float = 15.0) -> float:
 
 
 def test_presentation_mode_at_1280x720_keeps_the_image_the_pixel_and_the_attention_above_the_fold(
-        page: Page, app_url: str):
+    page: Page, app_url: str
+):
     """The image, the clicked pixel and the page's attention figure, on the Scene, Spectral attention and
     Spatial attention pages, all within a 1280×720 screen (the α panel and the mask tiles whole)."""
     page.set_viewport_size({"width": 1280, "height": 720})
-    pages = (("", "Attention in hyperspectral images", None),
-             ("Spectral_attention", "Spectral attention", ".st-key-spectral_spectrum .x2y2 .nsewdrag"),
-             ("Spatial_attention", "Spatial attention", ".st-key-spatial_figure"))
+    pages = (
+        ("", "Attention in hyperspectral images", None),
+        ("Spectral_attention", "Spectral attention", ".st-key-spectral_spectrum .x2y2 .nsewdrag"),
+        ("Spatial_attention", "Spatial attention", ".st-key-spatial_figure"),
+    )
     for path, heading, attention in pages:
         page.goto(f"{app_url.rstrip('/')}/{path}?present=1")
         expect(page.get_by_role("heading", level=1)).to_contain_text(heading, timeout=60_000)
@@ -211,12 +237,16 @@ def test_presentation_mode_at_1280x720_keeps_the_image_the_pixel_and_the_attenti
         expect(image).to_be_visible(timeout=60_000)
         bottom = _settled_bottom(page, image)
         assert bottom <= 720, f"{heading}: the image ends at {bottom:.0f} px"
-        assert pixel_heading(page).bounding_box()["y"] < 720, f"{heading}: the clicked pixel is below the fold"
+        assert pixel_heading(page).bounding_box()["y"] < 720, (
+            f"{heading}: the clicked pixel is below the fold"
+        )
         assert "present=1" in page.url, "presentation mode stays in the URL"
         expect(page.get_by_text("About this page")).to_be_visible()
         if attention is None:
             continue
-        figure = page.locator(attention)   # the α panel under the spectrum; the patch / mask / overlay tiles
+        figure = page.locator(
+            attention
+        )  # the α panel under the spectrum; the patch / mask / overlay tiles
         expect(figure).to_be_visible(timeout=60_000)
         bottom = _settled_bottom(page, figure)
         top = figure.bounding_box()["y"]

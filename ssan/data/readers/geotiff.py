@@ -1,0 +1,90 @@
+"""GeoTIFF (and plain multi-page TIFF) cubes and label masks through tifffile.
+
+A multi-band GeoTIFF stores bands either as planes (bands, rows, cols) or interleaved
+(rows, cols, bands); tifffile names the axes of the series, and the cube is returned as
+(rows, cols, bands). Band centres are read from GDAL's metadata when it lists them.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from ssan.data.readers.matfile import _check_declared, max_scene_bytes
+from ssan.data.scene import SceneError
+
+SUFFIXES = (".tif", ".tiff")
+HELP = "Expected a GeoTIFF or TIFF: a cube with its bands as planes or samples, or a single-band label mask."
+
+
+def read_tiff(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The image as (rows, cols) or (rows, cols, bands), and band centres (nm) when GDAL metadata gives them."""
+    path = Path(path)
+    if not path.is_file():
+        raise SceneError(f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. {HELP}")
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            # the declared size is checked before anything is decompressed
+            _check_declared(path, {path.name: tuple(series.shape)}, max_scene_bytes(), kind="image")
+            axes, data = series.axes, series.asarray()
+            gdal = tif.pages[0].tags.get("GDAL_METADATA")
+            gdal_xml = gdal.value if gdal is not None else None
+    except SceneError:
+        raise
+    except (
+        Exception
+    ) as err:  # tifffile raises several types for damaged files; all mean the same here
+        size = path.stat().st_size
+        raise SceneError(
+            f"{path}: not a readable TIFF ({size:,} bytes; {type(err).__name__}: {err}). {HELP} "
+            "It may be truncated; copy or export it again."
+        ) from err
+    data = _rows_cols_bands(np.asarray(data), axes, path)
+    bands = data.shape[2] if data.ndim == 3 else 1
+    return data, _gdal_wavelengths(gdal_xml, bands)
+
+
+def _rows_cols_bands(data: np.ndarray, axes: str, path: Path) -> np.ndarray:
+    """Move tifffile's Y and X axes to the front; the one other axis (bands) goes last."""
+    if "Y" not in axes or "X" not in axes:
+        raise SceneError(f"{path}: the TIFF's axes are {axes!r}, with no rows and columns. {HELP}")
+    order = [axes.index("Y"), axes.index("X")] + [i for i, a in enumerate(axes) if a not in "YX"]
+    data = np.transpose(data, order)
+    extra = data.shape[2:]
+    if len(extra) > 1:
+        if sum(n > 1 for n in extra) > 1:
+            raise SceneError(
+                f"{path}: the TIFF has {data.ndim} dimensions ({axes}: "
+                f"{'x'.join(map(str, data.shape))}); expected rows x cols x bands. {HELP}"
+            )
+        data = data.reshape(data.shape[:2] + (int(np.prod(extra)),))
+    return data
+
+
+def _gdal_wavelengths(xml: str | None, n_bands: int) -> np.ndarray | None:
+    """Band centres from GDAL_METADATA items named "wavelength" (per sample), µm turned into nm."""
+    if not xml:
+        return None
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return None
+    found: dict[int, float] = {}
+    for item in root.iter("Item"):
+        if (item.get("name") or "").lower() in ("wavelength", "central_wavelength") and item.get(
+            "sample"
+        ) is not None:
+            match = re.search(r"[-+]?\d+(\.\d+)?", item.text or "")
+            if match:
+                found[int(item.get("sample"))] = float(match.group())
+    if len(found) != n_bands:
+        return None
+    values = np.array([found[i] for i in range(n_bands)], dtype=np.float64)
+    if values.max() < 30:
+        values = values * 1000.0
+    return values if values.min() >= 200 and values.max() <= 16000 else None

@@ -1,0 +1,103 @@
+"""Label maps and class names from the files people keep them in.
+
+A label map (0 = unlabelled, 1..C) may be a .mat variable, an ENVI classification file (whose
+header names the classes), a single-band GeoTIFF or a PNG mask (greyscale or palette: the
+pixel values are the class ids). Class names may come from a text file, a comma-separated
+list, a names variable in the .mat, or the ENVI header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ssan.data.readers import envi, geotiff
+from ssan.data.readers.matfile import _pick_labels, names_variable, read_mat
+from ssan.data.scene import SceneError
+
+LABEL_FORMATS = (
+    ".mat, an ENVI classification file (.hdr), a single-band GeoTIFF (.tif) or a PNG mask (.png)"
+)
+
+
+def read_labels(
+    path: str | Path, shape: tuple[int, int], gt_var: str | None = None
+) -> tuple[np.ndarray, tuple[str, ...] | None, str]:
+    """(label map, class names by id 1..C or None, what was read) from a label file of any supported format."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".mat":
+        variables = read_mat(path)
+        var, labels = _pick_labels(variables, path, gt_var, shape)
+        return labels, names_variable(variables), f"variable '{var}'"
+    if gt_var is not None:
+        raise SceneError(
+            f"{path}: --gt-var names a variable in a .mat label file; this is not one. Leave it out."
+        )
+    if (
+        suffix in geotiff.SUFFIXES
+    ):  # TIFF and PNG before ENVI: a mask.tif beside a mask.hdr is still the TIFF
+        data, _ = geotiff.read_tiff(path)
+        if data.ndim != 2:
+            raise SceneError(
+                f"{path}: a label mask has one band; this TIFF has {data.shape[2]}. "
+                f"Expected {LABEL_FORMATS}."
+            )
+        return data, None, "TIFF mask"
+    if suffix == ".png":
+        return _png_mask(path), None, "PNG mask"
+    if envi.is_envi(path):
+        image = envi.read_envi(path)
+        if image.data.shape[2] != 1:
+            raise SceneError(
+                f"{image.header}: a label map has one band; this ENVI image has {image.data.shape[2]}. "
+                f"Give the classification file (expected: {LABEL_FORMATS})."
+            )
+        names = image.class_names[1:] if image.class_names and len(image.class_names) > 1 else None
+        return (
+            image.data[:, :, 0],
+            names,
+            "ENVI classification" if image.classification else "ENVI image",
+        )
+    raise SceneError(
+        f"{path}: labels cannot be read from a '{suffix or 'no'}' file. Expected {LABEL_FORMATS}."
+    )
+
+
+def _png_mask(path: Path) -> np.ndarray:
+    """A greyscale or palette PNG whose pixel values are class ids (an RGB picture is refused)."""
+    if not path.is_file():
+        raise SceneError(
+            f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. Expected {LABEL_FORMATS}."
+        )
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            if mode not in ("L", "P", "I", "I;16", "1"):
+                raise SceneError(
+                    f"{path}: a {mode} picture, not a label mask. Expected one channel whose values are class ids "
+                    "(0 = unlabelled): save the mask as greyscale ('L') or with a palette ('P'), not as colours."
+                )
+            return np.asarray(image).astype(np.int64)
+    except (UnidentifiedImageError, OSError) as err:
+        raise SceneError(f"{path}: not a readable PNG ({err}). Export the mask again.") from err
+
+
+def read_class_names(spec: str) -> tuple[str, ...]:
+    """Class names from a text file (one per line) or a comma-separated list, in class id order."""
+    text = spec.strip()
+    path = Path(text).expanduser()
+    if text and path.is_file():
+        names = [
+            line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()
+        ]
+    else:
+        names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise SceneError(
+            f"class names {spec!r}: none given. Give a comma-separated list (in class id order) or "
+            "a text file with one name per line."
+        )
+    return tuple(names)

@@ -1,0 +1,136 @@
+"""Whole-scene classification maps cached on disk, one per checkpoint weights and scene content.
+
+Classifying every pixel takes seconds on the demo and minutes for Pavia on a CPU; the result
+depends only on the weights (their sha256, recorded in the checkpoint's sidecar) and on the
+scene's cube, so it is computed once and kept as a small .npy file under the data folder's
+`maps/` (a retrained or edited checkpoint has other weights, hence another file; a bfloat16
+map and a float32 map are different files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ssan.data.download import data_dir
+from ssan.data.preprocess import PixelSampler
+from ssan.data.scene import Scene
+from ssan.evaluation.metrics import choose_precision, predict_map
+from ssan.inference.precision import PrecisionChoice, check_precision
+from ssan.models.checkpoints import SIDECAR
+from ssan.models.fitted import FittedModel
+
+
+def maps_dir() -> Path:
+    """Where cached maps live: <data folder>/maps (SSAN_DATA_DIR moves the data folder)."""
+    return data_dir() / "maps"
+
+
+def scene_digest(scene: Scene) -> str:
+    """A sha256 of the scene's cube and labels (the file's sha256 when the scene came from one file)."""
+    if scene.sha256:
+        return scene.sha256
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(scene.cube).data)
+    digest.update(np.ascontiguousarray(scene.labels).data)
+    return digest.hexdigest()
+
+
+def _counting(progress: Callable[[int, int], None], scene: Scene) -> Callable[[int], None]:
+    """Turn predict_map's per-batch pixel counts into progress(done, total) calls."""
+    total, done = scene.shape[0] * scene.shape[1], [0]
+
+    def step(n: int) -> None:
+        done[0] += n
+        progress(done[0], total)
+
+    return step
+
+
+@dataclass(frozen=True, eq=False)
+class ClassMap:
+    """A whole-scene map: (H, W) class ids (0 = not predicted) and the precision it was computed in."""
+
+    labels: np.ndarray
+    precision: PrecisionChoice
+
+
+def map_path(
+    checkpoint: str | Path,
+    scene: Scene,
+    scene_sha256: str | None = None,
+    precision: str = "float32",
+) -> Path:
+    """The cache file of `checkpoint`'s `precision` map of `scene`, named by the weights' and the scene's hashes."""
+    weights = json.loads((Path(checkpoint) / SIDECAR).read_text())["weights_sha256"]
+    return (
+        maps_dir() / f"{weights[:24]}-{(scene_sha256 or scene_digest(scene))[:24]}-{precision}.npy"
+    )
+
+
+def cached_class_map(
+    checkpoint: str | Path,
+    fitted: FittedModel,
+    scene: Scene,
+    sampler: PixelSampler | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    scene_sha256: str | None = None,
+    precision: str = "auto",
+) -> ClassMap:
+    """The map of the model saved at `checkpoint`: read from the cache, else predicted (with
+    `progress(done, total)`) in the precision `choose_precision` picks, and written there; a cache
+    that cannot be written is skipped. "auto" accepts a cached map of either precision."""
+    cached = cached_map(checkpoint, scene, scene_sha256, precision)
+    if cached is not None:
+        return cached
+    sampler = sampler or fitted.sampler(scene)
+    choice = choose_precision(
+        fitted, sampler, np.arange(scene.shape[0] * scene.shape[1]), precision
+    )
+    labels = predict_map(
+        fitted,
+        scene,
+        sampler,
+        precision=choice.precision,
+        progress=None if progress is None else _counting(progress, scene),
+    )
+    path = map_path(checkpoint, scene, scene_sha256, choice.precision)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, labels, allow_pickle=False)
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only data folder only costs the recomputation next time
+    return ClassMap(labels, choice)
+
+
+def cached_map(
+    checkpoint: str | Path, scene: Scene, scene_sha256: str | None = None, precision: str = "auto"
+) -> ClassMap | None:
+    """The map of `checkpoint` already in the cache in `precision` ("auto": either), else None."""
+    wanted = ("bfloat16", "float32") if check_precision(precision) == "auto" else (precision,)
+    for candidate in wanted:
+        cached = _read_cached(map_path(checkpoint, scene, scene_sha256, candidate), scene.shape)
+        if cached is not None:
+            return ClassMap(
+                cached, PrecisionChoice(candidate, "computed earlier; read from the map cache")
+            )
+    return None
+
+
+def _read_cached(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """The cached map at `path` if it is there, readable and of the scene's shape."""
+    if not path.is_file():
+        return None
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return cached if cached.shape == shape else None
