@@ -6,6 +6,7 @@ the app consume one. It refuses a scene it does not fit (band count, classes).
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass, field
 
@@ -23,6 +24,9 @@ CANCELLED_MARK = "⚠ CANCELLED (stopped early, best-so-far weights)"
 # 2 cores, docs/performance.md); an accelerator wants large batches.
 CPU_INFERENCE_BATCH = 256
 ACCELERATOR_INFERENCE_BATCH = 4096
+
+# Serialises moving networks between devices (rare: once per model and device).
+_MOVE_LOCK = threading.Lock()
 
 
 class IncompatibleSceneError(ValueError):
@@ -198,7 +202,7 @@ class FittedModel:
         net = self.network
         device = self.inference_device(device)
         batch_size = batch_size or inference_batch_size(device)
-        net.to(device).eval()
+        self._place(device)
         probs, spectral, spatial = [], [], []
         with torch.inference_mode(), autocast(device, precision):
             for start in range(0, len(pixels), batch_size):
@@ -216,6 +220,21 @@ class FittedModel:
         cat = lambda parts: np.concatenate(parts) if parts else None
         empty = np.zeros((0, self.n_classes), np.float32)
         return (cat(probs) if probs else empty), cat(spectral), cat(spatial)
+
+    def _place(self, device: torch.device) -> None:
+        """Put the network on `device` in eval mode, touching it only when it is not there yet.
+
+        One fitted model is shared by every session of the app: moving it rebuilds a GRU's weight list,
+        and a forward pass running in another thread at that moment fails. A model already in place is
+        left alone, and a move is done under a lock.
+        """
+        net = self.network
+        if net.training or next(net.parameters()).device != device:
+            with _MOVE_LOCK:
+                if next(net.parameters()).device != device:
+                    net.to(device)
+                if net.training:
+                    net.eval()
 
     def predict(self, sampler: PixelSampler, pixels: np.ndarray, **kwargs) -> np.ndarray:
         """Predicted class ids (1..C) for flat pixel indices."""
