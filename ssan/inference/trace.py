@@ -330,6 +330,15 @@ def trace_pixel(fitted: FittedModel, scene: Scene, pixel: tuple[int, int]) -> Tr
         raise ValueError(
             f"{fitted.model_name.upper()} is not a neural network: there is no forward pass to trace."
         )
+    sampler = fitted.sampler(scene)
+    net = fitted.network
+    device = fitted.inference_device()
+    spectra, patches = network_inputs(net, sampler, np.array([flat_index(scene, pixel)]), device)
+    return trace_network(net, spectra, patches)
+
+
+def flat_index(scene: Scene, pixel: tuple[int, int]) -> int:
+    """The row-major index of the pixel at (row, col), refused with a clear message outside the scene."""
     row, col = (int(v) for v in pixel)
     height, width = scene.shape
     if not (0 <= row < height and 0 <= col < width):
@@ -337,8 +346,4 @@ def trace_pixel(fitted: FittedModel, scene: Scene, pixel: tuple[int, int]) -> Tr
             f"pixel ({row}, {col}) lies outside the {height}×{width} scene; give a row in 0..{height - 1} "
             f"and a column in 0..{width - 1}."
         )
-    sampler = fitted.sampler(scene)
-    net = fitted.network
-    device = fitted.inference_device()
-    spectra, patches = network_inputs(net, sampler, np.array([row * width + col]), device)
-    return trace_network(net, spectra, patches)
+    return row * width + col
