@@ -46,6 +46,7 @@ PAGES = (
     ("pages/3_Spatial_attention.py", "Spatial attention", ":material/grid_on:"),
     ("pages/4_Compare.py", "Compare", ":material/leaderboard:"),
     ("pages/5_Does_attention_explain.py", "Does attention explain?", ":material/psychology:"),
+    ("pages/6_Inside_SSAN.py", "Inside SSAN", ":material/account_tree:"),
 )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ssan.data.preprocess import PixelSampler
 from ssan.data.scene import Scene
 from ssan.inference.trace import Trace, flat_index, trace_network
 from ssan.models.fitted import FittedModel, network_inputs
@@ -81,10 +82,12 @@ class WhatIf:
         return text + "."
 
 
-def training_mean_spectrum(fitted: FittedModel, scene: Scene) -> np.ndarray:
+def training_mean_spectrum(
+    fitted: FittedModel, scene: Scene, sampler: PixelSampler | None = None
+) -> np.ndarray:
     """The mean scaled spectrum of the model's training pixels (of the scene's labelled pixels when the
     model does not record them)."""
-    sampler = fitted.sampler(scene)
+    sampler = fitted.sampler(scene) if sampler is None else sampler
     pixels = _training_pixels(fitted, scene)
     return sampler.spectra(pixels).mean(axis=0)
 
@@ -155,16 +158,17 @@ def what_if(
     band_edit: BandEdit | None = None,
     occlusion: Occlusion | None = None,
     spatial_pixel: tuple[int, int] | None = None,
+    sampler: PixelSampler | None = None,
 ) -> WhatIf:
     """Trace `pixel` as it is and with the edits: `band_edit` on its spectrum, `occlusion` on its patch,
     and `spatial_pixel` feeding the spatial branch another pixel's patch (the spectral branch keeps
-    `pixel`'s spectrum)."""
+    `pixel`'s spectrum). `sampler`: the model's sampler over `scene`, when the caller keeps one."""
     if fitted.network is None:
         raise ValueError(
             f"{fitted.model_name.upper()} is not a neural network: there is nothing to trace."
         )
     net = fitted.network
-    sampler = fitted.sampler(scene)
+    sampler = fitted.sampler(scene) if sampler is None else sampler
     device = fitted.inference_device()
     flat = flat_index(scene, pixel)
     spectra, patches = network_inputs(net, sampler, np.array([flat]), device)
@@ -172,7 +176,11 @@ def what_if(
 
     if band_edit is not None and net.uses_spectra:
         spectrum = spectra[0].cpu().numpy()
-        mean = training_mean_spectrum(fitted, scene) if band_edit.fill == "training mean" else None
+        mean = (
+            training_mean_spectrum(fitted, scene, sampler)
+            if band_edit.fill == "training mean"
+            else None
+        )
         source = (
             sampler.spectra(np.array([flat_index(scene, band_edit.source)]))[0]
             if band_edit.fill == "another pixel" and band_edit.source is not None
