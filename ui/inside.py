@@ -48,8 +48,9 @@ def overview_figure(
             [{}, {}, {}, {}, {"rowspan": len(rows)} if i == 0 else None] for i in range(len(rows))
         ],
         subplot_titles=[*subplot_titles[:4], "probabilities", *subplot_titles[4:]],
-        horizontal_spacing=0.05,
-        vertical_spacing=0.16,
+        column_widths=[1, 1, 1, 1, 0.7],
+        horizontal_spacing=0.045,
+        vertical_spacing=0.2,
     )
     wl = np.asarray(scene.wavelengths)
     for i, branch in enumerate(rows, start=1):
@@ -81,11 +82,11 @@ def overview_figure(
             row=1,
             col=5,
         )
-    fig.update_yaxes(autorange="reversed", row=1, col=5, tickfont={"size": 10})
+    fig.update_yaxes(autorange="reversed", side="right", row=1, col=5, tickfont={"size": 10})
     fig.update_xaxes(range=[0, 1], row=1, col=5)
     fig.update_layout(
         height=height * len(rows) // 2 + 60,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        margin={"l": 10, "r": 170, "t": 30, "b": 10},
         showlegend=False,
         barmode="group",
     )
@@ -105,6 +106,8 @@ def _spectral_row(
                 go.Scatter(x=wl, y=t["spectral.alpha"], line_color=colour), row=row, col=3
             )
         fig.add_trace(go.Bar(y=t["spectral.class_scores"], marker_color=colour), row=row, col=4)
+    for col in (1, 2, 3):
+        fig.update_xaxes(nticks=3, tickangle=0, row=row, col=col)
     states = trace["spectral.states"]
     fig.add_trace(
         go.Heatmap(z=states.T, x=wl, colorscale="RdBu", zmid=0, showscale=False), row=row, col=2
