@@ -78,6 +78,7 @@ class PresetBench:
 
     @property
     def forward_flops(self) -> float:
+        """Forward FLOPs per pixel of the whole network."""
         return sum(self.flops_per_pixel.values())
 
     def train_efficiency(self, gemm_gflops: float) -> float:
@@ -89,6 +90,7 @@ class PresetBench:
         return self.forward_flops * self.scene_pixels / (gemm_gflops * 1e9) / run.seconds
 
     def to_dict(self) -> dict:
+        """JSON-ready, the inference runs included."""
         d = dict(self.__dict__)
         d["inference"] = [dict(r.__dict__) for r in self.inference]
         return d
@@ -108,6 +110,7 @@ class BenchReport:
     results: list[PresetBench] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-ready report: machine, GEMM rates and every preset's figures."""
         out = {
             "model": "ssan",
             "device": self.device,

@@ -116,6 +116,7 @@ class Split:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the image the split is drawn on."""
         return int(self.label_map.shape[0]), int(self.label_map.shape[1])
 
     def targets(self, pixels: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ class Progress:
 
     @property
     def fraction(self) -> float:
+        """Share of the run's iterations done."""
         return self.iteration / max(self.iterations, 1)
 
 
