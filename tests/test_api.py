@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -190,6 +191,12 @@ def test_save_and_load_round_trip(model, small, small_map, tmp_path):
     assert isinstance(path, Path) and (path / "model.json").is_file()
     assert np.array_equal(again.predict(small), small_map)
     assert again.split.to_dict() == model.split.to_dict()
+
+
+def test_a_model_pickles_without_its_samplers(model, small, small_map):
+    model.sampler(small)
+    again = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(again.predict(small), small_map)
 
 
 def test_evaluate_scores_the_test_pixels_and_prints_readably(model, small, small_map):

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ssan.data.preprocess import fit_preprocessing
 from ssan.data.scene import PlantedTruth, Scene, rosis_wavelengths
+from ssan.data.splits import SplitRecord
 from ssan.explain import (
     DECIDERS,
     ExplainError,
@@ -94,7 +95,7 @@ def fitted_for(
         PRESET,
         prep,
         SceneIdentity.of(scene),
-        {"train": train.tolist(), "val": [], "protocol": "fraction:0.3", "seed": 0},
+        SplitRecord("fraction:0.3", 0, train, np.zeros(0, np.int64)),
         seed,
         network=network,
     )

@@ -191,6 +191,13 @@ class FittedModel:
         """Whether the model masks the patch around a pixel (SSAN, ACNN)."""
         return bool(self.network is not None and self.network.has_spatial_attention)
 
+    def __getstate__(self) -> dict:
+        """Pickled (shipped to a Ray worker) without the samplers: they are rebuilt where the model is used."""
+        return {**self.__dict__, "_samplers": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _samplers=weakref.WeakKeyDictionary())
+
     # ------------------------------------------------------------------ public: scene + (row, col) pixels
 
     def predict(self, scene: Scene, pixels: PixelsLike = None) -> np.ndarray:
