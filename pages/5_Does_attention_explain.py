@@ -46,7 +46,7 @@ except ExplainError as exc:
 
 path, mtime = ctx.model_key
 sampler = loaders.sampler_for(path, mtime, ctx.spec)
-split_words = f"{fitted.split.get('protocol', '?')} split (seed {fitted.split.get('seed', '?')})"
+split_words = f"{fitted.split.protocol} split (seed {fitted.split.seed})"
 model_words = f"{fitted.model_name.upper()} ({fitted.preset.name}, training seed {fitted.seed}) on {scene.name}"
 
 # --------------------------------------------------------------------------- one pixel

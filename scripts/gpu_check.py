@@ -109,8 +109,8 @@ def compare_devices(device: torch.device) -> int:
     scene = load_scene("demo")
     sampler = demo.sampler(scene)
     pixels = np.arange(scene.shape[0] * scene.shape[1])
-    on_cpu = demo.scores(sampler, pixels, device="cpu")
-    on_gpu = demo.scores(sampler, pixels, device=device)
+    on_cpu = demo.scores_at(sampler, pixels, device="cpu")
+    on_gpu = demo.scores_at(sampler, pixels, device=device)
     differ = np.flatnonzero(on_cpu.argmax(1) != on_gpu.argmax(1))
     top2 = np.sort(on_cpu, axis=1)[:, -2:]
     near_tie = (top2[:, 1] - top2[:, 0]) < MARGIN

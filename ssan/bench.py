@@ -28,12 +28,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ssan.data.preprocess import PixelSampler, fit_preprocessing
 from ssan.data.scene import Scene, rosis_wavelengths
+from ssan.data.splits import SplitRecord
 from ssan.evaluation.metrics import predict_pixels
 from ssan.hardware import GEMM_SIZE, cpu_name, gemm_gflops, synchronize
 from ssan.inference.precision import native_bfloat16
 from ssan.models import build_network, get_preset
 from ssan.models.fitted import FittedModel, SceneIdentity, network_inputs
-from ssan.training.trainer import describe_device, format_duration, pick_device
+from ssan.training.trainer import TrainingStep, describe_device, format_duration, pick_device
 
 PAVIAU_SHAPE = (610, 340)
 PAVIAU_BANDS = 103
@@ -77,6 +78,7 @@ class PresetBench:
 
     @property
     def forward_flops(self) -> float:
+        """Forward FLOPs per pixel of the whole network."""
         return sum(self.flops_per_pixel.values())
 
     def train_efficiency(self, gemm_gflops: float) -> float:
@@ -88,6 +90,7 @@ class PresetBench:
         return self.forward_flops * self.scene_pixels / (gemm_gflops * 1e9) / run.seconds
 
     def to_dict(self) -> dict:
+        """JSON-ready, the inference runs included."""
         d = dict(self.__dict__)
         d["inference"] = [dict(r.__dict__) for r in self.inference]
         return d
@@ -107,6 +110,7 @@ class BenchReport:
     results: list[PresetBench] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-ready report: machine, GEMM rates and every preset's figures."""
         out = {
             "model": "ssan",
             "device": self.device,
@@ -306,22 +310,14 @@ def _bench_preset(
     net = build_network("ssan", scene.n_bands, scene.n_classes, cfg)
     flops = forward_flops_per_pixel(net, scene.n_bands, cfg.patch_size, cfg.n_components)
     net = net.to(dev)
-    optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    use_amp = dev.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    training_step = TrainingStep(net, cfg, dev)
     batch = rng.choice(train_px, size=cfg.batch_size, replace=train_px.size < cfg.batch_size)
     sampler = PixelSampler(scene.cube, prep, cfg.patch_size)
     x = network_inputs(net, sampler, batch, dev)
     y = torch.from_numpy(scene.labels.ravel()[batch].astype(np.int64) - 1).to(dev)
 
     def step() -> None:
-        net.train()
-        with torch.autocast(dev.type, enabled=use_amp):
-            loss = net.training_loss(*x, y)
-        optimiser.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimiser)
-        scaler.update()
+        training_step(x, y)
 
     say(f"{preset}: warm-up step, then {steps} timed training step(s) of {cfg.batch_size} pixels")
     step()
@@ -334,8 +330,9 @@ def _bench_preset(
         times.append(time.perf_counter() - start)
     per_step = float(np.median(times))
 
+    split = SplitRecord("bench", 0, train_px, np.zeros(0, np.int64), "benchmark training pixels")
     fitted = FittedModel(
-        "ssan", cfg, prep, SceneIdentity.of(scene), {}, 0, network=net.eval(), device=str(dev)
+        "ssan", cfg, prep, SceneIdentity.of(scene), split, 0, network=net.eval(), device=str(dev)
     )
     runs = []
     for precision in precisions:

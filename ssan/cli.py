@@ -383,16 +383,10 @@ def cmd_data_info(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Split, estimate, train with a progress bar, test, save the checkpoint, report."""
-    from ssan.evaluation.metrics import evaluate
+    from ssan import evaluate, train
     from ssan.models import CLASSICAL_MODELS
-    from ssan.models.checkpoints import save_checkpoint
-    from ssan.training.trainer import (
-        describe_device,
-        estimate_training_time,
-        pick_device,
-        resolve_preset,
-        train,
-    )
+    from ssan.training.estimate import estimate_training_time
+    from ssan.training.trainer import describe_device, pick_device, resolve_preset
 
     overrides = parse_overrides(args.set)
     cfg = resolve_preset(args.model, args.preset, overrides)
@@ -442,10 +436,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"training stopped at iteration {done} of {cfg.iterations}; "
             f"kept the best model so far (iteration {fitted.best_iteration})"
         )
-    save_checkpoint(fitted, out)  # before testing, so an interrupted test still leaves the model
+    fitted.save(out)  # before testing, so an interrupted test still leaves the model
     metrics = evaluate(fitted, scene, split)
     fitted.metrics = metrics.to_dict()
-    save_checkpoint(fitted, out)
+    fitted.save(out)
     print(
         f"trained in {fitted.train_seconds:.1f} s on {fitted.device}"
         + (
@@ -487,10 +481,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Test a checkpoint, by default on its own split re-created from protocol and seed."""
-    from ssan.evaluation.metrics import evaluate
-    from ssan.models.checkpoints import load_checkpoint
+    from ssan import evaluate, load_model
 
-    fitted = load_checkpoint(args.checkpoint)
+    fitted = load_model(args.checkpoint)
     scene = _load_scene(
         _scene_of(args, fitted),
         args.gt,
@@ -499,12 +492,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.class_names,
         args.wavelengths,
     )
-    sampler = fitted.sampler(scene)  # refuses a scene the model does not fit
+    fitted.scene.check(scene)  # refuses a scene the model does not fit
     seed = fitted.seed if args.seed is None else args.seed
     if args.split:
         split = _split(scene, args.split, seed)
     else:
-        protocol = fitted.split.get("protocol", "")
+        protocol = fitted.split.protocol
         if protocol == "fixed":
             raise ValueError(
                 "this checkpoint was trained on a fixed split; give the two maps again with "
@@ -517,7 +510,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         fitted, scene, split, explicit=bool(args.split or args.seed is not None)
     ):
         print(f"warning: {line}")
-    metrics = evaluate(fitted, scene, split, sampler)
+    metrics = evaluate(fitted, scene, split)
     _print_metrics(
         metrics, scene.class_names, f"test pixels of the {split.protocol} split, seed {split.seed}"
     )
@@ -541,13 +534,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify every pixel (or the labelled ones) and save a coloured map with a legend."""
+    from ssan import load_model
     from ssan.evaluation.metrics import choose_precision, predict_map
-    from ssan.models.checkpoints import load_checkpoint
     from ssan.render.mapimage import save_map
 
     if args.ray is None:
         _refuse_without_ray(args, "--tile-rows", "--ray-cpus-per-tile", "--ray-gpus-per-tile")
-    fitted = load_checkpoint(args.checkpoint)
+    fitted = load_model(args.checkpoint)
     scene = _load_scene(
         _scene_of(args, fitted),
         args.gt,
@@ -556,7 +549,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         args.class_names,
         args.wavelengths,
     )
-    sampler = fitted.sampler(scene)
+    sampler = fitted.sampler(scene)  # refuses a scene the model does not fit
     if note := fitted.scene.same_data(scene):
         print(f"warning: {note}")
     n_pixels = (
@@ -770,11 +763,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """Attributions beside attention, deletion areas, agreement, planted precision, branches, seed stability."""
-    from ssan.explain import DECIDERS, METHODS, explain_model, seed_stability
+    from ssan import explain_model, load_model
+    from ssan.explain import DECIDERS, METHODS, seed_stability
     from ssan.explain.report import RANKING_LABELS
-    from ssan.models.checkpoints import load_checkpoint
 
-    models = [load_checkpoint(path) for path in args.checkpoint]
+    models = [load_model(path) for path in args.checkpoint]
     fitted = models[0]
     scene = _load_scene(_scene_of(args, fitted), args.gt, args.cube_var, args.gt_var)
     with tqdm(total=100, unit="%", file=sys.stderr, disable=None, desc="explaining") as bar:
@@ -965,9 +958,9 @@ def _load_scene(
 
 
 def _split(scene: Scene, spec: str, seed: int) -> Split:
-    from ssan.evaluation.compare import split_from_spec
+    from ssan import make_split
 
-    return split_from_spec(scene, spec, seed)
+    return make_split(scene, spec, seed)
 
 
 def _scene_of(args: argparse.Namespace, fitted) -> str:
@@ -986,9 +979,7 @@ def _scene_of(args: argparse.Namespace, fitted) -> str:
 
 def _split_checks(fitted, scene: Scene, split: Split, explicit: bool) -> list[str]:
     """Warnings when the evaluation split is not the one the model was trained on."""
-    trained_on = np.asarray(
-        fitted.split.get("train", []) + fitted.split.get("val", []), dtype=np.int64
-    )
+    trained_on = np.concatenate([fitted.split.train, fitted.split.val])
     out = [note] if (note := fitted.scene.same_data(scene)) else []
     if scene.shape != tuple(fitted.scene.shape) or trained_on.size == 0:
         return out
@@ -998,7 +989,7 @@ def _split_checks(fitted, scene: Scene, split: Split, explicit: bool) -> list[st
             f"{overlap:,} of the {split.test.size:,} test pixels were training or validation pixels of this "
             "model; these metrics are optimistic"
         )
-    if not explicit and not np.array_equal(np.sort(fitted.split.get("train", [])), split.train):
+    if not explicit and not np.array_equal(np.sort(fitted.split.train), split.train):
         out.append(
             "the re-created split differs from the one stored in the checkpoint (is this the same scene?)"
         )

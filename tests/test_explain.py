@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ssan.data.preprocess import fit_preprocessing
 from ssan.data.scene import PlantedTruth, Scene, rosis_wavelengths
+from ssan.data.splits import SplitRecord
 from ssan.explain import (
     DECIDERS,
     ExplainError,
@@ -24,16 +25,19 @@ from ssan.explain import (
 from ssan.explain.forwards import spatial_forward, spectral_forward
 from ssan.models import PixelNetwork, build_network, get_preset
 from ssan.models.fitted import FittedModel, SceneIdentity
+from ssan.models.presets import apply_overrides
 
 N_BANDS, EVIDENCE = 12, (4, 7)  # class 2 differs from class 1 only in bands 4-6
-PRESET = get_preset(
-    "quick",
-    patch_size=7,
-    rnn_hidden=4,
-    fc_hidden=8,
-    fusion_dim=8,
-    fusion_hidden=8,
-    conv_channels=(2, 4),
+PRESET = apply_overrides(
+    get_preset("quick"),
+    {
+        "patch_size": 7,
+        "rnn_hidden": 4,
+        "fc_hidden": 8,
+        "fusion_dim": 8,
+        "fusion_hidden": 8,
+        "conv_channels": (2, 4),
+    },
 )
 
 
@@ -91,7 +95,7 @@ def fitted_for(
         PRESET,
         prep,
         SceneIdentity.of(scene),
-        {"train": train.tolist(), "val": [], "protocol": "fraction:0.3", "seed": 0},
+        SplitRecord("fraction:0.3", 0, train, np.zeros(0, np.int64)),
         seed,
         network=network,
     )
@@ -182,7 +186,7 @@ def test_rank_correlation_is_spearman():
 def test_baseline_is_the_training_mean(known, scene):
     sampler = known.sampler(scene)
     base = training_baseline(known, sampler)
-    train = np.asarray(known.split["train"])
+    train = known.split.train
     assert np.allclose(base.spectra.numpy(), sampler.spectra(train).mean(axis=0))
 
 

@@ -107,7 +107,7 @@ def test_untestable_models_get_a_message(runs_dir, name, message):
     fitted = load_checkpoint(ASSET)
     fitted.model_name = name
     if name == "knn":
-        n = len(fitted.split["train"])  # a checkpoint's KNN keeps one spectrum per training pixel
+        n = fitted.split.train.size  # a checkpoint's KNN keeps one spectrum per training pixel
         spectra = np.random.default_rng(0).random((n, 103)).astype(np.float32)
         labels = np.resize(np.arange(1, 13), n).astype(np.int64)
         fitted.network, fitted.training_set = None, (spectra, labels)

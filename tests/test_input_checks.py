@@ -10,8 +10,7 @@ import scipy.io
 from ssan.cli import main
 from ssan.data.scene import Scene, SceneError, rosis_wavelengths
 from ssan.data.splits import fixed_split, make_split
-from ssan.models import get_preset
-from ssan.training.trainer import train
+from ssan.training.trainer import resolve_preset, train
 from tests.factories import toy_scene
 
 
@@ -46,7 +45,7 @@ def test_an_all_zero_cube_is_refused_instead_of_training_to_chance():
 
 def test_an_infinite_learning_rate_is_refused(capsys):
     with pytest.raises(ValueError, match="lr must be a positive, finite number; got inf"):
-        get_preset("quick", lr=float("inf"))
+        resolve_preset("ssan", "quick", {"lr": float("inf")})
     code, _, err = cli(capsys, "train", "--scene", "demo", "--set", "lr=inf")
     assert (
         code == 2

@@ -19,7 +19,9 @@ from ssan.models import (
     build_network,
     get_preset,
 )
+from ssan.models.presets import apply_overrides
 from ssan.models.ssan import pooled_size, relative_to_brightness
+from ssan.training.trainer import resolve_preset
 
 B, C, P, K, N = 12, 4, 9, 4, 5
 TINY = Preset(
@@ -45,7 +47,7 @@ def inputs(n: int = N) -> tuple[torch.Tensor, torch.Tensor]:
 
 def tiny(name: str, **overrides) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_network(name, B, C, TINY.with_overrides(**overrides) if overrides else TINY)
+    return build_network(name, B, C, apply_overrides(TINY, overrides))
 
 
 # ---------------------------------------------------------------- networks
@@ -330,15 +332,16 @@ def test_quick_preset_is_smaller_and_shorter_than_paper():
     assert set(PRESETS) == {"paper", "quick"}
 
 
-def test_get_preset_applies_overrides_and_names_valid_presets():
-    assert get_preset("quick", iterations=7).iterations == 7
+def test_overrides_change_a_preset_and_get_preset_names_valid_presets():
+    assert resolve_preset("ssan", "quick", {"iterations": 7}).iterations == 7
+    assert get_preset("quick").iterations == 800, "the built-in preset itself is left alone"
     with pytest.raises(ValueError, match="paper"):
         get_preset("nope")
 
 
-def test_with_overrides_rejects_unknown_names_listing_valid_ones():
+def test_overrides_reject_unknown_names_listing_valid_ones():
     with pytest.raises(ValueError, match="rnn_hidden"):
-        TINY.with_overrides(hidden=3)
+        apply_overrides(TINY, {"hidden": 3})
 
 
 @pytest.mark.parametrize(
@@ -374,14 +377,14 @@ def test_with_overrides_rejects_unknown_names_listing_valid_ones():
         {"relative_input": 1},
     ],
 )
-def test_with_overrides_rejects_bad_values(bad):
+def test_overrides_reject_bad_values(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
-        TINY.with_overrides(**bad)
+        apply_overrides(TINY, bad)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_preset_json_round_trip(name):
-    preset = get_preset(name, grad_clip=1.0, early_stop_patience=3)
+    preset = apply_overrides(get_preset(name), {"grad_clip": 1.0, "early_stop_patience": 3})
     again = Preset.from_dict(json.loads(json.dumps(preset.to_dict())))
     assert again == preset and isinstance(again.conv_channels, tuple)
 

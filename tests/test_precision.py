@@ -96,7 +96,7 @@ def test_bfloat16_agrees_with_float32_on_the_demo(shipped, demo):
     assert drift.agreement >= BF16_AGREEMENT
     assert drift.alpha_strays <= ALPHA_TOLERANCE and drift.mask_strays <= MASK_TOLERANCE
     # The attention pages read float32, whatever the maps use.
-    _, alpha, _ = shipped.forward(sampler, pixels[:3], attention=True, precision="float32")
+    _, alpha, _ = shipped.forward_at(sampler, pixels[:3], attention=True, precision="float32")
     single = pixel_attention(shipped, sampler, pixels[:3])
     np.testing.assert_allclose(single.spectral, alpha, rtol=1e-5, atol=1e-7)
 
@@ -106,8 +106,8 @@ def test_bfloat16_drift_measures_classes_alpha_and_mask(shipped, demo):
     sampler = shipped.sampler(demo)
     pixels = np.arange(0, demo.shape[0] * demo.shape[1], 97)
     drift = bfloat16_drift(shipped, sampler, pixels)
-    full, alpha, mask = shipped.forward(sampler, pixels, attention=True, precision="float32")
-    half, alpha_bf16, mask_bf16 = shipped.forward(
+    full, alpha, mask = shipped.forward_at(sampler, pixels, attention=True, precision="float32")
+    half, alpha_bf16, mask_bf16 = shipped.forward_at(
         sampler, pixels, attention=True, precision="bfloat16"
     )
     assert drift.agreement == (full.argmax(1) == half.argmax(1)).mean() >= 0.99

@@ -17,6 +17,7 @@ from ssan.evaluation.compare import summarise
 from ssan.evaluation.runs import best_run, by_model, finished, missing_models, seed_runs
 from ssan.models.checkpoints import load_checkpoint
 from ssan.models.fitted import CANCELLED_MARK
+from ssan.models.presets import apply_overrides
 from ui import classmaps
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
@@ -75,7 +76,7 @@ def test_only_missing_runs_need_training(shipped, demo):
     assert missing_models(saved, ["ssan"], split, presets, seed=shipped.seed + 1) == ["ssan"], (
         "another seed"
     )
-    other = {"ssan": shipped.preset.with_overrides(iterations=shipped.preset.iterations + 1)}
+    other = {"ssan": apply_overrides(shipped.preset, {"iterations": shipped.preset.iterations + 1})}
     assert missing_models(saved, ["ssan"], split, other, seed=shipped.seed) == ["ssan"], (
         "another preset"
     )
@@ -89,7 +90,7 @@ def test_seed_runs_give_mean_and_std_like_the_cli(shipped, demo):
     splits = {s: make_split(demo, "paper", s) for s in (0, 1)}
     m0 = dict(shipped.metrics, oa=0.90, aa=0.80, kappa=0.85)
     m1 = dict(shipped.metrics, oa=0.94, aa=0.84, kappa=0.89)
-    split1 = dict(shipped.split, seed=1, sizes={"test": splits[1].test.size})
+    split1 = dataclasses.replace(shipped.split, seed=1, sizes={"test": splits[1].test.size})
     saved = [
         (Path("s0"), variant(shipped, seed=0, metrics=m0)),
         (Path("s1"), variant(shipped, seed=1, split=split1, metrics=m1)),

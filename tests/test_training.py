@@ -8,6 +8,7 @@ import torch
 from factories import toy_scene
 from sklearn.metrics import cohen_kappa_score
 
+import ssan.training.estimate as estimate_module
 import ssan.training.trainer as train_module
 from ssan.data.splits import make_split
 from ssan.evaluation.metrics import Metrics, compute_metrics, evaluate, predict_map
@@ -24,7 +25,8 @@ from ssan.models.checkpoints import (
     save_checkpoint,
 )
 from ssan.models.fitted import IncompatibleSceneError
-from ssan.training.trainer import estimate_training_time, pick_device, train
+from ssan.training.estimate import estimate_training_time
+from ssan.training.trainer import pick_device, train
 
 TINY = dict(
     rnn_hidden=8,
@@ -60,7 +62,7 @@ def test_every_network_trains(scene, split, model):
     f = train(scene, split, model, "quick", seed=0, device="cpu", overrides=TINY)
     assert len(f.history) == 30 and f.best_iteration in (10, 20, 30)
     assert 0.0 <= f.best_val_accuracy <= 1.0
-    assert f.predict(f.sampler(scene), split.test[:5]).shape == (5,)
+    assert f.predict_at(f.sampler(scene), split.test[:5]).shape == (5,)
 
 
 def test_progress_reports_every_step_with_validation_on_schedule(scene, split):
@@ -119,7 +121,9 @@ def test_cancel_keeps_the_best_model_so_far(scene, split):
         scene, split, "ssan", "quick", device="cpu", overrides={**constant, "iterations": 10}
     )
     sampler = f.sampler(scene)
-    assert np.allclose(f.scores(sampler, split.test), again.scores(sampler, split.test), atol=1e-6)
+    assert np.allclose(
+        f.scores_at(sampler, split.test), again.scores_at(sampler, split.test), atol=1e-6
+    )
 
 
 def test_cancel_before_first_validation_still_returns_a_model(scene, split):
@@ -173,7 +177,7 @@ def test_attention_read_outs(scene, split, fitted):
     )
     assert att.spatial.shape == (4, 9, 9) and (att.spatial > 0).all() and (att.spatial < 1).all()
     assert np.allclose(att.probabilities.sum(axis=1), 1, atol=1e-5)
-    assert np.array_equal(att.predicted, fitted.predict(sampler, pixels))
+    assert np.array_equal(att.predicted, fitted.predict_at(sampler, pixels))
     per_class = class_mean_attention(fitted, sampler, split.test, split.targets(split.test))
     assert per_class.shape == (scene.n_classes, scene.n_bands)
     spatial = class_mean_attention(
@@ -206,8 +210,10 @@ def test_checkpoint_round_trip_gives_identical_predictions(scene, split, tmp_pat
     save_checkpoint(f, tmp_path / "ck")
     g = load_checkpoint(tmp_path / "ck")
     sampler = f.sampler(scene)
-    assert np.array_equal(f.scores(sampler, split.test), g.scores(g.sampler(scene), split.test))
-    assert g.metrics == f.metrics and g.preset == f.preset and g.split["protocol"] == split.protocol
+    assert np.array_equal(
+        f.scores_at(sampler, split.test), g.scores_at(g.sampler(scene), split.test)
+    )
+    assert g.metrics == f.metrics and g.preset == f.preset and g.split.protocol == split.protocol
     assert list_checkpoints(tmp_path) == [tmp_path / "ck"]
 
 
@@ -254,7 +260,7 @@ def test_time_estimate_is_positive_and_scales_with_iterations(scene, split):
     short = estimate_training_time(
         scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=2
     )
-    assert short.total_seconds > 0 and short.iterations == 30 and "cpu" in short.device
+    assert short.high > 0 and short.iterations == 30 and "cpu" in short.device
     assert "iterations" in short.describe()
 
 
@@ -262,10 +268,10 @@ def test_time_estimate_times_a_warm_full_validation_batch(scene, split, monkeypa
     """Validation is timed as training runs it: one batch of the device's inference size, after a warm-up
     call (a single cold small batch made the estimate several times too high on a GPU)."""
     seen = []
-    real = train_module._accuracy
+    real = estimate_module.validation_accuracy
     monkeypatch.setattr(
-        train_module,
-        "_accuracy",
+        estimate_module,
+        "validation_accuracy",
         lambda net, sampler, pixels, *a: (
             seen.append(pixels.copy()) or real(net, sampler, pixels, *a)
         ),

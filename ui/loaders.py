@@ -230,12 +230,7 @@ def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -
 
     fitted = model_for(model_path, mtime)
     scene = scene_for(spec)
-    seen = np.concatenate(
-        [
-            np.asarray(fitted.split.get("train", []), np.int64),
-            np.asarray(fitted.split.get("val", []), np.int64),
-        ]
-    )
+    seen = np.concatenate([fitted.split.train, fitted.split.val])
     pixels = np.setdiff1d(scene.labelled_pixels(), seen)
     return class_mean_attention(
         fitted,
@@ -308,7 +303,7 @@ def training_estimate(
     preset: str,
     overrides: tuple[tuple[str, Any], ...],
 ) -> Future:
-    """Expected training time as a range (a `Future` of a TimeRange): a few real steps timed in the background,
+    """Expected training time as a range (a `Future` of a TimeEstimate): a few real steps timed in the background,
     so the page renders at once and shows the figure when it is there (ValueError in the future for bad settings)."""
     use_torch()
     from ssan.training.estimate import estimate_time_range
@@ -354,10 +349,4 @@ def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list
 
 def fits(fitted: FittedModel, scene: Scene) -> bool:
     """Whether `fitted` was trained on this scene (same name, size, bands and classes)."""
-    ident = fitted.scene
-    return (
-        ident.name == scene.name
-        and tuple(ident.shape) == scene.shape
-        and ident.n_bands == scene.n_bands
-        and tuple(ident.class_names) == tuple(scene.class_names)
-    )
+    return fitted.scene.fits(scene)

@@ -111,14 +111,17 @@ class Scene:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the image."""
         return int(self.cube.shape[0]), int(self.cube.shape[1])
 
     @property
     def n_bands(self) -> int:
+        """Number of spectral bands."""
         return int(self.cube.shape[2])
 
     @property
     def n_classes(self) -> int:
+        """Number of classes (ids 1..C in the label map)."""
         return len(self.class_names)
 
     def class_counts(self) -> np.ndarray:

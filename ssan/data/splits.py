@@ -7,7 +7,8 @@ Every split is seeded and says which protocol produced it:
 - ``fraction:F``: a share F of each class for train, as many for validation, the rest test;
 - ``disjoint`` / ``disjoint:N``: spatially disjoint blocks with a guard band between the
   training region and every test pixel; N (default 100) train and N validation per class;
-- ``fixed``: train and test label maps given as arrays or files, validation carved from train.
+- ``fixed:TRAIN.mat,TEST.mat``: train and test label maps read from two files (or given as
+  arrays), validation carved from train.
 
 A class too small for the request gives at most a third of its pixels to train and a third
 to validation, and the split carries a warning saying so.
@@ -15,8 +16,10 @@ to validation, and the split carries a warning saying so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -25,7 +28,72 @@ from ssan.data.scene import Scene, SceneError
 
 PAPER_PER_CLASS = 100
 DEFAULT_PATCH = 27
-PROTOCOLS = ("paper", "per-class:N", "fraction:F", "disjoint[:N]", "fixed")
+PROTOCOLS = ("paper", "per-class:N", "fraction:F", "disjoint[:N]", "fixed:TRAIN.mat,TEST.mat")
+
+
+@dataclass(frozen=True, eq=False)
+class SplitRecord:
+    """What a fitted model remembers of its split: how it was drawn, its sizes, and its train and
+    validation pixels (flat indices, kept so a checkpoint can be audited and its baseline rebuilt).
+
+    `to_dict` / `from_dict` are the checkpoint sidecar's "split" entry; sidecars written before a
+    field existed read back with that field empty.
+    """
+
+    protocol: str
+    seed: int
+    train: np.ndarray
+    val: np.ndarray
+    description: str = ""
+    patch_size: int = DEFAULT_PATCH
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    leakage: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_test(self) -> int | None:
+        """Number of test pixels of the split, None for a record that does not say."""
+        return self.sizes.get("test")
+
+    def matches(self, split: Split) -> bool:
+        """Whether this record describes `split` (same protocol, seed and number of test pixels)."""
+        return (
+            self.protocol == split.protocol
+            and self.seed == split.seed
+            and self.n_test == split.test.size
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar's JSON-ready "split" entry."""
+        out: dict[str, Any] = {
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "description": self.description,
+            "patch_size": self.patch_size,
+            "sizes": dict(self.sizes),
+        }
+        if self.leakage is not None:
+            out["leakage"] = self.leakage
+        return out | {
+            "warnings": list(self.warnings),
+            "train": self.train.tolist(),
+            "val": self.val.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SplitRecord:
+        """Read a sidecar's "split" entry (older sidecars may lack the optional fields)."""
+        return cls(
+            protocol=d["protocol"],
+            seed=int(d["seed"]),
+            train=np.asarray(d.get("train", []), dtype=np.int64),
+            val=np.asarray(d.get("val", []), dtype=np.int64),
+            description=d.get("description", ""),
+            patch_size=int(d.get("patch_size", DEFAULT_PATCH)),
+            sizes={k: int(v) for k, v in d.get("sizes", {}).items()},
+            leakage=d.get("leakage"),
+            warnings=tuple(d.get("warnings", ())),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +116,7 @@ class Split:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(rows, columns) of the image the split is drawn on."""
         return int(self.label_map.shape[0]), int(self.label_map.shape[1])
 
     def targets(self, pixels: np.ndarray) -> np.ndarray:
@@ -74,23 +143,27 @@ class Split:
             f"{self.patch_size}x{self.patch_size} neighbourhood"
         )
 
-    def to_dict(self) -> dict:
-        """JSON-ready record: enough to rebuild the split (protocol + seed) and to audit it."""
-        return {
-            "protocol": self.protocol,
-            "seed": self.seed,
-            "description": self.description,
-            "patch_size": self.patch_size,
-            "sizes": {
+    def record(self) -> SplitRecord:
+        """What a model trained on this split keeps of it: enough to rebuild it (protocol + seed) and audit it."""
+        return SplitRecord(
+            protocol=self.protocol,
+            seed=self.seed,
+            train=self.train.copy(),
+            val=self.val.copy(),
+            description=self.description,
+            patch_size=self.patch_size,
+            sizes={
                 "train": int(self.train.size),
                 "val": int(self.val.size),
                 "test": int(self.test.size),
             },
-            "leakage": round(self.leakage, 6),
-            "warnings": list(self.warnings),
-            "train": self.train.tolist(),
-            "val": self.val.tolist(),
-        }
+            leakage=round(self.leakage, 6),
+            warnings=self.warnings,
+        )
+
+    def to_dict(self) -> dict:
+        """JSON-ready record: enough to rebuild the split (protocol + seed) and to audit it."""
+        return self.record().to_dict()
 
 
 SPLIT_ROLES = ("train", "validation", "test", "left out (guard band)")
@@ -121,7 +194,7 @@ def leakage_fraction(
 
 
 def parse_split_spec(spec: str) -> tuple[str, float | None]:
-    """Split a protocol string like ``per-class:30`` into (kind, parameter)."""
+    """Split a protocol string like ``per-class:30`` into (kind, parameter); ``fixed:...`` gives ("fixed", None)."""
     kind, _, arg = spec.strip().lower().partition(":")
     try:
         if kind == "paper" and not arg:
@@ -152,16 +225,19 @@ def make_split(
     patch_size: int = DEFAULT_PATCH,
     fixed_maps: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Split:
-    """Build the split named by `spec` for `scene`; ``fixed`` needs `fixed_maps` (train, test)."""
+    """The split named by `spec` for `scene`, drawn with `seed`: the one parser of split specs.
+
+    `spec` is ``paper``, ``per-class:N``, ``fraction:F``, ``disjoint[:N]`` or ``fixed:TRAIN.mat,TEST.mat``
+    (two label-map files); a bare ``fixed`` takes the two maps as arrays from `fixed_maps` (train, test).
+    """
     kind, arg = parse_split_spec(spec)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"the split seed must be a non-negative integer; got {seed!r}.")
     if kind == "fixed":
-        if fixed_maps is None:
-            raise ValueError(
-                "the fixed split needs a train and a test label map (fixed:TRAIN.mat,TEST.mat)"
-            )
-        return fixed_split(scene, *fixed_maps, seed=seed, patch_size=patch_size)
+        if fixed_maps is not None:
+            return fixed_split(scene, *fixed_maps, seed=seed, patch_size=patch_size)
+        train_path, test_path = _fixed_paths(spec)
+        return fixed_split_from_files(scene, train_path, test_path, seed, patch_size)
     if kind == "disjoint":
         return disjoint_split(scene, per_class=int(arg), seed=seed, patch_size=patch_size)
     rng = np.random.default_rng(seed)
@@ -184,6 +260,17 @@ def make_split(
         desc = f"fraction: {frac:g} of each class train, as many validation, rest test, random pixels, seed {seed}"
         protocol = f"fraction:{frac:g}"
     return Split(protocol, seed, train, val, test, labels, desc, patch_size, tuple(warns))
+
+
+def _fixed_paths(spec: str) -> tuple[str, str]:
+    """The two label-map files of ``fixed:TRAIN.mat,TEST.mat`` (paths keep their case)."""
+    paths = [p.strip() for p in spec.strip().partition(":")[2].split(",")]
+    if len(paths) != 2 or not all(paths):
+        raise ValueError(
+            f"split {spec!r}: the fixed split needs two label-map files, as fixed:TRAIN.mat,TEST.mat "
+            "(or pass the two maps as arrays with fixed_maps=)"
+        )
+    return paths[0], paths[1]
 
 
 def _per_class_split(labels, n_train_for, class_names, rng, pool: np.ndarray | None = None):

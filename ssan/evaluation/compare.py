@@ -25,7 +25,7 @@ import torch
 
 from ssan import __version__
 from ssan.data.scene import Scene
-from ssan.data.splits import Split, fixed_split_from_files, make_split, parse_split_spec
+from ssan.data.splits import Split, make_split
 from ssan.evaluation.metrics import evaluate
 from ssan.evaluation.reference import LABEL as REFERENCE_LABEL
 from ssan.evaluation.reference import NOTE as REFERENCE_NOTE
@@ -43,16 +43,8 @@ METRIC_KEYS = ("oa", "aa", "kappa")
 
 
 def split_from_spec(scene: Scene, spec: str, seed: int = 0) -> Split:
-    """The split a command-line spec names; ``fixed:TRAIN.mat,TEST.mat`` reads the two label maps."""
-    kind, _ = parse_split_spec(spec)
-    if kind != "fixed":
-        return make_split(scene, spec, seed=seed)
-    paths = [p.strip() for p in spec.strip().partition(":")[2].split(",")]
-    if len(paths) != 2 or not all(paths):
-        raise ValueError(
-            f"split {spec!r}: the fixed split needs two label-map files, as fixed:TRAIN.mat,TEST.mat"
-        )
-    return fixed_split_from_files(scene, paths[0], paths[1], seed=seed)
+    """The split a command-line spec names (kept for callers of this name; `make_split` parses every spec)."""
+    return make_split(scene, spec, seed=seed)
 
 
 def parse_models(text: str) -> list[str]:

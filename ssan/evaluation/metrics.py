@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,7 +27,9 @@ from ssan.inference.precision import (
     check_precision,
     native_bfloat16,
 )
-from ssan.models.fitted import FittedModel
+
+if TYPE_CHECKING:
+    from ssan.models.fitted import FittedModel
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +42,12 @@ class Metrics:
     per_class: np.ndarray
     confusion: np.ndarray
     n_pixels: int
+
+    def __str__(self) -> str:
+        return (
+            f"OA {100 * self.oa:.2f}%, AA {100 * self.aa:.2f}%, kappa {self.kappa:.4f} "
+            f"on {self.n_pixels:,} test pixels"
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready; classes with no test pixel have per-class accuracy None."""
@@ -53,6 +62,7 @@ class Metrics:
 
     @classmethod
     def from_dict(cls, d: dict) -> Metrics:
+        """Rebuild metrics from `to_dict` output (e.g. a checkpoint sidecar)."""
         per_class = np.array([np.nan if a is None else a for a in d["per_class"]], dtype=float)
         return cls(
             d["oa"],
@@ -90,15 +100,13 @@ def evaluate(
     fitted: FittedModel,
     scene: Scene,
     split: Split,
-    sampler: PixelSampler | None = None,
-    pixels: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = 4096,
 ) -> Metrics:
-    """Metrics of `fitted` on the split's test pixels (or the given pixels of the split's label map), classified
-    as a map is (`predict_pixels`); `progress(done, total)` after each batch of `batch_size` pixels scored."""
-    sampler = sampler or fitted.sampler(scene)
-    pixels = np.asarray(split.test if pixels is None else pixels)
+    """Metrics of `fitted` on the split's test pixels, classified as a map is (`predict_pixels`);
+    `progress(done, total)` after each batch of `batch_size` pixels scored."""
+    sampler = fitted.sampler(scene)
+    pixels = split.test
     done = 0
 
     def advance(n: int) -> None:
@@ -164,7 +172,7 @@ def predict_pixels(
     starts = range(0, pixels.size, batch_size)
 
     def classify(start: int) -> np.ndarray:
-        return fitted.predict(
+        return fitted.predict_at(
             sampler, pixels[start : start + batch_size], device=device, precision=precision
         )
 
@@ -217,10 +225,10 @@ def bfloat16_drift(
 ) -> Bfloat16Drift:
     """Classes, α and masks of `pixels` in bfloat16 against float32: what `REQUIRED_AGREEMENT` and
     `ALPHA_TOLERANCE` bound (tests on a CPU, scripts/gpu_check.py on a GPU)."""
-    full, alpha, mask = fitted.forward(
+    full, alpha, mask = fitted.forward_at(
         sampler, pixels, device=device, attention=True, precision="float32"
     )
-    half, alpha_bf16, mask_bf16 = fitted.forward(
+    half, alpha_bf16, mask_bf16 = fitted.forward_at(
         sampler, pixels, device=device, attention=True, precision="bfloat16"
     )
     return Bfloat16Drift(
@@ -250,8 +258,8 @@ def choose_precision(
     if pixels.size < AUTO_MIN_PIXELS:
         return PrecisionChoice("float32", f"{pixels.size:,} pixels: too few for bfloat16 to pay")
     sample = pixels[np.linspace(0, pixels.size - 1, CHECK_PIXELS).round().astype(np.int64)]
-    full = fitted.predict(sampler, sample, device=dev, precision="float32")
-    half = fitted.predict(sampler, sample, device=dev, precision="bfloat16")
+    full = fitted.predict_at(sampler, sample, device=dev, precision="float32")
+    half = fitted.predict_at(sampler, sample, device=dev, precision="bfloat16")
     agreement = float((full == half).mean())
     verdict = f"same class as float32 for {100 * agreement:.2f}% of {sample.size:,} sampled pixels"
     if agreement < REQUIRED_AGREEMENT:

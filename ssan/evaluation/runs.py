@@ -31,12 +31,7 @@ def finished(fitted: FittedModel) -> bool:
 
 def on_split(fitted: FittedModel, split: Split) -> bool:
     """Whether `fitted` was trained on `split` (same protocol, seed and number of test pixels)."""
-    s = fitted.split
-    return (
-        s.get("protocol") == split.protocol
-        and s.get("seed") == split.seed
-        and s.get("sizes", {}).get("test") == split.test.size
-    )
+    return fitted.split.matches(split)
 
 
 def same_run(fitted: FittedModel, model: str, split: Split, preset: Preset, seed: int) -> bool:

@@ -93,7 +93,7 @@ def branch_decision(
             f"{fitted.model_name.upper()} has a single branch; which branch decided is asked of SSAN, "
             "which fuses a spectral and a spatial branch."
         )
-    train = np.asarray(fitted.split.get("train", []), np.int64)
+    train = fitted.split.train
     if train.size == 0:
         raise ExplainError(
             "the checkpoint records no training pixels, so the branches' mean scores are unknown."

@@ -39,12 +39,7 @@ def require_explainable(fitted: FittedModel) -> None:
 
 def held_out_pixels(fitted: FittedModel, scene: Scene) -> np.ndarray:
     """Labelled pixels the model never trained or validated on (flat indices, sorted)."""
-    seen = np.concatenate(
-        [
-            np.asarray(fitted.split.get("train", []), np.int64),
-            np.asarray(fitted.split.get("val", []), np.int64),
-        ]
-    )
+    seen = np.concatenate([fitted.split.train, fitted.split.val])
     return np.setdiff1d(scene.labelled_pixels(), seen)
 
 
@@ -73,7 +68,7 @@ class Baseline:
 
 def training_baseline(fitted: FittedModel, sampler: PixelSampler, seed: int = 0) -> Baseline:
     """Mean network input over the model's training pixels (up to BASELINE_MAX_PIXELS, seeded)."""
-    train = np.asarray(fitted.split.get("train", []), np.int64)
+    train = fitted.split.train
     if train.size == 0:
         raise ExplainError(
             "the checkpoint records no training pixels, so the baseline (their mean input) is unknown."

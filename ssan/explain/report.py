@@ -161,7 +161,7 @@ class Explanation:
         f = self.fitted
         return (
             f"{f.model_name.upper()} ({f.preset.name}, training seed {f.seed}) on {self.scene.name}, "
-            f"{f.split.get('protocol', '?')} split (seed {f.split.get('seed', '?')}); "
+            f"{f.split.protocol} split (seed {f.split.seed}); "
             f"{self.batch.pixels.size} held-out pixels drawn with seed {self.pixel_seed}"
         )
 
@@ -182,8 +182,8 @@ class Explanation:
             "preset": self.fitted.preset.name,
             "training_seed": self.fitted.seed,
             "scene": self.scene.name,
-            "split": self.fitted.split.get("protocol"),
-            "split_seed": self.fitted.split.get("seed"),
+            "split": self.fitted.split.protocol,
+            "split_seed": self.fitted.split.seed,
             "n_pixels": int(self.batch.pixels.size),
             "pixel_seed": self.pixel_seed,
             "baseline_pixels": self.baseline.n_pixels,

@@ -89,7 +89,7 @@ def check_same_setting(models: list[FittedModel]) -> None:
             first.scene.shape
         ):
             differences.append(f"scene {first.scene.name} vs {other.scene.name}")
-        if sorted(other.split.get("train", [])) != sorted(first.split.get("train", [])):
+        if not np.array_equal(np.sort(other.split.train), np.sort(first.split.train)):
             differences.append("their training pixels (another split protocol or split seed)")
         if differences:
             raise ExplainError(

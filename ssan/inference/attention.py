@@ -7,16 +7,20 @@ patch mask in (0, 1) that multiplies the PCA patch around the pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ssan.data.preprocess import PixelSampler
-from ssan.models.fitted import FittedModel
+
+if TYPE_CHECKING:
+    from ssan.models.fitted import FittedModel
 
 
 @dataclass(frozen=True, eq=False)
 class PixelAttention:
-    """Attention and prediction for a set of pixels (flat indices)."""
+    """Attention and prediction for n pixels: `pixels` (n, 2) their (row, col), `probabilities` (n, C),
+    `spectral` the α (n, B) over bands and `spatial` the (n, p, p) patch mask (None for a model without it)."""
 
     pixels: np.ndarray
     probabilities: np.ndarray
@@ -25,21 +29,23 @@ class PixelAttention:
 
     @property
     def predicted(self) -> np.ndarray:
+        """(n,) predicted class ids (1..C)."""
         return self.probabilities.argmax(axis=1) + 1
 
 
 def pixel_attention(
     fitted: FittedModel, sampler: PixelSampler, pixels: np.ndarray, batch_size: int = 512
 ) -> PixelAttention:
-    """Probabilities, spectral α (n, B) and spatial mask (n, p, p) for the given pixels.
+    """Probabilities, spectral α (n, B) and spatial mask (n, p, p) for the given flat pixel indices.
 
     A model without an attention of either kind gives None for it (RNN, CNN, KNN, SVM).
     """
     pixels = np.atleast_1d(np.asarray(pixels, dtype=np.int64))
+    rows_cols = np.column_stack(np.divmod(pixels, sampler.shape[1]))
     if not fitted.is_neural:
-        return PixelAttention(pixels, fitted.scores(sampler, pixels), None, None)
-    probs, spectral, spatial = fitted.forward(sampler, pixels, batch_size, attention=True)
-    return PixelAttention(pixels, probs, spectral, spatial)
+        return PixelAttention(rows_cols, fitted.scores_at(sampler, pixels), None, None)
+    probs, spectral, spatial = fitted.forward_at(sampler, pixels, batch_size, attention=True)
+    return PixelAttention(rows_cols, probs, spectral, spatial)
 
 
 def class_mean_attention(

@@ -36,6 +36,7 @@ class PrecisionChoice:
     checked_pixels: int = 0
 
     def describe(self) -> str:
+        """'bfloat16 (why)' for a log line."""
         return f"{self.precision} ({self.reason})"
 
 

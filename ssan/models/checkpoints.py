@@ -31,6 +31,7 @@ from sklearn.base import clone
 
 from ssan import __version__
 from ssan.data.preprocess import Preprocessing
+from ssan.data.splits import SplitRecord
 from ssan.models import (
     CLASSICAL_MODELS,
     Preset,
@@ -106,7 +107,7 @@ def _write_files(fitted: FittedModel, folder: Path) -> None:
         "classical_params": classical_params,
         "scene": fitted.scene.to_dict(),
         "preprocessing": fitted.preprocessing.to_dict(),
-        "split": fitted.split,
+        "split": fitted.split.to_dict(),
         "seed": fitted.seed,
         "metrics": fitted.metrics,
         "history": fitted.history,
@@ -329,7 +330,7 @@ def _rebuild(side: dict, weight_bytes: bytes, directory: Path) -> FittedModel:
         preset=preset,
         preprocessing=prep,
         scene=scene,
-        split=side["split"],
+        split=SplitRecord.from_dict(side["split"]),
         seed=side["seed"],
         history=side.get("history", []),
         best_iteration=side.get("best_iteration"),

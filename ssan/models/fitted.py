@@ -2,6 +2,10 @@
 
 Training produces one; checkpoints save and load one; evaluation, attention read-outs and
 the app consume one. It refuses a scene it does not fit (band count, classes).
+
+Its public methods (`predict`, `predict_proba`, `attention`, `save`) take a scene and pixels as
+(row, col) pairs or a boolean mask; the `*_at` methods are the library's own, on a sampler and
+flat (row * W + col) indices.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,6 +21,9 @@ from torch import nn
 
 from ssan.data.preprocess import PixelSampler, Preprocessing
 from ssan.data.scene import Scene
+from ssan.data.splits import SplitRecord
+from ssan.evaluation.metrics import predict_pixels
+from ssan.inference.attention import PixelAttention, pixel_attention
 from ssan.inference.precision import autocast
 from ssan.models import NEURAL_MODELS, Preset
 
@@ -25,8 +33,13 @@ CANCELLED_MARK = "⚠ CANCELLED (stopped early, best-so-far weights)"
 CPU_INFERENCE_BATCH = 256
 ACCELERATOR_INFERENCE_BATCH = 4096
 
+# Pixels as the public methods take them: (row, col) pairs, a boolean mask of the scene's shape, or None (all).
+PixelsLike = np.ndarray | list | tuple | None
+
 # Serialises moving networks between devices (rare: once per model and device).
 _MOVE_LOCK = threading.Lock()
+# Serialises building a model's sampler for a scene (the app shares models between sessions).
+_SAMPLER_LOCK = threading.Lock()
 
 
 class IncompatibleSceneError(ValueError):
@@ -48,6 +61,7 @@ class SceneIdentity:
 
     @classmethod
     def of(cls, scene: Scene) -> SceneIdentity:
+        """The identity of `scene`, as a model trained on it keeps it."""
         return cls(
             scene.name,
             scene.shape,
@@ -61,6 +75,7 @@ class SceneIdentity:
 
     @classmethod
     def from_dict(cls, d: dict) -> SceneIdentity:
+        """Read a checkpoint sidecar's "scene" entry."""
         return cls(
             d["name"],
             tuple(d["shape"]),
@@ -73,6 +88,7 @@ class SceneIdentity:
         )
 
     def to_dict(self) -> dict:
+        """The checkpoint sidecar's JSON-ready "scene" entry."""
         return {
             "name": self.name,
             "shape": list(self.shape),
@@ -104,6 +120,14 @@ class SceneIdentity:
                 + ". Load or train a model for this scene."
             )
 
+    def fits(self, scene: Scene) -> bool:
+        """Whether `scene` is the scene trained on: `check` passes and its name and size are the same."""
+        try:
+            self.check(scene)
+        except IncompatibleSceneError:
+            return False
+        return self.name == scene.name and tuple(self.shape) == scene.shape
+
     def same_data(self, scene: Scene) -> str | None:
         """A warning when `scene` fits but its cube is not the one trained on (the files' sha256 differ), else None."""
         if self.sha256 and scene.sha256 and self.sha256 != scene.sha256:
@@ -117,13 +141,18 @@ class SceneIdentity:
 
 @dataclass(eq=False)
 class FittedModel:
-    """A trained network (or scikit-learn estimator) with its preprocessing and provenance."""
+    """A trained network (or scikit-learn estimator) with its preprocessing and provenance.
+
+    `predict`, `predict_proba` and `attention` take a scene and the pixels to classify as (row, col)
+    pairs (an (n, 2) list or array), a boolean mask of the scene's shape, or None for every pixel;
+    `save` writes a checkpoint that `ssan.load_model` reads back.
+    """
 
     model_name: str
     preset: Preset
     preprocessing: Preprocessing
     scene: SceneIdentity
-    split: dict
+    split: SplitRecord
     seed: int
     network: nn.Module | None = None
     estimator: object | None = None
@@ -137,22 +166,84 @@ class FittedModel:
     device: str = "cpu"
     cancelled: bool = False
     metrics: dict | None = None
+    # One sampler per scene this model has seen, so its PCA image is computed once per scene.
+    _samplers: weakref.WeakKeyDictionary = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False
+    )
 
     @property
     def is_neural(self) -> bool:
+        """Whether this is one of the networks (not KNN or SVM)."""
         return self.model_name in NEURAL_MODELS
 
     @property
     def n_classes(self) -> int:
+        """Number of classes the model tells apart."""
         return len(self.scene.class_names)
 
     @property
     def has_spectral_attention(self) -> bool:
+        """Whether the model weighs bands (SSAN, ARNN)."""
         return bool(self.network is not None and self.network.has_spectral_attention)
 
     @property
     def has_spatial_attention(self) -> bool:
+        """Whether the model masks the patch around a pixel (SSAN, ACNN)."""
         return bool(self.network is not None and self.network.has_spatial_attention)
+
+    def __getstate__(self) -> dict:
+        """Pickled (shipped to a Ray worker) without the samplers: they are rebuilt where the model is used."""
+        return {**self.__dict__, "_samplers": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _samplers=weakref.WeakKeyDictionary())
+
+    # ------------------------------------------------------------------ public: scene + (row, col) pixels
+
+    def predict(self, scene: Scene, pixels: PixelsLike = None) -> np.ndarray:
+        """Predicted class ids (1..C).
+
+        For (row, col) pairs an (n,) array in their order; for a mask or None an (H, W) label map of the
+        scene's shape, 0 outside the mask.
+        """
+        flat, mask = pixel_indices(scene, pixels)
+        labels = predict_pixels(self, self.sampler(scene), flat)
+        if mask is None:
+            return labels
+        out = np.zeros(scene.shape, dtype=np.int32)
+        out[mask] = labels
+        return out
+
+    def predict_proba(self, scene: Scene, pixels: PixelsLike = None) -> np.ndarray:
+        """(n, C) class probabilities (one-hot for an SVM); column c is class id c + 1.
+
+        Rows follow the (row, col) pairs in their order, or for a mask (or None, every pixel) the mask's
+        True pixels in row-major order (`np.argwhere(mask)`).
+        """
+        flat, _ = pixel_indices(scene, pixels)
+        return self.scores_at(self.sampler(scene), flat)
+
+    def attention(self, scene: Scene, pixels: PixelsLike) -> PixelAttention:
+        """Probabilities, spectral α (n, B) and spatial mask (n, p, p) of the given pixels.
+
+        A model with one kind of attention gives None for the other; a model with none (KNN, SVM, RNN,
+        CNN) is refused with a ValueError.
+        """
+        if not (self.has_spectral_attention or self.has_spatial_attention):
+            raise ValueError(
+                f"{self.model_name.upper()} has no attention to read out; train SSAN, ARNN (spectral) "
+                "or ACNN (spatial) for attention maps."
+            )
+        flat, _ = pixel_indices(scene, pixels)
+        return pixel_attention(self, self.sampler(scene), flat)
+
+    def save(self, path: str | Path) -> Path:
+        """Write this model as a checkpoint folder (weights + JSON sidecar); `ssan.load_model(path)` reads it."""
+        from ssan.models.checkpoints import save_checkpoint
+
+        return save_checkpoint(self, path)
+
+    # ------------------------------------------------------------------ internal: sampler + flat indices
 
     def inference_device(self, device: str | torch.device | None = None) -> torch.device:
         """Where to run inference: `device` when given, else where the network's weights are (CPU for scikit-learn)."""
@@ -165,11 +256,19 @@ class FittedModel:
         )
 
     def sampler(self, scene: Scene) -> PixelSampler:
-        """A sampler over `scene` with this model's preprocessing (the scene must fit the model)."""
-        self.scene.check(scene)
-        return PixelSampler(scene.cube, self.preprocessing, self.preset.patch_size)
+        """A sampler over `scene` with this model's preprocessing (the scene must fit the model).
 
-    def scores(
+        Built once per scene and kept while the scene lives, so repeated calls share its PCA image.
+        """
+        self.scene.check(scene)
+        with _SAMPLER_LOCK:
+            sampler = self._samplers.get(scene)
+            if sampler is None:
+                sampler = PixelSampler(scene.cube, self.preprocessing, self.preset.patch_size)
+                self._samplers[scene] = sampler
+        return sampler
+
+    def scores_at(
         self,
         sampler: PixelSampler,
         pixels: np.ndarray,
@@ -184,9 +283,9 @@ class FittedModel:
             if hasattr(self.estimator, "predict_proba"):
                 return self.estimator.predict_proba(x).astype(np.float32)
             return np.eye(self.n_classes, dtype=np.float32)[self.estimator.predict(x) - 1]
-        return self.forward(sampler, pixels, batch_size, device, precision=precision)[0]
+        return self.forward_at(sampler, pixels, batch_size, device, precision=precision)[0]
 
-    def forward(
+    def forward_at(
         self,
         sampler: PixelSampler,
         pixels: np.ndarray,
@@ -195,7 +294,7 @@ class FittedModel:
         attention: bool = False,
         precision: str = "float32",
     ):
-        """Probabilities and, with `attention`, the spectral (n, B) and spatial (n, p, p) maps.
+        """Probabilities and, with `attention`, the spectral (n, B) and spatial (n, p, p) maps of flat pixels.
 
         `batch_size` None: `inference_batch_size(device)`; `precision` "float32" or "bfloat16" (autocast).
         """
@@ -221,6 +320,10 @@ class FittedModel:
         empty = np.zeros((0, self.n_classes), np.float32)
         return (cat(probs) if probs else empty), cat(spectral), cat(spatial)
 
+    def predict_at(self, sampler: PixelSampler, pixels: np.ndarray, **kwargs) -> np.ndarray:
+        """Predicted class ids (1..C) for flat pixel indices."""
+        return self.scores_at(sampler, pixels, **kwargs).argmax(axis=1) + 1
+
     def _place(self, device: torch.device) -> None:
         """Put the network on `device` in eval mode, touching it only when it is not there yet.
 
@@ -236,22 +339,55 @@ class FittedModel:
                 if net.training:
                     net.eval()
 
-    def predict(self, sampler: PixelSampler, pixels: np.ndarray, **kwargs) -> np.ndarray:
-        """Predicted class ids (1..C) for flat pixel indices."""
-        return self.scores(sampler, pixels, **kwargs).argmax(axis=1) + 1
-
     def summary(self) -> str:
         """One line for lists: model, scene, split and the headline metrics."""
         preset = f" ({self.preset.name})" if self.is_neural else ""
         text = (
             f"{self.model_name.upper()}{preset} on {self.scene.name}, "
-            f"{self.split.get('protocol', '?')} split (seed {self.split.get('seed', '?')}), training seed {self.seed}"
+            f"{self.split.protocol} split (seed {self.split.seed}), training seed {self.seed}"
         )
         if self.metrics:
             text += f": OA {100 * self.metrics['oa']:.2f}%, AA {100 * self.metrics['aa']:.2f}%, kappa {self.metrics['kappa']:.4f}"
         if self.cancelled:
             text += f" · {CANCELLED_MARK}"
         return text
+
+
+def pixel_indices(scene: Scene, pixels: PixelsLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """Flat indices (row * W + col) of pixels given as (row, col) pairs, a boolean mask or None (every pixel),
+    and the mask itself (None for pairs). Bad input raises a one-line ValueError saying what was expected."""
+    height, width = scene.shape
+    if pixels is None:
+        return np.arange(height * width, dtype=np.int64), np.ones(scene.shape, dtype=bool)
+    array = np.asarray(pixels)
+    if array.dtype == bool:
+        if array.shape != scene.shape:
+            raise ValueError(
+                f"a pixel mask must have the scene's shape {scene.shape}; got {array.shape}."
+            )
+        if not array.any():
+            raise ValueError("the pixel mask selects no pixel; set at least one to True.")
+        return np.flatnonzero(array), array
+    if array.size == 0:
+        raise ValueError(
+            "no pixels given; pass (row, col) pairs such as [(75, 40)], a boolean mask, or None for all."
+        )
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(
+            f"pixels must be (row, col) pairs of shape (n, 2) or a boolean mask of shape {scene.shape}; "
+            f"got an array of shape {array.shape} (for one pixel pass [(row, col)])."
+        )
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"pixel rows and columns must be integers; got {array.dtype} values.")
+    rows, cols = array[:, 0].astype(np.int64), array[:, 1].astype(np.int64)
+    for name, values, limit in (("row", rows, height), ("column", cols, width)):
+        bad = (values < 0) | (values >= limit)
+        if bad.any():
+            raise ValueError(
+                f"{name} {int(values[bad][0])} is outside the {height}x{width} scene; "
+                f"{name}s run from 0 to {limit - 1}."
+            )
+    return rows * width + cols, None
 
 
 def inference_batch_size(device: torch.device) -> int:

@@ -2,12 +2,15 @@
 
 A `Preset` is frozen and validated on construction, so every preset in use (built-in,
 overridden, or read back from a checkpoint's JSON sidecar) is one the networks can build.
+Settings are changed one way: `train(..., overrides={...})` (the CLI's `--set key=value`), which
+goes through `apply_overrides`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,15 +101,6 @@ class Preset:
         if isinstance(self.conv_channels, list):
             object.__setattr__(self, "conv_channels", tuple(self.conv_channels))
         _validate(self)
-
-    def with_overrides(self, **overrides: Any) -> Preset:
-        """A copy with some settings changed; unknown names or bad values raise ValueError."""
-        unknown = sorted(set(overrides) - set(field_names()))
-        if unknown:
-            raise ValueError(
-                f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}."
-            )
-        return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists) that `from_dict` turns back into this preset."""
@@ -246,8 +240,22 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str, **overrides: Any) -> Preset:
-    """The built-in preset `name`, optionally with some settings overridden."""
+def get_preset(name: str) -> Preset:
+    """The built-in preset `name` ("quick" or "paper"); change settings with `train(..., overrides=)`."""
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; valid presets are {sorted(PRESETS)}.")
-    return PRESETS[name].with_overrides(**overrides) if overrides else PRESETS[name]
+    return PRESETS[name]
+
+
+def apply_overrides(preset: Preset, overrides: Mapping[str, Any] | None) -> Preset:
+    """A copy of `preset` with some settings changed, validated; unknown names or bad values raise ValueError.
+
+    The one place settings are overridden (`resolve_preset`, hence `train(overrides=)` and `--set`).
+    """
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(field_names()))
+    if unknown:
+        raise ValueError(
+            f"Unknown preset setting(s) {unknown}; valid names are {list(field_names())}."
+        )
+    return dataclasses.replace(preset, **overrides) if overrides else preset

@@ -20,7 +20,6 @@ from torch import nn
 from ssan.data.preprocess import FIT_ON_CHOICES, PixelSampler, fit_preprocessing
 from ssan.data.scene import Scene
 from ssan.data.splits import Split
-from ssan.hardware import synchronize
 from ssan.models import (
     CLASSICAL_MODELS,
     MODEL_NAMES,
@@ -36,10 +35,10 @@ from ssan.models.fitted import (
     inference_batch_size,
     network_inputs,
 )
+from ssan.models.presets import apply_overrides
 from ssan.models.seeding import use_dropout_generator
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-WARM_UP_STEPS_ACCELERATOR = 3  # a GPU picks its cuDNN and autocast kernels over the first few steps
 
 
 @dataclass(frozen=True)
@@ -56,25 +55,8 @@ class Progress:
 
     @property
     def fraction(self) -> float:
+        """Share of the run's iterations done."""
         return self.iteration / max(self.iterations, 1)
-
-
-@dataclass(frozen=True)
-class TimeEstimate:
-    """Expected wall time of a training run, measured from a few real steps on the device."""
-
-    seconds_per_step: float
-    validation_seconds: float
-    total_seconds: float
-    iterations: int
-    device: str
-
-    def describe(self) -> str:
-        return (
-            f"about {format_duration(self.total_seconds)} on {self.device} "
-            f"({self.iterations} iterations at {1000 * self.seconds_per_step:.0f} ms each, "
-            f"plus {format_duration(self.validation_seconds)} of validation)"
-        )
 
 
 def format_duration(seconds: float) -> str:
@@ -117,7 +99,7 @@ def resolve_preset(model: str, preset: str | Preset, overrides: dict | None = No
     if model not in MODEL_NAMES:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODEL_NAMES)}")
     base = get_preset(preset) if isinstance(preset, str) else preset
-    return base.with_overrides(**(overrides or {}))
+    return apply_overrides(base, overrides)
 
 
 def train(
@@ -133,7 +115,13 @@ def train(
     progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
 ) -> FittedModel:
-    """Fit preprocessing on the split's training pixels (or the scene), then train `model`."""
+    """Fit preprocessing on the split's training pixels (or the whole scene), then train `model` on the split.
+
+    `model` is one of knn, svm, rnn, cnn, arnn, acnn, ssan; `preset` "quick" (CPU, about a minute on the demo)
+    or "paper" (the authors' settings, for a GPU); `overrides` changes settings of the preset by name
+    (e.g. {"iterations": 100}). The validation pixels pick the best weights; the test pixels are never read.
+    `progress` is called after every step; setting `stop` ends the run early, keeping the best weights so far.
+    """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"the training seed must be a non-negative integer; got {seed!r}.")
     if fit_on not in FIT_ON_CHOICES:
@@ -141,7 +129,7 @@ def train(
     if split.shape != scene.shape:
         raise ValueError(f"the split is for a {split.shape} image, the scene is {scene.shape}")
     cfg = resolve_preset(model, preset, overrides)
-    _check_training_pixels(scene, split, cfg, fit_on)
+    check_training_pixels(scene, split, cfg, fit_on)
     if model not in CLASSICAL_MODELS:
         tensor_shapes(
             model, scene.n_bands, scene.n_classes, cfg
@@ -150,14 +138,14 @@ def train(
         scene.cube, split.train if fit_on == "train" else None, cfg.n_components
     )
     sampler = PixelSampler(scene.cube, prep, cfg.patch_size)
-    fitted = FittedModel(model, cfg, prep, SceneIdentity.of(scene), split.to_dict(), seed)
+    fitted = FittedModel(model, cfg, prep, SceneIdentity.of(scene), split.record(), seed)
     if model in CLASSICAL_MODELS:
         return _fit_classical(fitted, sampler, split)
     dev = device if isinstance(device, torch.device) else pick_device(device)
     return _fit_network(fitted, sampler, split, dev, progress, stop)
 
 
-def _check_training_pixels(scene: Scene, split: Split, cfg: Preset, fit_on: str) -> None:
+def check_training_pixels(scene: Scene, split: Split, cfg: Preset, fit_on: str) -> None:
     """Refuse a training set nothing can be learnt from: empty, too small for the PCA, or one constant spectrum."""
     n = split.train.size
     if n == 0 or (fit_on == "train" and n <= cfg.n_components):
@@ -185,7 +173,7 @@ def _fit_classical(fitted: FittedModel, sampler: PixelSampler, split: Split) -> 
     fitted.train_seconds = time.perf_counter() - start
     if split.val.size:
         fitted.best_val_accuracy = float(
-            (fitted.predict(sampler, split.val) == split.targets(split.val)).mean()
+            (fitted.predict_at(sampler, split.val) == split.targets(split.val)).mean()
         )
     return fitted
 
@@ -209,14 +197,7 @@ def _fit_network(
     use_dropout_generator(
         net, generator if device.type == "cpu" else torch.Generator(device).manual_seed(fitted.seed)
     )
-    optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    schedule = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, cfg.iterations)
-        if cfg.lr_schedule == "cosine"
-        else None
-    )
-    use_amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    step = TrainingStep(net, cfg, device)
     train_x = network_inputs(net, sampler, split.train, device)
     train_y = torch.from_numpy(split.targets(split.train) - 1).to(device)
     val_y = split.targets(split.val)
@@ -232,21 +213,10 @@ def _fit_network(
             it -= 1
             break
         idx = torch.from_numpy(next(batches)).to(device)
-        net.train()
-        with torch.autocast(device.type, enabled=use_amp):
-            loss = net.training_loss(*(x[idx] if x.numel() else x for x in train_x), train_y[idx])
-        optimiser.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if cfg.grad_clip:
-            scaler.unscale_(optimiser)
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        scaler.step(optimiser)
-        scaler.update()
-        if schedule is not None:
-            schedule.step()
+        loss = step(tuple(x[idx] if x.numel() else x for x in train_x), train_y[idx])
         record = {"iteration": it, "loss": float(loss.detach()), "val_accuracy": None}
         if it % cfg.eval_every == 0 or it == cfg.iterations:
-            acc = _accuracy(net, sampler, split.val, val_y, device)
+            acc = validation_accuracy(net, sampler, split.val, val_y, device)
             record["val_accuracy"] = acc
             if best_acc is None or acc > best_acc:
                 best_state, best_acc, best_it, since_best = _cpu_state(net), acc, it, 0
@@ -270,7 +240,7 @@ def _fit_network(
             break
     if best_state is None:  # cancelled before the first validation: judge the weights we have
         best_acc, best_it, best_state = (
-            _accuracy(net, sampler, split.val, val_y, device),
+            validation_accuracy(net, sampler, split.val, val_y, device),
             it,
             _cpu_state(net),
         )
@@ -284,6 +254,46 @@ def _fit_network(
     return fitted
 
 
+class TrainingStep:
+    """One optimisation step of a network, the same for training, the time estimate and the benchmark.
+
+    Adam at the preset's rate; on CUDA, autocast with a GradScaler; the gradient clipped to the preset's
+    `grad_clip`; the learning rate decayed along the preset's cosine schedule.
+    """
+
+    def __init__(self, net: nn.Module, cfg: Preset, device: torch.device) -> None:
+        self.net = net
+        self.grad_clip = cfg.grad_clip
+        self.device_type = device.type
+        self.use_amp = device.type == "cuda"
+        self.optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        self.schedule = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, cfg.iterations)
+            if cfg.lr_schedule == "cosine"
+            else None
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+
+    def __call__(
+        self, inputs: tuple[torch.Tensor, torch.Tensor], targets: torch.Tensor
+    ) -> torch.Tensor:
+        """Train on one batch (network inputs, 0-based class targets); the batch's loss."""
+        net, optimiser, scaler = self.net, self.optimiser, self.scaler
+        net.train()
+        with torch.autocast(self.device_type, enabled=self.use_amp):
+            loss = net.training_loss(*inputs, targets)
+        optimiser.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.grad_clip:
+            scaler.unscale_(optimiser)
+            nn.utils.clip_grad_norm_(net.parameters(), self.grad_clip)
+        scaler.step(optimiser)
+        scaler.update()
+        if self.schedule is not None:
+            self.schedule.step()
+        return loss
+
+
 def _batch_order(n: int, batch_size: int, rng: np.random.Generator):
     """Endless mini-batches of indices: shuffled epochs, the last short batch topped up from the next."""
     buffer = np.zeros(0, dtype=np.int64)
@@ -294,13 +304,14 @@ def _batch_order(n: int, batch_size: int, rng: np.random.Generator):
         buffer = buffer[batch_size:]
 
 
-def _accuracy(
+def validation_accuracy(
     net: nn.Module,
     sampler: PixelSampler,
     pixels: np.ndarray,
     targets: np.ndarray,
     device: torch.device,
 ) -> float:
+    """Share of `pixels` whose predicted class is `targets` (NaN for no pixel), as validation measures it."""
     if pixels.size == 0:
         return float("nan")
     batch_size = inference_batch_size(device)
@@ -317,69 +328,3 @@ def _accuracy(
 
 def _cpu_state(net: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
-
-
-def estimate_training_time(
-    scene: Scene,
-    split: Split,
-    model: str = "ssan",
-    preset: str | Preset = "quick",
-    *,
-    device: str | torch.device | None = None,
-    overrides: dict | None = None,
-    steps: int = 3,
-) -> TimeEstimate:
-    """Time a few real training steps and one validation batch on the device, then extrapolate."""
-    cfg = resolve_preset(model, preset, overrides)
-    _check_training_pixels(scene, split, cfg, "train")
-    dev = device if isinstance(device, torch.device) else pick_device(device)
-    if model in CLASSICAL_MODELS:
-        start = time.perf_counter()
-        train(scene, split, model, cfg, device=dev)
-        took = time.perf_counter() - start
-        return TimeEstimate(took, 0.0, took, 1, describe_device(dev))
-    prep = fit_preprocessing(scene.cube, split.train, cfg.n_components)
-    sampler = PixelSampler(scene.cube, prep, cfg.patch_size)
-    net = build_network(model, scene.n_bands, scene.n_classes, cfg).to(dev)
-    optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng(0)
-    idx = rng.choice(split.train, size=cfg.batch_size, replace=split.train.size < cfg.batch_size)
-    y = torch.from_numpy(split.targets(idx) - 1).to(dev)
-
-    def step() -> None:
-        x = network_inputs(net, sampler, idx, dev)
-        with torch.autocast(dev.type, enabled=dev.type == "cuda"):
-            loss = net.training_loss(*x, y)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-
-    for _ in range(
-        1 if dev.type == "cpu" else WARM_UP_STEPS_ACCELERATOR
-    ):  # allocations, kernel selection
-        step()
-    synchronize(dev)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    synchronize(dev)
-    per_step = (time.perf_counter() - start) / steps
-    val_batch = split.val[
-        : min(inference_batch_size(dev), split.val.size)
-    ]  # one batch, as validation runs
-    val_targets = split.targets(val_batch)
-    _accuracy(net, sampler, val_batch, val_targets, dev)  # warm-up: the evaluation shapes
-    synchronize(dev)
-    start = time.perf_counter()
-    _accuracy(net, sampler, val_batch, val_targets, dev)
-    synchronize(dev)
-    per_val_pixel = (time.perf_counter() - start) / max(val_batch.size, 1)
-    n_evals = -(-cfg.iterations // cfg.eval_every)
-    validation = n_evals * split.val.size * per_val_pixel
-    return TimeEstimate(
-        per_step,
-        validation,
-        per_step * cfg.iterations + validation,
-        cfg.iterations,
-        describe_device(dev),
-    )
