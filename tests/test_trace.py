@@ -120,7 +120,7 @@ def test_trace_pixel_of_the_shipped_model_agrees_with_its_prediction(demo_scene_
     row, col = 75, 40
     trace = trace_pixel(fitted, scene, (row, col))
     sampler = fitted.sampler(scene)
-    probs, alpha, _ = fitted.forward(
+    probs, alpha, _ = fitted.forward_at(
         sampler, np.array([row * scene.shape[1] + col]), attention=True
     )
     np.testing.assert_allclose(trace.probabilities, probs[0], atol=1e-5)
@@ -130,7 +130,7 @@ def test_trace_pixel_of_the_shipped_model_agrees_with_its_prediction(demo_scene_
 
 def test_trace_pixel_refuses_a_pixel_outside_the_scene(demo_scene_for_trace):
     fitted = load_checkpoint(SHIPPED)
-    with pytest.raises(ValueError, match="outside the 150×150 scene"):
+    with pytest.raises(ValueError, match="outside the 150x150 scene"):
         trace_pixel(fitted, demo_scene_for_trace, (150, 0))
 
 

@@ -22,7 +22,7 @@ def _first_predicted(fitted, scene, class_id: int) -> tuple[int, int]:
     rows, cols = np.nonzero(scene.labels == class_id)
     sampler = fitted.sampler(scene)
     flat = rows * scene.shape[1] + cols
-    predicted = fitted.predict(sampler, flat[:200])
+    predicted = fitted.predict_at(sampler, flat[:200])
     k = int(np.argmax(predicted == class_id))
     return int(rows[k]), int(cols[k])
 

@@ -13,7 +13,7 @@ from ssan.data.scene import Scene
 from ssan.inference.trace import Trace
 from ssan.inference.whatif import BAND_FILLS, BandEdit, Occlusion, WhatIf, what_if
 from ssan.models.fitted import FittedModel
-from ui import loaders, page
+from ui import page
 
 ORIGINAL, EDITED = "#1f77b4", "#d62728"
 HEATMAP = "Viridis"
@@ -281,8 +281,6 @@ def run_what_if(
     spatial_pixel: tuple[int, int] | None,
 ) -> WhatIf:
     """Trace the pixel as it is and as edited, on the model's cached sampler; a bad edit is one line."""
-    ctx_key = page.context().model_key
-    sampler = loaders.sampler_for(ctx_key[0], ctx_key[1], page.context().spec) if ctx_key else None
     try:
         return what_if(
             fitted,
@@ -291,11 +289,10 @@ def run_what_if(
             band_edit=band_edit,
             occlusion=occlusion,
             spatial_pixel=spatial_pixel,
-            sampler=sampler,
         )
     except ValueError as exc:
         st.error(str(exc))
-        return what_if(fitted, scene, pixel, sampler=sampler)
+        return what_if(fitted, scene, pixel)
 
 
 def stage_panel(fitted: FittedModel, scene: Scene, trace: Trace, predicted: int) -> None:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ssan.data.scene import Scene
-from ssan.models.fitted import FittedModel, network_inputs
+from ssan.models.fitted import FittedModel, network_inputs, pixel_indices
 from ssan.models.ssan import ScoreFusion, SpatialBranch, SpectralBranch
 
 SPECTRAL, SPATIAL, FUSION = "spectral", "spatial", "fusion"
@@ -333,17 +333,5 @@ def trace_pixel(fitted: FittedModel, scene: Scene, pixel: tuple[int, int]) -> Tr
     sampler = fitted.sampler(scene)
     net = fitted.network
     device = fitted.inference_device()
-    spectra, patches = network_inputs(net, sampler, np.array([flat_index(scene, pixel)]), device)
+    spectra, patches = network_inputs(net, sampler, pixel_indices(scene, [pixel])[0], device)
     return trace_network(net, spectra, patches)
-
-
-def flat_index(scene: Scene, pixel: tuple[int, int]) -> int:
-    """The row-major index of the pixel at (row, col), refused with a clear message outside the scene."""
-    row, col = (int(v) for v in pixel)
-    height, width = scene.shape
-    if not (0 <= row < height and 0 <= col < width):
-        raise ValueError(
-            f"pixel ({row}, {col}) lies outside the {height}×{width} scene; give a row in 0..{height - 1} "
-            f"and a column in 0..{width - 1}."
-        )
-    return row * width + col

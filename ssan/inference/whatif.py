@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ssan.data.preprocess import PixelSampler
 from ssan.data.scene import Scene
-from ssan.inference.trace import Trace, flat_index, trace_network
-from ssan.models.fitted import FittedModel, network_inputs
+from ssan.inference.trace import Trace, trace_network
+from ssan.models.fitted import FittedModel, network_inputs, pixel_indices
 
 BAND_FILLS = ("training mean", "zero", "another pixel", "scale")
 
@@ -82,22 +81,12 @@ class WhatIf:
         return text + "."
 
 
-def training_mean_spectrum(
-    fitted: FittedModel, scene: Scene, sampler: PixelSampler | None = None
-) -> np.ndarray:
+def training_mean_spectrum(fitted: FittedModel, scene: Scene) -> np.ndarray:
     """The mean scaled spectrum of the model's training pixels (of the scene's labelled pixels when the
-    model does not record them)."""
-    sampler = fitted.sampler(scene) if sampler is None else sampler
-    pixels = _training_pixels(fitted, scene)
-    return sampler.spectra(pixels).mean(axis=0)
-
-
-def _training_pixels(fitted: FittedModel, scene: Scene) -> np.ndarray:
-    split = fitted.split
-    train = split.get("train") if isinstance(split, dict) else getattr(split, "train", None)
-    if train is not None and len(train):
-        return np.asarray(train, dtype=np.int64)
-    return scene.labelled_pixels()
+    model's record holds none)."""
+    train = fitted.split.train
+    pixels = train if len(train) else scene.labelled_pixels()
+    return fitted.sampler(scene).spectra(np.asarray(pixels, dtype=np.int64)).mean(axis=0)
 
 
 def edit_spectrum(
@@ -158,40 +147,32 @@ def what_if(
     band_edit: BandEdit | None = None,
     occlusion: Occlusion | None = None,
     spatial_pixel: tuple[int, int] | None = None,
-    sampler: PixelSampler | None = None,
 ) -> WhatIf:
     """Trace `pixel` as it is and with the edits: `band_edit` on its spectrum, `occlusion` on its patch,
     and `spatial_pixel` feeding the spatial branch another pixel's patch (the spectral branch keeps
-    `pixel`'s spectrum). `sampler`: the model's sampler over `scene`, when the caller keeps one."""
+    `pixel`'s spectrum)."""
     if fitted.network is None:
         raise ValueError(
             f"{fitted.model_name.upper()} is not a neural network: there is nothing to trace."
         )
     net = fitted.network
-    sampler = fitted.sampler(scene) if sampler is None else sampler
+    sampler = fitted.sampler(scene)
     device = fitted.inference_device()
-    flat = flat_index(scene, pixel)
-    spectra, patches = network_inputs(net, sampler, np.array([flat]), device)
+    spectra, patches = network_inputs(net, sampler, pixel_indices(scene, [pixel])[0], device)
     original = trace_network(net, spectra, patches)
 
     if band_edit is not None and net.uses_spectra:
         spectrum = spectra[0].cpu().numpy()
-        mean = (
-            training_mean_spectrum(fitted, scene, sampler)
-            if band_edit.fill == "training mean"
-            else None
-        )
+        mean = training_mean_spectrum(fitted, scene) if band_edit.fill == "training mean" else None
         source = (
-            sampler.spectra(np.array([flat_index(scene, band_edit.source)]))[0]
+            sampler.spectra(pixel_indices(scene, [band_edit.source])[0])[0]
             if band_edit.fill == "another pixel" and band_edit.source is not None
             else None
         )
         edited = edit_spectrum(spectrum, band_edit, mean=mean, source=source)
         spectra = torch.from_numpy(edited[None].astype(np.float32)).to(device)
     if spatial_pixel is not None and net.uses_patches:
-        _, patches = network_inputs(
-            net, sampler, np.array([flat_index(scene, spatial_pixel)]), device
-        )
+        _, patches = network_inputs(net, sampler, pixel_indices(scene, [spatial_pixel])[0], device)
     if occlusion is not None and net.uses_patches:
         patch = occlude_patch(patches[0].cpu().numpy(), occlusion)
         patches = torch.from_numpy(patch[None].astype(np.float32)).to(device)
