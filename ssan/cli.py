@@ -282,6 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="end with a one-line JSON summary on stdout")
     p.set_defaults(handler=cmd_explain)
+
+    p = commands.add_parser(
+        "trace",
+        help="one pixel's forward pass, stage by stage (what the Inside SSAN page draws)",
+    )
+    p.add_argument("--checkpoint", required=True, help="a saved SSAN, ARNN, ACNN, RNN or CNN")
+    p.add_argument("--pixel", required=True, type=_pixel, help="ROW,COL of the pixel to follow")
+    _add_scene_options(p, required=False)
+    p.add_argument(
+        "--json", action="store_true", help="every stage's name, shape and values as JSON"
+    )
+    p.set_defaults(handler=cmd_trace)
     return parser
 
 
@@ -896,6 +908,46 @@ def cmd_explain(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- helpers
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from ssan import load_model
+    from ssan.inference.trace import trace_pixel
+
+    fitted = load_model(args.checkpoint)
+    scene = _load_scene(
+        _scene_of(args, fitted),
+        args.gt,
+        args.cube_var,
+        args.gt_var,
+        args.class_names,
+        args.wavelengths,
+    )
+    trace = trace_pixel(fitted, scene, args.pixel)
+    if args.json:
+        print(json.dumps(trace.to_dict()))
+        return 0
+    rows = [("stage", "shape", "min", "max", "what it is")]
+    for stage in trace.stages:
+        v = stage.value
+        rows.append(
+            (
+                stage.name,
+                "×".join(map(str, stage.shape)) or "1",
+                f"{v.min():.4g}",
+                f"{v.max():.4g}",
+                stage.description,
+            )
+        )
+    print(
+        f"{fitted.model_name.upper()} on {scene.name}, pixel (row {args.pixel[0]}, col {args.pixel[1]}):"
+    )
+    print(_table(rows))
+    predicted = int(trace.probabilities.argmax()) + 1
+    print(
+        f"predicted: {scene.class_names[predicted - 1]} (p = {trace.probabilities[predicted - 1]:.3f})"
+    )
+    return 0
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """`--set key=value` pairs as a dict: ints, floats, true/false, none, and a,b lists become Python values."""
     overrides: dict[str, Any] = {}
@@ -1185,3 +1237,13 @@ def _size(text: str) -> tuple[int, int]:
     if h < 30 or w < 30:
         raise argparse.ArgumentTypeError(f"the cube needs at least 30x30 pixels; got {text}")
     return h, w
+
+
+def _pixel(text: str) -> tuple[int, int]:
+    """ROW,COL as two non-negative integers."""
+    parts = text.replace(" ", "").split(",")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected ROW,COL as two non-negative integers, e.g. 75,40; got {text!r}"
+        )
+    return int(parts[0]), int(parts[1])

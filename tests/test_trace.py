@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from ssan.data.demo import TEAL_PAINT
 from ssan.data.scene import Scene
 from ssan.inference.trace import trace_network, trace_pixel
 from ssan.models import build_network
@@ -139,3 +142,14 @@ def demo_scene_for_trace() -> Scene:
     from ssan.data.demo import make_demo_scene
 
     return make_demo_scene(seed=0)
+
+
+def test_trace_command_prints_every_stage_as_json(capsys):
+    from ssan import cli
+
+    assert cli.main(["trace", "--checkpoint", SHIPPED, "--pixel", "3,58", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    keys = [stage["key"] for stage in record["stages"]]
+    assert record["model"] == "ssan" and keys[-1] == "probabilities"
+    probabilities = np.array(record["stages"][-1]["value"])
+    assert probabilities.argmax() + 1 == TEAL_PAINT and abs(probabilities.sum() - 1) < 1e-5
