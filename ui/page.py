@@ -15,10 +15,10 @@ from ssan.data.scene import Scene
 from ssan.data.splits import Split
 from ui import loaders
 from ui.state import bound, init_state, switch_scene
+from ui.tasks import CANCELLED, TaskSnapshot
 
 if TYPE_CHECKING:
     from ssan.models.fitted import FittedModel
-    from ui.jobs import JobSnapshot
 
 PRESENT_PARAM = "present"
 # Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
@@ -152,9 +152,7 @@ def adopt_trained_model() -> None:
     spec, job = entry
     snap = job.snapshot()
     if snap.finished and snap.checkpoints:
-        from ui.jobs import CANCELLED  # a job exists, so torch is loaded already
-
-        if snap.status != CANCELLED:
+        if snap.state != CANCELLED:
             choose_model(spec, snap.checkpoints[-1])
         st.session_state["_adopted_job"] = job
 
@@ -289,7 +287,7 @@ def sidebar_status(ctx: Context) -> None:
         training_status()
 
 
-def running_jobs() -> list[tuple[str, JobSnapshot]]:
+def running_jobs() -> list[tuple[str, TaskSnapshot]]:
     """(page name, snapshot) of each background job still working."""
     found = []
     for slot, where in (("train_job", "Train"), ("compare_job", "Compare")):
@@ -307,11 +305,14 @@ def training_status() -> None:
     @st.fragment(run_every=1.0 if running_jobs() else None)
     def status() -> None:
         for where, snap in running_jobs():
-            step = f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
-            st.caption(
-                f"**Training** · {(snap.current_model or '').upper()}{step} in the background "
-                f"(progress on the {where} page)"
-            )
+            if hasattr(snap, "models"):  # a training job: which model of how many
+                step = (
+                    f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
+                )
+                what = f"{(snap.current_model or '').upper()}{step}"
+            else:  # a comparison: which run
+                what = snap.message
+            st.caption(f"**Training** · {what} in the background (progress on the {where} page)")
 
     status()
 

@@ -21,17 +21,22 @@ import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ssan.data.scene import Scene
 from ssan.data.splits import Split
-from ssan.models import MODEL_NAMES, Preset
-from ssan.models.checkpoints import SIDECAR, WEIGHTS, list_checkpoints, load_checkpoint
-from ssan.models.fitted import FittedModel
 
-Saved = tuple[Path, FittedModel]
+# torch (seconds to import) is loaded only by the functions that read or write checkpoints: `runs_dir`
+# serves the app's first screen, which needs no model.
+if TYPE_CHECKING:
+    from ssan.models import Preset
+    from ssan.models.fitted import FittedModel
+
+Saved = tuple[Path, "FittedModel"]
 RUNS_DIR_ENV = "SSAN_RUNS_DIR"
+WEIGHTS, SIDECAR = "model.safetensors", "model.json"  # as ssan.models.checkpoints names them
 
 
 def runs_dir() -> Path:
@@ -161,6 +166,8 @@ def best_run(saved: Iterable[Saved]) -> Saved | None:
 
 def by_model(saved: Iterable[Saved], split: Split) -> dict[str, list[Saved]]:
     """The runs on `split` per model (in MODEL_NAMES order, keeping the newest-first order of `saved`)."""
+    from ssan.models import MODEL_NAMES
+
     grouped: dict[str, list[Saved]] = {m: [] for m in MODEL_NAMES}
     for path, fitted in saved:
         if fitted.metrics is not None and on_split(fitted, split):
@@ -174,13 +181,11 @@ def missing_models(
     split: Split,
     presets: dict[str, Preset],
     seed: int,
+    scene: Scene | None = None,
 ) -> list[str]:
-    """The `models` with no finished run of the same split, preset and seed (those need training)."""
-    return [
-        m
-        for m in models
-        if not any(finished(f) and same_run(f, m, split, presets[m], seed) for _, f in saved)
-    ]
+    """The `models` with no finished run of the same split, preset and seed (of `scene`, when given):
+    those need training."""
+    return [m for m in models if find_run(saved, m, split, presets[m], seed, scene) is None]
 
 
 def seed_runs(
@@ -218,6 +223,8 @@ def find_run(
 def saved_runs(root: str | Path, scene: Scene) -> list[Saved]:
     """The readable checkpoints under `root` trained on `scene` (newest first); the sidecar is read first,
     so other scenes' runs cost no weights loading, and an unreadable checkpoint is skipped."""
+    from ssan.models.checkpoints import list_checkpoints, load_checkpoint
+
     found = []
     for path in list_checkpoints(root):
         try:
