@@ -25,8 +25,9 @@ from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "demo-ssan"
+ENTRY = "app.py"  # `streamlit run app.py`: the navigation; Scene is its first page
 SCENE, TRAIN, SPECTRAL, SPATIAL, COMPARE = (
-    "app.py",
+    "pages/0_Scene.py",
     "pages/1_Train.py",
     "pages/2_Spectral_attention.py",
     "pages/3_Spatial_attention.py",
@@ -60,7 +61,7 @@ def demo():
 
 def app(page: str = SCENE) -> AppTest:
     """The app, run once on the landing page and then switched to `page`."""
-    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
     if page != SCENE:
         at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -901,7 +902,7 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     )
     at.toggle(key="w_present").set_value(False).run()
     assert "present" not in at.query_params
-    fresh = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT)
+    fresh = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT)
     fresh.query_params["present"] = "1"
     fresh.run()
     assert fresh.session_state["present"], "a reload with ?present=1 opens in presentation mode"

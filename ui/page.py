@@ -40,7 +40,7 @@ h3 { padding-top: 0.2rem !important; padding-bottom: 0.2rem !important; }
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
 PAGES = (
-    ("app.py", "Scene", ":material/satellite_alt:"),
+    ("pages/0_Scene.py", "Scene", ":material/satellite_alt:"),
     ("pages/1_Train.py", "Train", ":material/model_training:"),
     ("pages/2_Spectral_attention.py", "Spectral attention", ":material/show_chart:"),
     ("pages/3_Spatial_attention.py", "Spatial attention", ":material/grid_on:"),
@@ -67,6 +67,16 @@ class Context:
         return str(self.model_path), loaders.checkpoint_mtime(self.model_path)
 
 
+def navigation() -> Any:
+    """The app's pages for `st.navigation`, in the sidebar under their titles; Scene is the default."""
+    return st.navigation(
+        [
+            st.Page(path, title=label, icon=icon, default=i == 0)
+            for i, (path, label, icon) in enumerate(PAGES)
+        ]
+    )
+
+
 def setup(title: str) -> None:
     """Page config, session defaults and the sidebar; call first on every page."""
     ss = st.session_state
@@ -85,8 +95,6 @@ def setup(title: str) -> None:
     for message in ss.pop("_flash", []):
         st.toast(message, icon=":material/check_circle:")
     with st.sidebar:
-        for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon)
         bound(
             st.toggle,
             "Presentation mode",
