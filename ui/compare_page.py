@@ -30,6 +30,7 @@ from ssan.models.fitted import CANCELLED_MARK, FittedModel
 from ssan.training.trainer import format_duration, resolve_preset
 from ui import loaders, page
 from ui.classmaps import class_map_task
+from ui.controls import SPLIT_KINDS
 from ui.figures import class_map_figure, confusion_matrix_figure, metrics_comparison_figure
 from ui.page import Context
 from ui.state import bound, set_value
@@ -294,8 +295,10 @@ def offer_splits_with_results(ctx: Context, saved: list[tuple[Path, FittedModel]
             splits.setdefault(key, set()).add(fitted.model_name)
     for (protocol, seed), models in sorted(splits.items(), key=lambda kv: -len(kv[1])):
         try:
-            parse_split_spec(protocol)
+            kind, _ = parse_split_spec(protocol)
         except ValueError:
+            continue
+        if kind not in SPLIT_KINDS:  # a split the Scene page cannot choose (a fixed one)
             continue
         st.button(
             f"Show the {protocol} split, seed {seed} ({len(models)} model(s) saved)",

@@ -15,9 +15,11 @@ one computation and both follow it.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -32,6 +34,9 @@ MAX_JOBS_ENV = "SSAN_MAX_JOBS"
 OWNER_GRACE_S = 60.0  # a browser that reconnects within this keeps its tasks
 OWNER_CHECK_S = 1.0
 POLL_SECONDS = 1.0  # how often a page's progress fragment reads a running task
+EXIT_WAIT_S = (
+    10.0  # at exit, how long running tasks get to stop (a training after its current step)
+)
 ORPHAN_NOTE = "the session that started it ended, so it was cancelled"
 
 
@@ -159,6 +164,7 @@ class Task:
         """Run the task in a daemon thread (a task already finished stays as it is); returns self."""
         if self._state != PENDING:
             return self
+        _LIVE.add(self)
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
         return self
@@ -260,6 +266,21 @@ class Task:
                 self._finished = time.perf_counter()
                 if state == DONE:
                     self._fraction = 1.0
+
+
+_LIVE: weakref.WeakSet[Task] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At the end of the process, cancel the tasks still running and give them a moment to stop, rather than
+    kill their threads inside torch (which aborts the interpreter)."""
+    running = [t for t in list(_LIVE) if not t.snapshot().finished]
+    for task in running:
+        task.cancel()
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for task in running:
+        task.join(max(0.0, deadline - time.monotonic()))
 
 
 def error_line(exc: BaseException) -> str:

@@ -355,7 +355,7 @@ def compare(
     root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     report.runs_dir = str(root)
     presets = {m: resolve_preset(m, preset, report.overrides) for m in report.models}
-    saved = saved_runs(root, scene) if reuse else []
+    saved = saved_runs(root, scene, report.models, splits[0].protocol) if reuse and splits else []
     started = time.perf_counter()
     n_runs, run = len(report.models) * len(report.seeds), 0
     tell = progress or (lambda _step: None)

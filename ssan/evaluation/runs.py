@@ -220,19 +220,31 @@ def find_run(
     return best_run((p, f) for p, f in saved if same_run(f, model, split, preset, seed, scene))
 
 
-def saved_runs(root: str | Path, scene: Scene) -> list[Saved]:
-    """The readable checkpoints under `root` trained on `scene` (newest first); the sidecar is read first,
-    so other scenes' runs cost no weights loading, and an unreadable checkpoint is skipped."""
+def saved_runs(
+    root: str | Path,
+    scene: Scene,
+    models: Iterable[str] | None = None,
+    protocol: str | None = None,
+) -> list[Saved]:
+    """The readable checkpoints under `root` trained on `scene` (newest first), of `models` and on splits of
+    `protocol` when given. The sidecar is read first, so other runs cost no weights loading; an unreadable
+    checkpoint is skipped."""
     from ssan.models.checkpoints import list_checkpoints, load_checkpoint
 
+    models = None if models is None else set(models)
     found = []
     for path in list_checkpoints(root):
         try:
-            ident = json.loads((path / SIDECAR).read_text())["scene"]
-            if ident["name"] != scene.name or tuple(ident["shape"]) != tuple(scene.shape):
+            side = json.loads((path / SIDECAR).read_text())
+            if (
+                side["scene"]["name"] != scene.name
+                or tuple(side["scene"]["shape"]) != tuple(scene.shape)
+                or (models is not None and side["model"] not in models)
+                or (protocol is not None and side["split"].get("protocol") != protocol)
+            ):
                 continue
             fitted = load_checkpoint(path)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # another format or a broken file: the app lists it with its problem
         if on_scene(fitted, scene):
             found.append((path, fitted))
