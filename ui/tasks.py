@@ -34,9 +34,8 @@ MAX_JOBS_ENV = "SSAN_MAX_JOBS"
 OWNER_GRACE_S = 60.0  # a browser that reconnects within this keeps its tasks
 OWNER_CHECK_S = 1.0
 POLL_SECONDS = 1.0  # how often a page's progress fragment reads a running task
-EXIT_WAIT_S = (
-    10.0  # at exit, how long running tasks get to stop (a training after its current step)
-)
+# At exit, how long running tasks get to stop (a training after its current step, a map after its batch).
+EXIT_WAIT_S = 60.0
 ORPHAN_NOTE = "the session that started it ended, so it was cancelled"
 
 
