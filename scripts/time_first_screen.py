@@ -57,7 +57,7 @@ def main(think: float = 8.0) -> int:
         start = time.perf_counter()
         warm.switch_page(page).run()
         print(f"switch to {page}, first visit: {time.perf_counter() - start:.2f} s")
-    for page in ("app.py", *PAGES):
+    for page in ("pages/0_Scene.py", *PAGES):
         start = time.perf_counter()
         warm.switch_page(page).run()
         print(f"switch to {page}, again: {time.perf_counter() - start:.2f} s")

@@ -201,10 +201,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0)",
     )
     p.add_argument("--out", metavar="REPORT.json", help="save the full report as JSON")
+    p.add_argument(
+        "--runs-dir",
+        metavar="DIR",
+        help="where each run is saved as a checkpoint and looked up for reuse; the app reads the same "
+        "folder (default $SSAN_RUNS_DIR, else runs/)",
+    )
+    p.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="train every run again, even one already saved with the same scene, split, model, "
+        "preset and seed",
+    )
     _add_device_option(p)
     _add_set_option(p)
     _add_ray_option(
-        p, "every (model, seed) run is a task on a Ray cluster; results stream back as they finish"
+        p,
+        "every (model, seed) run is a task on a Ray cluster; results stream back as they finish "
+        "(Ray runs are neither saved nor reused)",
     )
     p.add_argument(
         "--ray-cpus-per-run", type=float, metavar="N", help="CPUs each run declares (default 1)"
@@ -642,6 +656,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.ray is None:
         _refuse_without_ray(args, "--ray-cpus-per-run", "--ray-gpus-per-run")
+    elif args.runs_dir is not None or args.no_reuse:
+        raise ValueError(
+            "--runs-dir and --no-reuse apply without --ray only: Ray runs are neither saved nor reused"
+        )
     models, seeds = parse_models(args.models), parse_seeds(args.seeds)
     overrides = parse_overrides(args.set)
     scene = _load_scene(
@@ -661,6 +679,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         def on_step(step) -> None:
             if step.finished:
+                if step.reused:
+                    bar.set_description(f"{step.model.upper()} seed {step.seed} (saved run)")
                 bar.update(1)
             elif step.training is None:
                 bar.set_description(f"{step.model.upper()} seed {step.seed}")
@@ -672,7 +692,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         with _ctrl_c_sets(stop), contextlib.closing(bar):
             report = compare(
-                scene, args.split, models, seeds, args.preset, args.device, overrides, on_step, stop
+                scene,
+                args.split,
+                models,
+                seeds,
+                args.preset,
+                runs_dir=args.runs_dir,
+                reuse=not args.no_reuse,
+                device=args.device,
+                overrides=overrides,
+                progress=on_step,
+                stop=stop,
             )
     for line in report.describe():
         print(line)

@@ -25,8 +25,9 @@ from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "demo-ssan"
+ENTRY = "app.py"  # `streamlit run app.py`: the navigation; Scene is its first page
 SCENE, TRAIN, SPECTRAL, SPATIAL, COMPARE = (
-    "app.py",
+    "pages/0_Scene.py",
     "pages/1_Train.py",
     "pages/2_Spectral_attention.py",
     "pages/3_Spatial_attention.py",
@@ -60,7 +61,7 @@ def demo():
 
 def app(page: str = SCENE) -> AppTest:
     """The app, run once on the landing page and then switched to `page`."""
-    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
     if page != SCENE:
         at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -612,10 +613,15 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     )
     at.multiselect(key="compare_models").set_value(["knn"]).run()
     at.button(key="start_compare").click().run()
-    _, job = at.session_state["compare_job"]
-    assert job.join(timeout=TIMEOUT)
+    _, task = at.session_state["compare_job"]
+    assert task.join(timeout=TIMEOUT)
+    report = task.snapshot().result
+    assert [(r.model, r.seed, r.reused) for r in report.runs] == [("knn", 0, False)], (
+        "the library's comparison engine trained it, with the split's seed"
+    )
     at.run()
     assert not at.exception and not at.error
+    assert "1 run(s) trained and saved under" in texts(at)
     table, classes = at.dataframe[0].value, at.dataframe[1].value
     assert list(table.index) == ["KNN", "SSAN"]
     assert list(table.columns) == ["OA %", "AA %", "κ", "trained"], (
@@ -626,7 +632,6 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     assert list(classes.columns) == ["KNN", "SSAN"]
     assert classes.loc["Asphalt road"].between(0, 100).all()
     assert "shaded, the best model for the class" in texts(at)
-    assert "KNN OA" in [m.label for m in at.metric]
     assert chart(at, "cm_KNN")["data"][0]["type"] == "heatmap"
     assert at.multiselect(key="compare_shown_KNN-SSAN").value == ["SSAN", "KNN"], (
         "SSAN and the best comparator"
@@ -663,19 +668,40 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     )
 
 
-def test_the_seed_study_trains_the_missing_runs_one_seed_after_another(runs_dir):
+def test_the_seed_study_trains_the_missing_runs_with_the_cli_engine(runs_dir, demo):
     at = app(COMPARE)
     at.multiselect(key="compare_seed_models").set_value(["knn"]).run()
     at.text_input(key="w_compare_seeds").set_value("0,1").run()
     at.button(key="start_seed_study").click().run()
-    for seed in (0, 1):
-        _, job = at.session_state["compare_job"]
-        assert job.join(timeout=TIMEOUT) and job.seed == seed and job.split.seed == seed
-        at.run()  # the next queued seed starts when the page sees the job finished
+    _, task = at.session_state["compare_job"]
+    assert task.join(timeout=TIMEOUT)
+    assert [(r.model, r.seed) for r in task.snapshot().result.runs] == [("knn", 0), ("knn", 1)]
+    at.run()
     assert not at.exception and not at.error
     seeds = at.dataframe[2].value
-    assert seeds.loc["KNN", "seeds done"] == "2 of 2" and not at.session_state["compare_queue"]
+    assert seeds.loc["KNN", "seeds done"] == "2 of 2"
     assert len(list(runs_dir.rglob("model.json"))) == 2
+    # The CLI's comparison finds the app's runs in the same folder and trains nothing, and the other way round.
+    from ssan.evaluation.compare import compare
+
+    cli = compare(demo, "paper", ["knn", "svm"], [0, 1], "quick", device="cpu")
+    assert [r.reused for r in cli.runs] == [True, False, True, False]
+    at.multiselect(key="compare_seed_models").set_value(["knn", "svm"]).run()
+    assert at.dataframe[2].value.loc["SVM", "seeds done"] == "2 of 2", (
+        "the CLI's runs show in the app"
+    )
+
+
+def test_compare_offers_the_split_that_has_results(runs_dir):
+    """Issue 24, item 1: a split changed on another page leaves Compare empty; it offers the split with results."""
+    at = app(SCENE)
+    at.selectbox(key="w_split_kind").set_value("disjoint").run()
+    at.number_input(key="w_split_n").set_value(30).run()
+    at.switch_page(COMPARE).run()
+    assert any("No model trained on this split yet" in i.value for i in at.info)
+    at.button(key="show_split_paper_0").click().run()
+    assert not at.exception and at.session_state["split_kind"] == "paper"
+    assert list(at.dataframe[0].value.index) == ["SSAN"]
 
 
 def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
@@ -796,7 +822,8 @@ def test_one_sessions_bad_checkpoint_does_not_break_another_sessions_pages(runs_
 def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
     """Issue 9, item 4: while another session's job holds the one training slot, the Train page says so."""
     from ssan.data.splits import make_split
-    from ui.jobs import JOB_QUEUE, TrainJob
+    from ui.jobs import TrainJob
+    from ui.tasks import TRAINING
 
     tiny = {
         "iterations": 100_000,
@@ -813,7 +840,7 @@ def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
         "quick",
         device="cpu",
         overrides=tiny,
-        queue=JOB_QUEUE,
+        pool=TRAINING,
     ).start()
     at = app(TRAIN)
     try:
@@ -875,7 +902,23 @@ def test_presentation_mode_is_kept_in_the_url_and_folds_the_words_away():
     )
     at.toggle(key="w_present").set_value(False).run()
     assert "present" not in at.query_params
-    fresh = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT)
+    fresh = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT)
     fresh.query_params["present"] = "1"
     fresh.run()
     assert fresh.session_state["present"], "a reload with ?present=1 opens in presentation mode"
+
+
+def test_advanced_settings_reset_to_the_preset_and_stay_on_the_train_page():
+    """Issue 24, item 8: an edited setting goes back to the preset, and Compare never trains with it."""
+    at = app(TRAIN)
+    at.session_state["adv_iterations"] = 30
+    at.run()
+    at.switch_page(COMPARE).run()
+    assert "ssan" not in at.multiselect(key="compare_models").value, (
+        "the shipped quick SSAN is still the comparison's run: Train's settings do not leak into Compare"
+    )
+    at.switch_page(TRAIN).run()
+    at.button(key="reset_advanced").click().run()
+    assert at.session_state["adv_iterations"] is None
+    assert at.number_input(key="w_adv_iterations").value is None
+    assert at.button(key="reset_advanced").disabled

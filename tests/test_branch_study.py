@@ -22,8 +22,16 @@ def branch_study():
     return module
 
 
-def test_tables_show_validation_beside_test_accuracy(branch_study):
-    report = compare(load_scene("demo"), "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu")
+def test_tables_show_validation_beside_test_accuracy(branch_study, tmp_path):
+    report = compare(
+        load_scene("demo"),
+        "per-class:10",
+        ["knn", "svm"],
+        [0, 1],
+        "quick",
+        runs_dir=tmp_path,
+        device="cpu",
+    )
     header, rule, *rows = branch_study.table(report, classes=[3, 4])
     assert header.startswith("| model | val OA | OA | AA | kappa |") and header.count(
         "|"

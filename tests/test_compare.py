@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import scipy.io
 
 from ssan.cli import main
 from ssan.data.catalog import load_scene
+from ssan.data.splits import make_split
 from ssan.evaluation.compare import (
     Report,
     RunResult,
@@ -18,9 +22,9 @@ from ssan.evaluation.compare import (
     parse_models,
     parse_seeds,
     percent_mean_std,
-    split_from_spec,
     summarise,
 )
+from ssan.evaluation.metrics import evaluate
 from ssan.evaluation.reference import (
     LABEL,
     PAPER_RESULTS,
@@ -29,7 +33,9 @@ from ssan.evaluation.reference import (
     paper_results,
     reference_key,
 )
+from ssan.evaluation.runs import runs_dir
 from ssan.models import MODEL_NAMES
+from ssan.training.trainer import train
 
 TINY = {
     "iterations": 4,
@@ -48,8 +54,18 @@ def demo():
 
 
 @pytest.fixture(scope="module")
-def report(demo):
-    return compare(demo, "per-class:10", ["knn", "cnn"], [0, 1], "quick", "cpu", TINY)
+def report(demo, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return compare(
+        demo,
+        "per-class:10",
+        ["knn", "cnn"],
+        [0, 1],
+        "quick",
+        runs_dir=runs,
+        device="cpu",
+        overrides=TINY,
+    )
 
 
 def test_every_model_runs_on_the_same_split_per_seed(report):
@@ -138,7 +154,7 @@ def test_reference_lookup():
         assert set(row) == set(MODEL_NAMES)
 
 
-def test_stop_ends_the_comparison_after_the_running_model(demo):
+def test_stop_ends_the_comparison_after_the_running_model(demo, tmp_path):
     stop = threading.Event()
     steps = []
 
@@ -148,18 +164,40 @@ def test_stop_ends_the_comparison_after_the_running_model(demo):
             stop.set()
 
     partial = compare(
-        demo, "per-class:10", ["knn", "svm"], [0, 1], "quick", "cpu", progress=on_step, stop=stop
+        demo,
+        "per-class:10",
+        ["knn", "svm"],
+        [0, 1],
+        "quick",
+        runs_dir=tmp_path,
+        device="cpu",
+        progress=on_step,
+        stop=stop,
     )
     assert [r.model for r in partial.runs] == ["knn"] and not partial.complete
     assert "stopped early" in partial.describe()[-1]
     assert steps[0].run == 1 and steps[0].runs == 4 and steps[0].training is None
 
 
-def test_network_progress_is_forwarded(demo):
+def test_network_progress_is_forwarded(demo, tmp_path):
     seen = []
-    compare(demo, "per-class:10", ["rnn"], [0], "quick", "cpu", TINY, progress=seen.append)
+    compare(
+        demo,
+        "per-class:10",
+        ["rnn"],
+        [0],
+        "quick",
+        runs_dir=tmp_path,
+        device="cpu",
+        overrides=TINY,
+        progress=seen.append,
+    )
     training = [s.training for s in seen if s.training is not None]
     assert [p.iteration for p in training] == [1, 2, 3, 4] and all(s.model == "rnn" for s in seen)
+    scoring = [s.scoring for s in seen if s.scoring is not None]
+    assert scoring and scoring[-1][0] == scoring[-1][1], "the test pixels are scored to the last"
+    fractions = [s.fraction for s in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
 
 
 def test_fixed_split_from_two_mat_files(demo, tmp_path):
@@ -167,7 +205,7 @@ def test_fixed_split_from_two_mat_files(demo, tmp_path):
     take = (demo.labels > 0) & (rng.random(demo.shape) < 0.1)
     scipy.io.savemat(tmp_path / "TR.mat", {"tr": np.where(take, demo.labels, 0).astype(np.uint8)})
     scipy.io.savemat(tmp_path / "TS.mat", {"ts": np.where(take, 0, demo.labels).astype(np.uint8)})
-    split = split_from_spec(demo, f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}", seed=0)
+    split = make_split(demo, f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}", seed=0)
     assert split.protocol == "fixed" and split.train.size + split.val.size == int(take.sum())
     assert "TR.mat + TS.mat" in split.description
 
@@ -191,7 +229,8 @@ def test_parse_models():
         parse_models("knn,knn")
 
 
-def test_compare_command_prints_table_and_saves_report(tmp_path, capsys):
+def test_compare_command_prints_table_and_saves_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SSAN_RUNS_DIR", str(tmp_path / "runs"))
     out_file = tmp_path / "report.json"
     code = main(
         [
@@ -218,6 +257,8 @@ def test_compare_command_prints_table_and_saves_report(tmp_path, capsys):
     assert "KNN" in out and "SVM" in out and "±" in out and f"report: {out_file}" in out
     data = json.loads(out_file.read_text())
     assert len(data["runs"]) == 4 and [s["model"] for s in data["summary"]] == ["knn", "svm"]
+    assert f"runs saved in {tmp_path / 'runs'}: 0 read back" in out, "$SSAN_RUNS_DIR by default"
+    assert len(list((tmp_path / "runs").rglob("model.json"))) == 4
 
 
 def test_run_result_round_trips_to_json():
@@ -239,3 +280,71 @@ def test_run_result_round_trips_to_json():
         False,
     )
     assert json.loads(json.dumps(run.to_dict()))["metrics"]["per_class"] == [None, 1.0]
+
+
+# --------------------------------------------------------------------------- one engine, runs saved and reused
+
+CHEAP = {**TINY, "patch_size": 7}
+
+
+def old_engine(demo, split_spec, model, seed):
+    """What the comparison gave before runs were saved: train, then evaluate, nothing kept."""
+    split = make_split(demo, split_spec, seed)
+    fitted = train(demo, split, model, "quick", seed=seed, device="cpu", overrides=CHEAP)
+    return evaluate(fitted, demo, split).to_dict()
+
+
+def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(demo, tmp_path):
+    args = (demo, "per-class:10", ["knn", "arnn"], [0], "quick")
+    first = compare(*args, runs_dir=tmp_path, device="cpu", overrides=CHEAP)
+    assert not any(r.reused for r in first.runs)
+    saved = sorted(tmp_path.rglob("model.json"))
+    assert len(saved) == 2 and all(p.parent.parent == tmp_path / "demo" for p in saved)
+    steps = []
+    with mock.patch("ssan.evaluation.compare.train", side_effect=AssertionError("trained again")):
+        second = compare(
+            *args, runs_dir=tmp_path, device="cpu", overrides=CHEAP, progress=steps.append
+        )
+    assert all(r.reused for r in second.runs) and [s.reused for s in steps] == [True, True]
+    assert [r.metrics for r in second.runs] == [r.metrics for r in first.runs]
+    assert [r.checkpoint for r in second.runs] == [r.checkpoint for r in first.runs]
+    assert "2 read back" in "\n".join(second.describe())
+    assert len(list(tmp_path.rglob("model.json"))) == 2, "nothing saved twice"
+    for run in first.runs:
+        assert run.metrics == old_engine(demo, "per-class:10", run.model, 0), run.model
+
+
+def test_a_run_is_reused_only_for_the_same_split_preset_seed_and_data(demo, tmp_path):
+    base = dict(runs_dir=tmp_path, device="cpu", overrides=CHEAP)
+    compare(demo, "per-class:10", ["knn", "arnn"], [0], "quick", **base)
+
+    def reused(scene=demo, spec="per-class:10", seeds=(0,), **changes) -> list[bool]:
+        report = compare(scene, spec, ["knn", "arnn"], list(seeds), "quick", **(base | changes))
+        return [r.reused for r in report.runs]
+
+    assert reused(overrides={**CHEAP, "iterations": 2}) == [True, False], (
+        "another preset setting: the network trains again, KNN ignores presets"
+    )
+    assert reused(spec="per-class:12") == [False, False]
+    assert reused(seeds=(1,)) == [False, False]
+    assert reused(reuse=False) == [False, False]
+    other_data = dataclasses.replace(demo, cube=demo.cube * 1.01, sha256="f" * 64)
+    assert reused(scene=other_data) == [False, False], "the same name and shape, other data"
+
+
+def test_the_runs_folder_defaults_to_the_one_the_app_reads(monkeypatch, tmp_path):
+    monkeypatch.setenv("SSAN_RUNS_DIR", str(tmp_path))
+    assert runs_dir() == tmp_path
+    monkeypatch.delenv("SSAN_RUNS_DIR")
+    assert runs_dir() == Path("runs")
+
+
+def test_compare_command_reuses_runs_in_its_runs_dir(tmp_path, capsys):
+    command = ["compare", "--scene", "demo", "--models", "knn", "--split", "per-class:10"]
+    assert main([*command, "--runs-dir", str(tmp_path)]) == 0
+    assert "0 read back" in capsys.readouterr().out
+    assert main([*command, "--runs-dir", str(tmp_path)]) == 0
+    assert "1 read back" in capsys.readouterr().out
+    assert main([*command, "--runs-dir", str(tmp_path), "--no-reuse"]) == 0
+    assert "0 read back" in capsys.readouterr().out
+    assert len(list(tmp_path.rglob("model.json"))) == 2

@@ -77,8 +77,17 @@ def test_the_cluster_is_two_loopback_nodes(cluster):
     assert {n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]} == {"127.0.0.1"}
 
 
-def test_compare_on_ray_matches_the_sequential_comparison(cluster, demo):
-    sequential = compare(demo, "per-class:10", ["knn", "cnn"], [0, 1], "quick", "cpu", TINY)
+def test_compare_on_ray_matches_the_sequential_comparison(cluster, demo, tmp_path):
+    sequential = compare(
+        demo,
+        "per-class:10",
+        ["knn", "cnn"],
+        [0, 1],
+        "quick",
+        runs_dir=tmp_path,
+        device="cpu",
+        overrides=TINY,
+    )
     seen = []
     distributed = compare_on_ray(
         demo,

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from ssan.models import build_network
 from ssan.models.checkpoints import load_checkpoint, save_checkpoint
-from tests.test_app import ASSET, ROOT, SCENE, TIMEOUT, chart, click, texts
+from tests.test_app import ASSET, ENTRY, ROOT, TIMEOUT, chart, click, texts
 
 PAGE = "pages/5_Does_attention_explain.py"
 PIXELS = 40
@@ -29,7 +29,7 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
 
 def explain_page() -> AppTest:
     """The page on the demo checkpoint with a small sample, its background test finished (no thread left over)."""
-    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
     at.session_state["explain_pixels"] = PIXELS
     at.switch_page(PAGE).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -48,7 +48,7 @@ def wait_for_results(at: AppTest, seconds: float = 120) -> AppTest:
 
 
 def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
-    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
     at.session_state["explain_pixels"] = PIXELS
     at.switch_page(PAGE).run()
     assert at.title[0].value == "Does attention explain?"
@@ -115,7 +115,7 @@ def test_untestable_models_get_a_message(runs_dir, name, message):
     else:
         fitted.network = build_network(name, 103, 12, fitted.preset)
     save_checkpoint(fitted, runs_dir / "demo" / name)
-    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
     at.session_state["model_dirs"] = {("demo",): str(runs_dir / "demo" / name)}
     at.switch_page(PAGE).run()
     assert not at.exception
@@ -129,7 +129,7 @@ def test_a_scene_without_a_model_says_what_to_do(tmp_path):
         cube,
         {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels},
     )
-    at = AppTest.from_file(str(ROOT / SCENE), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
     at.radio(key="w_scene_choice").set_value("file").run()
     at.text_input(key="w_scene_path").set_value(str(cube)).run()
     at.button(key="load_path").click().run()

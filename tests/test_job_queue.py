@@ -12,7 +12,8 @@ from factories import TINY_JOB as TINY
 from factories import tiny_job_scene, tiny_job_split, wait_until
 
 from ssan.models.checkpoints import load_checkpoint
-from ui.jobs import CANCELLED, DONE, PENDING, RUNNING, JobQueue, TrainJob, max_jobs
+from ui.jobs import TrainJob
+from ui.tasks import CANCELLED, DONE, PENDING, RUNNING, Pool, max_jobs
 
 LONG = {**TINY, "iterations": 100_000, "eval_every": 5}
 
@@ -29,37 +30,35 @@ def split(scene):
 
 def started(job: TrainJob) -> bool:
     snap = job.snapshot()
-    return snap.status == RUNNING and snap.progress is not None and snap.progress.iteration >= 6
+    return snap.state == RUNNING and snap.progress is not None and snap.progress.iteration >= 6
 
 
 def test_one_job_at_a_time_and_the_waiting_one_knows_its_place(scene, split):
-    queue = JobQueue(limit=1)
+    queue = Pool(limit=1)
     first = TrainJob(
-        scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue
+        scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", pool=queue
     ).start()
     wait_until(lambda: started(first))
     second = TrainJob(
-        scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", queue=queue
+        scene, split, ("ssan",), "quick", overrides=TINY, device="cpu", pool=queue
     ).start()
-    third = TrainJob(scene, split, ("knn",), "quick", device="cpu", queue=queue).start()
+    third = TrainJob(scene, split, ("knn",), "quick", device="cpu", pool=queue).start()
     wait_until(lambda: third.snapshot().queue_position == 2)
-    assert second.snapshot().status == PENDING and second.snapshot().queue_position == 1
+    assert second.snapshot().state == PENDING and second.snapshot().queue_position == 1
     time.sleep(0.3)
     assert second.snapshot().progress is None, "the second job must not train while the first runs"
     first.cancel()
     assert first.join(60) and second.join(60) and third.join(60)
-    assert [j.snapshot().status for j in (first, second, third)] == [CANCELLED, DONE, DONE]
+    assert [j.snapshot().state for j in (first, second, third)] == [CANCELLED, DONE, DONE]
     assert third.snapshot().queue_position is None
 
 
 def test_the_limit_lets_n_jobs_run_together(scene, split, monkeypatch):
     monkeypatch.setenv("SSAN_MAX_JOBS", "2")
     assert max_jobs() == 2
-    queue = JobQueue()  # no limit given: $SSAN_MAX_JOBS
+    queue = Pool()  # no limit given: $SSAN_MAX_JOBS
     jobs = [
-        TrainJob(
-            scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue
-        ).start()
+        TrainJob(scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", pool=queue).start()
         for _ in range(2)
     ]
     wait_until(lambda: all(started(j) for j in jobs))
@@ -86,13 +85,13 @@ def test_a_job_whose_session_is_gone_is_cancelled_and_keeps_its_best_model(scene
         runs_dir=tmp_path,
         owner_alive=here.is_set,
         owner_grace_s=0.0,
-        queue=JobQueue(1),
+        pool=Pool(1),
     ).start()
     wait_until(lambda: started(job))
     here.clear()  # the browser tab was closed
     assert job.join(60)
     snap = job.snapshot()
-    assert snap.status == CANCELLED and "the session that started this job ended" in snap.note
+    assert snap.state == CANCELLED and "the session that started this job ended" in snap.note
     assert len(snap.checkpoints) == 1, "the running model is kept, the next one is not started"
     kept = load_checkpoint(snap.checkpoints[0])
     assert (
@@ -103,9 +102,9 @@ def test_a_job_whose_session_is_gone_is_cancelled_and_keeps_its_best_model(scene
 
 
 def test_a_waiting_job_whose_session_is_gone_leaves_the_queue(scene, split, tmp_path):
-    queue = JobQueue(limit=1)
+    queue = Pool(limit=1)
     blocker = TrainJob(
-        scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", queue=queue
+        scene, split, ("ssan",), "quick", overrides=LONG, device="cpu", pool=queue
     ).start()
     wait_until(lambda: started(blocker))
     here = threading.Event()
@@ -120,12 +119,12 @@ def test_a_waiting_job_whose_session_is_gone_leaves_the_queue(scene, split, tmp_
         runs_dir=tmp_path,
         owner_alive=here.is_set,
         owner_grace_s=0.0,
-        queue=queue,
+        pool=queue,
     ).start()
     wait_until(lambda: waiting.snapshot().queue_position == 1)
     here.clear()
     assert waiting.join(30)
-    assert waiting.snapshot().status == CANCELLED and waiting.snapshot().checkpoints == ()
+    assert waiting.snapshot().state == CANCELLED and waiting.snapshot().checkpoints == ()
     assert queue.position(waiting) is None
     blocker.cancel()
     assert blocker.join(60)
@@ -142,7 +141,7 @@ def test_a_short_absence_within_the_grace_period_keeps_the_job(scene, split):
         device="cpu",
         owner_alive=here.is_set,
         owner_grace_s=3600.0,
-        queue=JobQueue(1),
+        pool=Pool(1),
     ).start()
     assert job.join(60)
-    assert job.snapshot().status == DONE and job.snapshot().note is None
+    assert job.snapshot().state == DONE and job.snapshot().note is None

@@ -11,7 +11,8 @@ from factories import tiny_job_scene, tiny_job_split, toy_scene, wait_until
 
 from ssan.data.splits import make_split
 from ssan.models.checkpoints import load_checkpoint
-from ui.jobs import CANCELLED, DONE, FAILED, PENDING, TrainJob
+from ui.jobs import TrainJob
+from ui.tasks import CANCELLED, DONE, FAILED, PENDING
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,11 @@ def test_job_trains_evaluates_and_saves(scene, split, tmp_path):
     job = TrainJob(
         scene, split, ("ssan",), "quick", seed=0, device="cpu", overrides=TINY, runs_dir=tmp_path
     )
-    assert job.snapshot().status == PENDING
+    assert job.snapshot().state == PENDING
     job.start()
     assert job.join(timeout=120)
     snap = job.snapshot()
-    assert snap.status == DONE and snap.error is None and snap.fraction == 1.0
+    assert snap.state == DONE and snap.error is None and snap.fraction == 1.0
     assert [h["iteration"] for h in snap.history] == list(range(1, 13))
     assert [h["iteration"] for h in snap.history if h["val_accuracy"] is not None] == [4, 8, 12]
     assert snap.progress.iteration == snap.progress.iterations == 12
@@ -62,7 +63,7 @@ def test_progress_is_readable_while_running(scene, split):
     for _ in range(3):
         snap = job.snapshot()
         seen.append(len(snap.history))
-        assert snap.status == "running" and not snap.finished
+        assert snap.state == "running" and not snap.finished
         assert 0.0 <= snap.fraction < 1.0 and snap.current_model == "ssan"
     job.cancel()
     assert job.join(timeout=60)
@@ -85,7 +86,7 @@ def test_cancel_keeps_the_best_model(scene, split, tmp_path):
     job.cancel()
     assert job.join(timeout=60)
     snap = job.snapshot()
-    assert snap.status == CANCELLED
+    assert snap.state == CANCELLED
     assert len(snap.checkpoints) == 1, "the second model is skipped after a cancel"
     fitted = job.results[0]
     assert fitted.cancelled and fitted.best_val_accuracy is not None
@@ -107,7 +108,7 @@ def test_several_models_run_in_turn(scene, split, tmp_path):
     )
     job.run()  # in this thread
     snap = job.snapshot()
-    assert snap.status == DONE and snap.current == 1 and len(snap.checkpoints) == 2
+    assert snap.state == DONE and snap.current == 1 and len(snap.checkpoints) == 2
     assert [f.model_name for f in job.results] == ["knn", "rnn"]
     assert all(0.0 <= m["oa"] <= 1.0 for m in snap.metrics)
 
@@ -120,7 +121,7 @@ def test_errors_are_surfaced_not_raised(scene, split):
     job.start()
     assert job.join(timeout=30)
     snap = job.snapshot()
-    assert snap.status == FAILED and "split is for a (32, 28) image" in snap.error
+    assert snap.state == FAILED and "split is for a (32, 28) image" in snap.error
     assert snap.checkpoints == () and job.results == []
 
 
@@ -139,6 +140,6 @@ def test_snapshot_is_a_copy(scene, split):
     snap = job.snapshot()
     assert isinstance(snap.history, tuple)
     with pytest.raises(AttributeError):
-        snap.status = "running"  # frozen
+        snap.state = "running"  # frozen
     assert isinstance(job.stop, threading.Event) and not job.stop.is_set()
     assert np.isfinite([h["loss"] for h in snap.history]).all()

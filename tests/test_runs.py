@@ -14,7 +14,14 @@ import pytest
 from ssan.data.demo import make_demo_scene
 from ssan.data.splits import make_split
 from ssan.evaluation.compare import summarise
-from ssan.evaluation.runs import best_run, by_model, finished, missing_models, seed_runs
+from ssan.evaluation.runs import (
+    best_run,
+    by_model,
+    finished,
+    missing_models,
+    same_run,
+    seed_runs,
+)
 from ssan.models.checkpoints import load_checkpoint
 from ssan.models.fitted import CANCELLED_MARK
 from ssan.models.presets import apply_overrides
@@ -90,7 +97,7 @@ def test_seed_runs_give_mean_and_std_like_the_cli(shipped, demo):
     splits = {s: make_split(demo, "paper", s) for s in (0, 1)}
     m0 = dict(shipped.metrics, oa=0.90, aa=0.80, kappa=0.85)
     m1 = dict(shipped.metrics, oa=0.94, aa=0.84, kappa=0.89)
-    split1 = dataclasses.replace(shipped.split, seed=1, sizes={"test": splits[1].test.size})
+    split1 = splits[1].record()
     saved = [
         (Path("s0"), variant(shipped, seed=0, metrics=m0)),
         (Path("s1"), variant(shipped, seed=1, split=split1, metrics=m1)),
@@ -137,3 +144,13 @@ def test_class_maps_are_cached_by_weights_hash(shipped, demo, tmp_path, monkeypa
     assert classmaps.map_path(retrained, small) != classmaps.map_path(ASSET, small)
     other_scene = dataclasses.replace(small, cube=small.cube * 2)
     assert classmaps.map_path(ASSET, other_scene) != classmaps.map_path(ASSET, small)
+
+
+def test_a_run_is_only_the_same_on_the_same_pixels_and_data(shipped, demo):
+    split = make_split(demo, "paper", 0)
+    assert same_run(shipped, "ssan", split, shipped.preset, shipped.seed, demo)
+    moved = dataclasses.replace(shipped.split, train=shipped.split.train[::-1])
+    assert not same_run(variant(shipped, split=moved), "ssan", split, shipped.preset, shipped.seed)
+    other_data = dataclasses.replace(demo, sha256="0" * 64)
+    assert not same_run(shipped, "ssan", split, shipped.preset, shipped.seed, other_data)
+    assert not same_run(shipped, "ssan", split, apply_overrides(shipped.preset, {"lr": 1.0}), 0)

@@ -13,7 +13,8 @@ from factories import tiny_job_scene, tiny_job_split
 from ssan.evaluation.metrics import evaluate
 from ssan.evaluation.runs import delete_run, rename_run
 from ssan.training.estimate import estimate_time_range
-from ui.jobs import DONE, TrainJob
+from ui.jobs import TrainJob
+from ui.tasks import DONE
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 
@@ -43,7 +44,7 @@ def test_scoring_reports_its_progress_and_the_job_shows_it(scene, split, tmp_pat
     job = TrainJob(scene, split, ("knn",), "quick", seed=0, device="cpu", runs_dir=tmp_path).start()
     assert job.join(timeout=120)
     snap = job.snapshot()
-    assert snap.status == DONE and snap.scoring == (split.test.size, split.test.size)
+    assert snap.state == DONE and snap.scoring == (split.test.size, split.test.size)
     calls = []
     metrics = evaluate(
         job.results[0], scene, split, progress=lambda d, t: calls.append((d, t)), batch_size=100

@@ -4,7 +4,9 @@ Classifying every pixel takes seconds on the demo and minutes for Pavia on a CPU
 depends only on the weights (their sha256, recorded in the checkpoint's sidecar) and on the
 scene's cube, so it is computed once and kept as a small .npy file under the data folder's
 `maps/` (a retrained or edited checkpoint has other weights, hence another file; a bfloat16
-map and a float32 map are different files).
+map and a float32 map are different files). On the page a map is a `ui.tasks.Task` in the maps
+pool (one map at a time: maps started together would only compete for the same cores), shared by
+every session that asks for it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ssan.evaluation.metrics import choose_precision, predict_map
 from ssan.inference.precision import PrecisionChoice, check_precision
 from ssan.models.checkpoints import SIDECAR
 from ssan.models.fitted import FittedModel
+from ui import loaders
+from ui.tasks import MAPS, REGISTRY, Task, session_owner
 
 
 def maps_dir() -> Path:
@@ -134,3 +138,33 @@ def _read_cached(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
     except (OSError, ValueError):
         return None
     return cached if cached.shape == shape else None
+
+
+def class_map_task(model_path: str, mtime: float, spec: tuple) -> Task:
+    """The classification of every pixel of the scene `spec` by the checkpoint at `model_path` (a `ClassMap`
+    as the task's result): read from the disk cache when there, else computed in the background once for
+    every session; its progress detail is (pixels done, pixels)."""
+    loaders.use_torch()
+    scene, digest = loaders.scene_for(spec), loaders.scene_digest(spec)
+
+    def make() -> Task:
+        cached = cached_map(model_path, scene, digest)
+        if cached is not None:
+            return Task.completed(cached, MAPS)
+        fitted, sampler = (
+            loaders.model_for(model_path, mtime),
+            loaders.sampler_for(model_path, mtime, spec),
+        )
+
+        def work(task: Task) -> ClassMap:
+            def step(done: int, total: int) -> None:
+                task.report(done / max(total, 1), f"{done:,} of {total:,}", (done, total))
+                task.raise_if_cancelled()
+
+            return cached_class_map(
+                model_path, fitted, scene, sampler, progress=step, scene_sha256=digest
+            )
+
+        return Task(work, MAPS, name="ssan-maps")
+
+    return REGISTRY.task(("map", model_path, mtime, spec), make, session_owner())

@@ -1,18 +1,15 @@
-"""The "Does attention explain?" page's cached computations: the held-out test running in a background
-thread (one per checkpoint weights, sample size and seed, shared across reruns and sessions), the
-clicked pixel's attributions, the branch map, and the debate in two sentences."""
+"""The "Does attention explain?" page's computations: the held-out test as a background task (one per
+checkpoint weights, sample size and seed, shared across reruns and sessions), the clicked pixel's
+attributions, the branch map, and the debate in two sentences."""
 
 from __future__ import annotations
 
 import json
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from ssan.data.scene import Scene
 from ssan.explain import (
     BranchDecision,
     Explanation,
@@ -27,6 +24,7 @@ from ssan.explain.stability import SeedPair, check_same_setting, seed_stability
 from ssan.models.checkpoints import SIDECAR
 from ssan.models.fitted import FittedModel
 from ui import loaders
+from ui.tasks import EXPLANATIONS, Task, session_owner, shared_task
 
 DEBATE = (
     "Whether attention weights explain a prediction is disputed. Jain and Wallace (“Attention is not Explanation”, "
@@ -37,59 +35,31 @@ DEBATE = (
 )
 
 
-@dataclass(eq=False)
-class ExplanationRun:
-    """`explain_model` in a daemon thread; read `fraction`, `message`, `result` and `error` from any thread."""
-
-    fitted: FittedModel
-    scene: Scene
-    n_pixels: int
-    seed: int
-    fraction: float = 0.0
-    message: str = "starting"
-    result: Explanation | None = None
-    error: str | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def start(self) -> ExplanationRun:
-        threading.Thread(target=self._work, daemon=True, name="explain").start()
-        return self
-
-    @property
-    def finished(self) -> bool:
-        return self.result is not None or self.error is not None
-
-    def _progress(self, fraction: float, message: str) -> None:
-        with self._lock:
-            self.fraction, self.message = max(self.fraction, fraction), message
-
-    def _work(self) -> None:
-        try:
-            result = explain_model(
-                self.fitted, self.scene, self.n_pixels, self.seed, progress=self._progress
-            )
-        except ValueError as exc:  # ExplainError and the scene checks: a message for the page
-            self.error = str(exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - the thread's last word, shown on the page instead of lost
-            self.error = f"the test failed unexpectedly ({type(exc).__name__}: {exc})"
-            return
-        with self._lock:
-            self.fraction, self.result = 1.0, result
-
-
 def weights_hash(path: str | Path) -> str:
     """The sha256 of the checkpoint's weights as its sidecar records it (the cache key of its tests)."""
     sidecar = Path(path) / SIDECAR
     return json.loads(sidecar.read_text()).get("weights_sha256", "") if sidecar.is_file() else ""
 
 
-@st.cache_resource(max_entries=8)
-def explanation_run(
-    path: str, sha256: str, spec: tuple, n_pixels: int, seed: int
-) -> ExplanationRun:
-    """The (started) test of the checkpoint with these weights on `n_pixels` held-out pixels drawn with `seed`."""
-    return ExplanationRun(loaders.model_at(path), loaders.scene_for(spec), n_pixels, seed).start()
+def explanation_task(path: str, sha256: str, spec: tuple, n_pixels: int, seed: int) -> Task:
+    """The held-out test (an `Explanation` as the task's result) of the checkpoint with these weights on
+    `n_pixels` held-out pixels drawn with `seed`: one computation for every session asking the same."""
+    fitted, scene = loaders.model_at(path), loaders.scene_for(spec)
+
+    def work(task: Task) -> Explanation:
+        def step(fraction: float, message: str) -> None:
+            task.report(fraction, message)
+            task.raise_if_cancelled()
+
+        return explain_model(fitted, scene, n_pixels, seed, progress=step)
+
+    return shared_task(
+        ("explain", path, sha256, spec, n_pixels, seed),
+        work,
+        EXPLANATIONS,
+        session_owner(),
+        name="ssan-explain",
+    )
 
 
 @st.cache_resource(max_entries=8)

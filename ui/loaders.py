@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +26,7 @@ from ssan.data.splits import (
     make_split,
     split_roles,
 )
+from ssan.evaluation.runs import runs_dir  # the CLI's folder too: `ssan compare` runs show here
 from ssan.render.imaging import blend, colorize_labels, false_colour
 from ui.figures import clickable_image, grid_step_for, split_map_figure
 
@@ -70,11 +70,6 @@ def warm_up() -> threading.Thread:
     thread = threading.Thread(target=work, name="ssan-warm-up", daemon=True)
     thread.start()
     return thread
-
-
-def runs_dir() -> Path:
-    """Where trained models are saved: $SSAN_RUNS_DIR, else ./runs."""
-    return Path(os.environ.get("SSAN_RUNS_DIR", "").strip() or "runs")
 
 
 def file_spec(
@@ -248,77 +243,6 @@ def scene_digest(spec: SceneSpec) -> str:
     from ui.classmaps import scene_digest as digest
 
     return digest(scene_for(spec))
-
-
-class MapJob:
-    """A whole-scene map being computed in the background: its Future and how far it has got."""
-
-    def __init__(self) -> None:
-        self.done, self.total = 0, 0
-        self.future: Future | None = None
-
-    def update(self, done: int, total: int) -> None:
-        self.done, self.total = done, total
-
-
-# One map at a time: maps started together would only compete for the same cores.
-_MAPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-maps")
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def class_map_job(model_path: str, mtime: float, spec: SceneSpec) -> MapJob:
-    """The model's classification of every pixel of the scene (a `ui.classmaps.ClassMap`), computed in a
-    background thread that every session shares, from the disk cache keyed by the weights' hash when there."""
-    use_torch()
-    from ui import classmaps
-
-    scene, digest = scene_for(spec), scene_digest(spec)
-    job = MapJob()
-    cached = classmaps.cached_map(model_path, scene, digest)
-    if cached is not None:
-        job.future = Future()
-        job.future.set_result(cached)
-        return job
-    job.future = _MAPS.submit(
-        classmaps.cached_class_map,
-        model_path,
-        model_for(model_path, mtime),
-        scene,
-        sampler_for(model_path, mtime, spec),
-        progress=job.update,
-        scene_sha256=digest,
-    )
-    return job
-
-
-_ESTIMATES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ssan-estimate")
-
-
-@st.cache_resource(show_spinner=False, max_entries=32)
-def training_estimate(
-    spec: SceneSpec,
-    protocol: str,
-    seed: int,
-    model: str,
-    preset: str,
-    overrides: tuple[tuple[str, Any], ...],
-) -> Future:
-    """Expected training time as a range (a `Future` of a TimeEstimate): a few real steps timed in the background,
-    so the page renders at once and shows the figure when it is there (ValueError in the future for bad settings)."""
-    use_torch()
-    from ssan.training.estimate import estimate_time_range
-    from ssan.training.trainer import pick_device
-
-    scene, split = scene_for(spec), split_for(spec, protocol, seed)
-    return _ESTIMATES.submit(
-        estimate_time_range,
-        scene,
-        split,
-        model,
-        preset,
-        device=pick_device(),
-        overrides=dict(overrides),
-    )
 
 
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:

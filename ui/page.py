@@ -15,10 +15,10 @@ from ssan.data.scene import Scene
 from ssan.data.splits import Split
 from ui import loaders
 from ui.state import bound, init_state, switch_scene
+from ui.tasks import CANCELLED, TaskSnapshot
 
 if TYPE_CHECKING:
     from ssan.models.fitted import FittedModel
-    from ui.jobs import JobSnapshot
 
 PRESENT_PARAM = "present"
 # Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
@@ -40,7 +40,7 @@ h3 { padding-top: 0.2rem !important; padding-bottom: 0.2rem !important; }
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
 PAGES = (
-    ("app.py", "Scene", ":material/satellite_alt:"),
+    ("pages/0_Scene.py", "Scene", ":material/satellite_alt:"),
     ("pages/1_Train.py", "Train", ":material/model_training:"),
     ("pages/2_Spectral_attention.py", "Spectral attention", ":material/show_chart:"),
     ("pages/3_Spatial_attention.py", "Spatial attention", ":material/grid_on:"),
@@ -68,6 +68,16 @@ class Context:
         return str(self.model_path), loaders.checkpoint_mtime(self.model_path)
 
 
+def navigation() -> Any:
+    """The app's pages for `st.navigation`, in the sidebar under their titles; Scene is the default."""
+    return st.navigation(
+        [
+            st.Page(path, title=label, icon=icon, default=i == 0)
+            for i, (path, label, icon) in enumerate(PAGES)
+        ]
+    )
+
+
 def setup(title: str) -> None:
     """Page config, session defaults and the sidebar; call first on every page."""
     ss = st.session_state
@@ -86,8 +96,6 @@ def setup(title: str) -> None:
     for message in ss.pop("_flash", []):
         st.toast(message, icon=":material/check_circle:")
     with st.sidebar:
-        for path, label, icon in PAGES:
-            st.page_link(path, label=label, icon=icon)
         bound(
             st.toggle,
             "Presentation mode",
@@ -153,9 +161,7 @@ def adopt_trained_model() -> None:
     spec, job = entry
     snap = job.snapshot()
     if snap.finished and snap.checkpoints:
-        from ui.jobs import CANCELLED  # a job exists, so torch is loaded already
-
-        if snap.status != CANCELLED:
+        if snap.state != CANCELLED:
             choose_model(spec, snap.checkpoints[-1])
         st.session_state["_adopted_job"] = job
 
@@ -290,7 +296,7 @@ def sidebar_status(ctx: Context) -> None:
         training_status()
 
 
-def running_jobs() -> list[tuple[str, JobSnapshot]]:
+def running_jobs() -> list[tuple[str, TaskSnapshot]]:
     """(page name, snapshot) of each background job still working."""
     found = []
     for slot, where in (("train_job", "Train"), ("compare_job", "Compare")):
@@ -308,11 +314,14 @@ def training_status() -> None:
     @st.fragment(run_every=1.0 if running_jobs() else None)
     def status() -> None:
         for where, snap in running_jobs():
-            step = f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
-            st.caption(
-                f"**Training** · {(snap.current_model or '').upper()}{step} in the background "
-                f"(progress on the {where} page)"
-            )
+            if hasattr(snap, "models"):  # a training job: which model of how many
+                step = (
+                    f" ({snap.current + 1} of {len(snap.models)})" if len(snap.models) > 1 else ""
+                )
+                what = f"{(snap.current_model or '').upper()}{step}"
+            else:  # a comparison: which run
+                what = snap.message
+            st.caption(f"**Training** · {what} in the background (progress on the {where} page)")
 
     status()
 

@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
     # compare
     "compare_choice": {},  # (scene spec, split protocol, split seed, model) -> the checkpoint picked by hand
     "compare_seeds": "0,1,2",
-    "compare_queue": [],  # (scene spec, seed, models, preset, overrides) still to train for the seed study, one job at a time
+    "compare_preset": "quick",  # the comparison's own preset: the Train page's settings never leak into it
     "cm_normalise": False,
     "show_maps": False,
 }

@@ -1,8 +1,8 @@
-"""Start a background training job and watch it: the polling fragment shared by Train and Compare.
+"""Start a background training job and watch it; the training-time estimate; the advanced settings.
 
-The worker (`ui.jobs.TrainJob`) never calls Streamlit; the fragment below reads its
-snapshot every second while it runs, and asks for one full rerun when it ends so the
-page's buttons and result sections catch up.
+The worker (`ui.jobs.TrainJob`, a `ui.tasks.Task`) never calls Streamlit; a fragment reads its
+snapshot every second while it runs (`ui.tasks.follow`), and asks for one full rerun when it ends
+so the page's buttons and result sections catch up.
 """
 
 from __future__ import annotations
@@ -10,17 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import streamlit as st
-from streamlit import runtime
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ssan.models.fitted import CANCELLED_MARK
 from ssan.training.trainer import format_duration, pick_device
 from ui import loaders
 from ui.figures import training_curve_figure
-from ui.jobs import CANCELLED, DONE, FAILED, MAX_JOBS_ENV, TrainJob, max_jobs
+from ui.jobs import JobSnapshot, TrainJob
 from ui.page import Context, plot
+from ui.state import set_value
+from ui.tasks import (
+    CANCELLED,
+    DONE,
+    ESTIMATES,
+    FAILED,
+    MAX_JOBS_ENV,
+    Task,
+    TaskSnapshot,
+    follow,
+    max_jobs,
+    session_owner,
+    shared_task,
+)
 
-POLL_SECONDS = 1.0
 ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
     "adv_iterations": (
         "iterations",
@@ -50,6 +61,12 @@ def advanced_overrides() -> dict:
     }
 
 
+def reset_advanced() -> None:
+    """Button callback: every advanced setting back to the preset's value."""
+    for name in ADVANCED:
+        set_value(name, None)
+
+
 def start_job(
     slot: str, ctx: Context, models: Sequence[str], preset: str, seed: int, overrides: dict
 ) -> None:
@@ -64,55 +81,51 @@ def start_job(
         device=pick_device(),
         overrides=overrides,
         runs_dir=loaders.runs_dir(),
-        owner_alive=session_alive(),
+        owner_alive=session_owner(),
     )
     st.session_state[slot] = (ctx.spec, job.start())
-    st.session_state[f"_{slot}_running"] = True
 
 
-def session_alive():
-    """A check, safe from any thread, that this browser session is still connected (always true outside a
-    server, e.g. in AppTest); a job whose session is gone is cancelled by `ui.jobs`."""
-    ctx = get_script_run_ctx()
-    session_id = ctx.session_id if ctx is not None else None
+def estimate_task(ctx: Context, model: str, preset: str, overrides: dict) -> Task:
+    """Expected training time as a range (a TimeEstimate): a few real steps timed in the background, once per
+    scene, split, model and settings for every session (ValueError for bad settings: the task fails)."""
+    loaders.use_torch()
+    from ssan.training.estimate import estimate_time_range
 
-    def alive() -> bool:
-        return (
-            session_id is None
-            or not runtime.exists()
-            or runtime.get_instance().is_active_session(session_id)
-        )
-
-    return alive
+    scene, split, device = ctx.scene, ctx.split, pick_device()
+    key = (
+        "estimate",
+        ctx.spec,
+        split.protocol,
+        split.seed,
+        model,
+        preset,
+        tuple(sorted(overrides.items())),
+    )
+    return shared_task(
+        key,
+        lambda _task: estimate_time_range(
+            scene, split, model, preset, device=device, overrides=dict(overrides)
+        ),
+        ESTIMATES,
+        session_owner(),
+        name="ssan-estimate",
+    )
 
 
 def show_estimate(ctx: Context, model: str, preset: str, overrides: dict) -> None:
     """The training-time estimate: "measuring…" while a few steps are timed in the background, then the range
     (a fragment polls, so the rest of the page never waits for it)."""
-    future = loaders.training_estimate(
-        ctx.spec,
-        ctx.split.protocol,
-        ctx.split.seed,
-        model,
-        preset,
-        tuple(sorted(overrides.items())),
-    )
 
-    @st.fragment(run_every=None if future.done() else POLL_SECONDS)
-    def estimate() -> None:
-        if not future.done():
+    def draw(snap: TaskSnapshot) -> None:
+        if not snap.finished:
             st.markdown("**Estimated time:** measuring a few training steps in the background…")
-            return
-        try:
-            st.markdown(f"**Estimated time:** {future.result().describe()}")
-        except ValueError as exc:
-            st.error(str(exc))
-        if st.session_state.pop("_estimate_polling", None) is future:
-            st.rerun()  # once, the whole page: a fragment keeps polling until the page redraws it
+        elif snap.error:
+            st.error(snap.error)
+        elif snap.result is not None:
+            st.markdown(f"**Estimated time:** {snap.result.describe()}")
 
-    if not future.done():
-        st.session_state["_estimate_polling"] = future
-    estimate()
+    follow(estimate_task(ctx, model, preset, overrides), draw, "estimate")
 
 
 def running(slot: str) -> bool:
@@ -133,13 +146,12 @@ def monitor(slot: str, spec: tuple) -> None:
         )
         return
 
-    @st.fragment(run_every=POLL_SECONDS if running(slot) else None)
-    def live() -> None:
-        entry = st.session_state.get(slot)
-        if entry is None:
-            return
-        job = entry[1]
-        snap = job.snapshot()
+    entry = st.session_state.get(slot)
+    if entry is None:
+        return
+    job = entry[1]
+
+    def live(snap: JobSnapshot) -> None:
         if not snap.finished:
             p = snap.progress
             name = (snap.current_model or "").upper()
@@ -182,28 +194,23 @@ def monitor(slot: str, spec: tuple) -> None:
             )
         if snap.history:
             plot(training_curve_figure(list(snap.history)), key=f"{slot}_curve")
-        if snap.finished and st.session_state.pop(f"_{slot}_running", False):
-            st.rerun()  # the whole page: re-enable the start button, show the results
 
-    live()
-    entry = st.session_state.get(slot)
-    if entry is None:
-        return
-    snap = entry[1].snapshot()
+    follow(job, live, slot)  # when it ends, the whole page reruns: the start button, the results
+    snap = job.snapshot()
     if snap.note:
         st.warning(f"Training stopped: {snap.note}.")
-    if snap.status == FAILED:
+    if snap.state == FAILED:
         st.error(f"Training failed: {snap.error}")
-    elif snap.status in (DONE, CANCELLED):
-        if snap.status == CANCELLED and not snap.metrics:
+    elif snap.state in (DONE, CANCELLED):
+        if snap.state == CANCELLED and not snap.metrics:
             st.warning("Cancelled before training started: nothing was trained.")
-        elif snap.status == CANCELLED and not snap.note:
+        elif snap.state == CANCELLED and not snap.note:
             st.warning(
                 "Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
                 "it is not made the active model or used by default."
             )
         for name, metrics, path, fitted in zip(
-            snap.models, snap.metrics, snap.checkpoints, entry[1].results
+            snap.models, snap.metrics, snap.checkpoints, job.results
         ):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
             c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")

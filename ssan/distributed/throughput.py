@@ -9,6 +9,7 @@ them), and from it the runs per hour each added worker (with its own CPU or GPU)
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -114,7 +115,20 @@ def measure_sweep(
     dev = pick_device(device)
     say(f"sweep: {runs} sequential {SWEEP_MODEL.upper()} runs on {describe_device(dev)}")
     start = time.perf_counter()
-    sequential = compare(scene, SWEEP_SPLIT, [SWEEP_MODEL], seeds, SWEEP_PRESET, device, overrides)
+    with (
+        tempfile.TemporaryDirectory() as runs
+    ):  # every run trained, none read back from a runs folder
+        sequential = compare(
+            scene,
+            SWEEP_SPLIT,
+            [SWEEP_MODEL],
+            seeds,
+            SWEEP_PRESET,
+            runs_dir=runs,
+            reuse=False,
+            device=device,
+            overrides=overrides,
+        )
     sequential_seconds = time.perf_counter() - start
     say("sweep: starting Ray")
     start = time.perf_counter()

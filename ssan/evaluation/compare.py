@@ -4,6 +4,12 @@ For each seed the split is drawn once (seeded by that seed) and every model trai
 tested on it, so models differ only by what they learn. Per-seed metrics (confusion matrices
 and per-class accuracies included) are kept, and OA / AA / kappa are aggregated as
 mean ± sample standard deviation over the seeds.
+
+This is the one comparison engine: `ssan compare` and the app's Compare page both call
+`compare`. Every run is saved as a checkpoint in the runs folder, and a run already saved there
+(same scene and data, split, model, preset with its overrides, and seed; `ssan.evaluation.runs`
+decides) is read back instead of trained again, so a table computed from the CLI shows in the
+app and the other way round.
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ from ssan.evaluation.metrics import evaluate
 from ssan.evaluation.reference import LABEL as REFERENCE_LABEL
 from ssan.evaluation.reference import NOTE as REFERENCE_NOTE
 from ssan.evaluation.reference import Reported, paper_results
-from ssan.models import MODEL_NAMES
+from ssan.evaluation.runs import (
+    RunResult,
+    checkpoint_folder,
+    find_run,
+    saved_runs,
+)
+from ssan.evaluation.runs import runs_dir as default_runs_dir
+from ssan.models import MODEL_NAMES, Preset
+from ssan.models.checkpoints import save_checkpoint
+from ssan.models.fitted import FittedModel
 from ssan.training.trainer import (
     Progress,
     describe_device,
@@ -40,11 +55,6 @@ from ssan.training.trainer import (
 )
 
 METRIC_KEYS = ("oa", "aa", "kappa")
-
-
-def split_from_spec(scene: Scene, spec: str, seed: int = 0) -> Split:
-    """The split a command-line spec names (kept for callers of this name; `make_split` parses every spec)."""
-    return make_split(scene, spec, seed=seed)
 
 
 def parse_models(text: str) -> list[str]:
@@ -78,7 +88,9 @@ def parse_seeds(text: str) -> list[int]:
 
 @dataclass(frozen=True)
 class CompareStep:
-    """Where a comparison is: run `run` of `runs` (model, seed); `training` is set during network training."""
+    """Where a comparison is: run `run` of `runs` (model, seed); `training` is set during network training,
+    `scoring` (pixels scored, test pixels) while the trained model classifies the test pixels; `reused`
+    marks a run read back from the runs folder; `elapsed` counts seconds since the comparison began."""
 
     run: int
     runs: int
@@ -86,35 +98,20 @@ class CompareStep:
     seed: int
     training: Progress | None = None
     finished: bool = False
-
-
-@dataclass
-class RunResult:
-    """One model trained and tested on one seed's split; `error` says why a run failed (metrics then empty)."""
-
-    model: str
-    seed: int
-    metrics: dict
-    train_seconds: float
-    eval_seconds: float
-    best_iteration: int | None
-    best_val_accuracy: float | None
-    cancelled: bool
-    device: str | None = None
-    host: str | None = None
-    error: str | None = None
+    scoring: tuple[int, int] | None = None
+    reused: bool = False
+    elapsed: float = 0.0
 
     @property
-    def failed(self) -> bool:
-        return self.error is not None
-
-    @classmethod
-    def failure(cls, model: str, seed: int, reason: str, host: str | None = None) -> RunResult:
-        """A run that produced no model, with the reason it failed."""
-        return cls(model, seed, {}, 0.0, 0.0, None, None, False, host=host, error=reason)
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
+    def fraction(self) -> float:
+        """Share of the comparison done: the runs before this one plus this run's share."""
+        if self.finished:
+            within = 1.0
+        elif self.scoring is not None:
+            within = 0.95 + 0.05 * self.scoring[0] / max(self.scoring[1], 1)
+        else:
+            within = 0.95 * self.training.fraction if self.training is not None else 0.0
+        return min(1.0, (self.run - 1 + within) / max(self.runs, 1))
 
 
 @dataclass(frozen=True)
@@ -197,6 +194,7 @@ class Report:
     total_seconds: float = 0.0
     created: str = ""
     versions: dict = field(default_factory=dict)
+    runs_dir: str | None = None  # where the runs are saved (None: not saved, e.g. on Ray)
 
     @property
     def reference(self) -> dict[str, Reported] | None:
@@ -233,6 +231,7 @@ class Report:
                 "results": {m: r.to_dict() for m, r in reference.items()},
             },
             "total_seconds": self.total_seconds,
+            "runs_dir": self.runs_dir,
             "created": self.created,
             "versions": self.versions,
         }
@@ -294,6 +293,12 @@ class Report:
             "mean ± sample std over seeds, kappa x 100:",
         ]
         lines += [f"  seed {d['seed']}: {d['summary']}" for d in self.splits]
+        if self.runs_dir is not None:
+            reused = sum(r.reused for r in self.runs)
+            lines.append(
+                f"runs saved in {self.runs_dir}: {reused} read back (saved earlier with the same "
+                f"scene, split, model, preset and seed), {len(self.runs) - reused} trained now"
+            )
         if self.reference:
             lines.append(f"note: {REFERENCE_NOTE}.")
         if not self.complete:
@@ -314,6 +319,9 @@ def compare(
     models: list[str] | tuple[str, ...] = MODEL_NAMES,
     seeds: list[int] | tuple[int, ...] = (0,),
     preset: str = "quick",
+    *,
+    runs_dir: str | Path | None = None,
+    reuse: bool = True,
     device: str | None = None,
     overrides: dict | None = None,
     progress: Callable[[CompareStep], None] | None = None,
@@ -321,15 +329,23 @@ def compare(
 ) -> Report:
     """Train and test every model on the same split for each seed; aggregate mean ± std over seeds.
 
-    `stop` ends the comparison early: the network training at that moment keeps its best model
-    so far and is reported (marked cancelled); the remaining runs are skipped.
+    Each run is saved as a checkpoint under `runs_dir` (default `ssan.evaluation.runs.runs_dir()`);
+    with `reuse`, a finished run already saved there for the same scene, split, model, preset and
+    seed is read back instead of trained. `stop` ends the comparison early: the network training at
+    that moment keeps its best model so far and is reported and saved (marked cancelled, so never
+    reused); the remaining runs are skipped.
     """
     dev = pick_device(device)
     report, splits = plan_comparison(
         scene, split_spec, models, seeds, preset, overrides, describe_device(dev)
     )
+    root = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    report.runs_dir = str(root)
+    presets = {m: resolve_preset(m, preset, report.overrides) for m in report.models}
+    saved = saved_runs(root, scene, report.models, splits[0].protocol) if reuse and splits else []
     started = time.perf_counter()
     n_runs, run = len(report.models) * len(report.seeds), 0
+    tell = progress or (lambda _step: None)
     for seed, split in zip(report.seeds, splits):
         for model in report.models:
             if stop is not None and stop.is_set():
@@ -337,17 +353,35 @@ def compare(
                 break
             run += 1
             step = CompareStep(run, n_runs, model, seed)
-            if progress:
-                progress(step)
-            on_step = _forward_training(progress, step) if progress else None
-            result = run_one(
-                scene, split, model, seed, preset, dev, report.overrides, on_step, stop
-            )
+            found = find_run(saved, model, split, presets[model], seed, scene) if reuse else None
+            if found is not None:
+                result = RunResult.of(found[1], checkpoint=found[0], reused=True)
+            else:
+                tell(dataclasses.replace(step, elapsed=time.perf_counter() - started))
+                result = run_one(
+                    scene,
+                    split,
+                    model,
+                    seed,
+                    preset,
+                    dev,
+                    report.overrides,
+                    _forward(tell, step, started),
+                    stop,
+                    runs_dir=root,
+                    scoring=_forward_scoring(tell, step, started),
+                )
             report.runs.append(result)
             if result.cancelled:
                 report.complete = False
-            if progress:
-                progress(CompareStep(run, n_runs, model, seed, finished=True))
+            tell(
+                dataclasses.replace(
+                    step,
+                    finished=True,
+                    reused=result.reused,
+                    elapsed=time.perf_counter() - started,
+                )
+            )
         if not report.complete:
             break
     report.total_seconds = time.perf_counter() - started
@@ -399,7 +433,7 @@ def plan_comparison(
             "python": platform.python_version(),
         },
     )
-    splits = [split_from_spec(scene, split_spec, seed) for seed in seeds]
+    splits = [make_split(scene, split_spec, seed=seed) for seed in seeds]
     report.splits = [{**split.to_dict(), "summary": split.summary()} for split in splits]
     return report, splits
 
@@ -414,11 +448,44 @@ def run_one(
     overrides: dict | None = None,
     progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
+    *,
+    runs_dir: str | Path | None = None,
+    scoring: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Train `model` with `seed` on `split` and test it on the split's test pixels: one cell of the table.
+    """Train `model` with `seed` on `split` and test it on the split's test pixels: one cell of the table;
+    saved as a checkpoint under `runs_dir` when given. The sequential comparison and the Ray sweep
+    (ssan.distributed) both call this."""
+    return fit_and_score(
+        scene,
+        split,
+        model,
+        seed,
+        preset,
+        device,
+        overrides,
+        progress,
+        stop,
+        runs_dir=runs_dir,
+        scoring=scoring,
+    )[1]
 
-    The sequential comparison and the Ray sweep (ssan.distributed) both call this.
-    """
+
+def fit_and_score(
+    scene: Scene,
+    split: Split,
+    model: str,
+    seed: int,
+    preset: str | Preset = "quick",
+    device: str | torch.device | None = None,
+    overrides: dict | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    *,
+    runs_dir: str | Path | None = None,
+    scoring: Callable[[int, int], None] | None = None,
+) -> tuple[FittedModel, RunResult]:
+    """Train, score on the test pixels (`scoring(done, total)` as it goes) and, with `runs_dir`, save: the
+    fitted model (its `metrics` set) and its RunResult. The app's training jobs call this too."""
     fitted = train(
         scene,
         split,
@@ -431,24 +498,30 @@ def run_one(
         stop=stop,
     )
     t0 = time.perf_counter()
-    metrics = evaluate(fitted, scene, split)
-    return RunResult(
-        model,
-        seed,
-        metrics.to_dict(),
-        fitted.train_seconds,
-        time.perf_counter() - t0,
-        fitted.best_iteration,
-        fitted.best_val_accuracy,
-        fitted.cancelled,
-        device=fitted.device,
+    fitted.metrics = evaluate(fitted, scene, split, progress=scoring).to_dict()
+    eval_seconds = time.perf_counter() - t0
+    path = (
+        save_checkpoint(fitted, checkpoint_folder(runs_dir, fitted))
+        if runs_dir is not None
+        else None
+    )
+    return fitted, RunResult.of(fitted, eval_seconds, path)
+
+
+def _forward(
+    tell: Callable[[CompareStep], None], step: CompareStep, started: float
+) -> Callable[[Progress], None]:
+    return lambda p: tell(
+        dataclasses.replace(step, training=p, elapsed=time.perf_counter() - started)
     )
 
 
-def _forward_training(
-    progress: Callable[[CompareStep], None], step: CompareStep
-) -> Callable[[Progress], None]:
-    return lambda p: progress(dataclasses.replace(step, training=p))
+def _forward_scoring(
+    tell: Callable[[CompareStep], None], step: CompareStep, started: float
+) -> Callable[[int, int], None]:
+    return lambda done, total: tell(
+        dataclasses.replace(step, scoring=(done, total), elapsed=time.perf_counter() - started)
+    )
 
 
 def _overrides_text(overrides: dict) -> str:

@@ -1,27 +1,104 @@
-"""Saved runs as answers: which checkpoint stands for a model on a split, and which runs are missing.
+"""Saved runs as answers: where runs are kept, which checkpoint stands for a model on a split, and
+which runs are missing.
 
-A run is one model trained with one preset and seed on one split of one scene. The app and
-the CLI list checkpoints; this module decides among them: a cancelled run (stopped early, its
-best-so-far weights kept) is never picked by default, and among finished runs the one with the
-best validation accuracy stands for its model (never the test pixels: choosing by test accuracy
-would leak).
+A run is one model trained with one preset and seed on one split of one scene, saved as a
+checkpoint under the runs folder (`runs_dir()`: $SSAN_RUNS_DIR, else ./runs; the CLI and the
+app share it). This module is the one place that decides among saved runs: whether a checkpoint
+is the run asked for (`same_run`: scene and its data, split, model, preset, seed), and which run
+stands for a model (`best_run`): a cancelled run (stopped early, its best-so-far weights kept) is
+never picked by default, and among finished runs the one with the best validation accuracy wins
+(never the test pixels: choosing by test accuracy would leak).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import math
+import os
 import re
 import shutil
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from ssan.data.scene import Scene
 from ssan.data.splits import Split
-from ssan.evaluation.compare import RunResult
-from ssan.models import MODEL_NAMES, Preset
-from ssan.models.checkpoints import SIDECAR, WEIGHTS
-from ssan.models.fitted import FittedModel
 
-Saved = tuple[Path, FittedModel]
+# torch (seconds to import) is loaded only by the functions that read or write checkpoints: `runs_dir`
+# serves the app's first screen, which needs no model.
+if TYPE_CHECKING:
+    from ssan.models import Preset
+    from ssan.models.fitted import FittedModel
+
+Saved = tuple[Path, "FittedModel"]
+RUNS_DIR_ENV = "SSAN_RUNS_DIR"
+WEIGHTS, SIDECAR = "model.safetensors", "model.json"  # as ssan.models.checkpoints names them
+
+
+def runs_dir() -> Path:
+    """Where trained runs are saved and looked up: $SSAN_RUNS_DIR, else ./runs (the CLI and the app alike)."""
+    return Path(os.environ.get(RUNS_DIR_ENV, "").strip() or "runs")
+
+
+@dataclass
+class RunResult:
+    """One model trained and tested on one seed's split; `error` says why a run failed (metrics then empty).
+
+    `checkpoint` is where the run is saved (None when it was not); `reused` marks a run read back from
+    the runs folder rather than trained (its `eval_seconds` then None: not measured by this call)."""
+
+    model: str
+    seed: int
+    metrics: dict
+    train_seconds: float
+    eval_seconds: float | None
+    best_iteration: int | None
+    best_val_accuracy: float | None
+    cancelled: bool
+    device: str | None = None
+    host: str | None = None
+    error: str | None = None
+    checkpoint: str | None = None
+    reused: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+    @classmethod
+    def failure(cls, model: str, seed: int, reason: str, host: str | None = None) -> RunResult:
+        """A run that produced no model, with the reason it failed."""
+        return cls(model, seed, {}, 0.0, 0.0, None, None, False, host=host, error=reason)
+
+    @classmethod
+    def of(
+        cls,
+        fitted: FittedModel,
+        eval_seconds: float | None = None,
+        checkpoint: str | Path | None = None,
+        reused: bool = False,
+    ) -> RunResult:
+        """The result of a scored run (`fitted.metrics` set), trained now or read back from `checkpoint`."""
+        return cls(
+            fitted.model_name,
+            fitted.seed,
+            fitted.metrics,
+            fitted.train_seconds,
+            eval_seconds,
+            fitted.best_iteration,
+            fitted.best_val_accuracy,
+            fitted.cancelled,
+            device=fitted.device,
+            checkpoint=None if checkpoint is None else str(checkpoint),
+            reused=reused,
+        )
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
 
 
 def finished(fitted: FittedModel) -> bool:
@@ -30,14 +107,42 @@ def finished(fitted: FittedModel) -> bool:
 
 
 def on_split(fitted: FittedModel, split: Split) -> bool:
-    """Whether `fitted` was trained on `split` (same protocol, seed and number of test pixels)."""
-    return fitted.split.matches(split)
+    """Whether `fitted` was trained on `split`: same protocol, seed and number of test pixels, and the same
+    training and validation pixels where the checkpoint records them."""
+    record = fitted.split
+    if not record.matches(split):
+        return False
+    return all(
+        len(recorded) == 0 or np.array_equal(recorded, getattr(split, part))
+        for part, recorded in (("train", record.train), ("val", record.val))
+    )
 
 
-def same_run(fitted: FittedModel, model: str, split: Split, preset: Preset, seed: int) -> bool:
-    """Whether `fitted` is the run `model` with `preset` (all its settings) and training `seed` on `split`.
-    The classical models ignore presets, so only their split and seed count."""
+def on_scene(fitted: FittedModel, scene: Scene) -> bool:
+    """Whether `fitted` was trained on `scene`: same name, size, bands and classes, and the same data
+    (the files' sha256) where the scene has one."""
+    ident = fitted.scene
+    return (
+        ident.fits(scene)
+        and ident.name == scene.name
+        and tuple(ident.shape) == tuple(scene.shape)
+        and (scene.sha256 is None or ident.sha256 == scene.sha256)
+    )
+
+
+def same_run(
+    fitted: FittedModel,
+    model: str,
+    split: Split,
+    preset: Preset,
+    seed: int,
+    scene: Scene | None = None,
+) -> bool:
+    """Whether `fitted` is the run `model` with `preset` (all its settings) and training `seed` on `split`
+    (of `scene`, when given). The classical models ignore presets, so only their split and seed count."""
     if fitted.model_name != model or fitted.seed != seed or not on_split(fitted, split):
+        return False
+    if scene is not None and not on_scene(fitted, scene):
         return False
     return not fitted.is_neural or fitted.preset.to_dict() == preset.to_dict()
 
@@ -56,6 +161,8 @@ def best_run(saved: Iterable[Saved]) -> Saved | None:
 
 def by_model(saved: Iterable[Saved], split: Split) -> dict[str, list[Saved]]:
     """The runs on `split` per model (in MODEL_NAMES order, keeping the newest-first order of `saved`)."""
+    from ssan.models import MODEL_NAMES
+
     grouped: dict[str, list[Saved]] = {m: [] for m in MODEL_NAMES}
     for path, fitted in saved:
         if fitted.metrics is not None and on_split(fitted, split):
@@ -69,13 +176,11 @@ def missing_models(
     split: Split,
     presets: dict[str, Preset],
     seed: int,
+    scene: Scene | None = None,
 ) -> list[str]:
-    """The `models` with no finished run of the same split, preset and seed (those need training)."""
-    return [
-        m
-        for m in models
-        if not any(finished(f) and same_run(f, m, split, presets[m], seed) for _, f in saved)
-    ]
+    """The `models` with no finished run of the same split, preset and seed (of `scene`, when given):
+    those need training."""
+    return [m for m in models if find_run(saved, m, split, presets[m], seed, scene) is None]
 
 
 def seed_runs(
@@ -85,31 +190,73 @@ def seed_runs(
     presets: dict[str, Preset],
 ) -> tuple[list[RunResult], list[tuple[str, int]]]:
     """For each model and seed (split seeded by it, training seed the same, as `ssan compare` does),
-    the best finished run as a RunResult (its evaluation time is not saved: NaN); and the (model, seed)
-    pairs with no finished run."""
+    the best finished run as a RunResult (marked reused: its evaluation time is not saved); and the
+    (model, seed) pairs with no finished run."""
     runs, missing = [], []
     for model in models:
         for seed, split in splits.items():
-            found = best_run(
-                (p, f) for p, f in saved if same_run(f, model, split, presets[model], seed)
-            )
+            found = find_run(saved, model, split, presets[model], seed)
             if found is None:
                 missing.append((model, seed))
-                continue
-            fitted = found[1]
-            runs.append(
-                RunResult(
-                    model,
-                    seed,
-                    fitted.metrics,
-                    fitted.train_seconds,
-                    math.nan,
-                    fitted.best_iteration,
-                    fitted.best_val_accuracy,
-                    fitted.cancelled,
-                )
-            )
+            else:
+                runs.append(RunResult.of(found[1], checkpoint=found[0], reused=True))
     return runs, missing
+
+
+def find_run(
+    saved: Iterable[Saved],
+    model: str,
+    split: Split,
+    preset: Preset,
+    seed: int,
+    scene: Scene | None = None,
+) -> Saved | None:
+    """The saved run that answers (scene, split, model, preset, seed): the best finished one, else None."""
+    return best_run((p, f) for p, f in saved if same_run(f, model, split, preset, seed, scene))
+
+
+def saved_runs(
+    root: str | Path,
+    scene: Scene,
+    models: Iterable[str] | None = None,
+    protocol: str | None = None,
+) -> list[Saved]:
+    """The readable checkpoints under `root` trained on `scene` (newest first), of `models` and on splits of
+    `protocol` when given. The sidecar is read first, so other runs cost no weights loading; an unreadable
+    checkpoint is skipped."""
+    from ssan.models.checkpoints import list_checkpoints, load_checkpoint
+
+    models = None if models is None else set(models)
+    found = []
+    for path in list_checkpoints(root):
+        try:
+            side = json.loads((path / SIDECAR).read_text())
+            if (
+                side["scene"]["name"] != scene.name
+                or tuple(side["scene"]["shape"]) != tuple(scene.shape)
+                or (models is not None and side["model"] not in models)
+                or (protocol is not None and side["split"].get("protocol") != protocol)
+            ):
+                continue
+            fitted = load_checkpoint(path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # another format or a broken file: the app lists it with its problem
+        if on_scene(fitted, scene):
+            found.append((path, fitted))
+    return found
+
+
+def checkpoint_folder(root: str | Path, fitted: FittedModel) -> Path:
+    """A new folder for `fitted` under `root`/<scene>/, named by model, preset, split, seed and time."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    split = re.sub(r"[^A-Za-z0-9.]+", "-", str(fitted.split.protocol or "split"))
+    name = f"{fitted.model_name}-{fitted.preset.name}-{split}-seed{fitted.seed}-{stamp}"
+    return Path(root) / safe_name(fitted.scene.name) / name
+
+
+def safe_name(text: str) -> str:
+    """A folder-safe version of a scene or model name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "scene"
 
 
 _CHECKPOINT_FILES = {WEIGHTS, SIDECAR, SIDECAR + ".tmp"}

@@ -14,6 +14,8 @@ from ssan.inference.trace import Trace
 from ssan.inference.whatif import BAND_FILLS, BandEdit, Occlusion, WhatIf, what_if
 from ssan.models.fitted import FittedModel
 from ui import page
+from ui.page import Context
+from ui.viewer import class_name, clickable_scene
 
 ORIGINAL, EDITED = "#1f77b4", "#d62728"
 HEATMAP = "Viridis"
@@ -267,29 +269,11 @@ def occlusion_controls(patch_size: int, key: str) -> Occlusion:
     return Occlusion(rows[0], rows[1] + 1, cols[0], cols[1] + 1)
 
 
-def whatif_summary(result: WhatIf) -> str:
-    """The sentence under the edited figure."""
-    return f"Edited: {result.describe()}"
-
-
-def run_what_if(
-    fitted: FittedModel,
-    scene: Scene,
-    pixel: tuple[int, int],
-    band_edit: BandEdit | None,
-    occlusion: Occlusion | None,
-    spatial_pixel: tuple[int, int] | None,
-) -> WhatIf:
-    """Trace the pixel as it is and as edited, on the model's cached sampler; a bad edit is one line."""
+def run_what_if(fitted: FittedModel, scene: Scene, pixel: tuple[int, int], edit: dict) -> WhatIf:
+    """Trace the pixel as it is and as edited (`edit`: `what_if`'s keyword arguments); a bad edit is one
+    line, and the original is shown."""
     try:
-        return what_if(
-            fitted,
-            scene,
-            pixel,
-            band_edit=band_edit,
-            occlusion=occlusion,
-            spatial_pixel=spatial_pixel,
-        )
+        return what_if(fitted, scene, pixel, **edit)
     except ValueError as exc:
         st.error(str(exc))
         return what_if(fitted, scene, pixel)
@@ -345,3 +329,65 @@ def stage_panel(fitted: FittedModel, scene: Scene, trace: Trace, predicted: int)
                 f"spatial branch {parts['spatial branch']:+.2f}, biases {parts['biases']:+.2f} = {parts['logit']:.2f}."
             )
     page.plot(stage_heatmap(stage.value, height=260), key="inside_stage_figure")
+
+
+def header(ctx: Context) -> FittedModel:
+    """Title, what the page is, and the active model (a neural one), or a message and stop."""
+    st.title("Inside SSAN: one pixel, stage by stage")
+    page.intro(
+        f"How does {page.METHOD} get from a spectrum and a patch to a class? Click a pixel: every stage of "
+        "the forward pass is drawn for it, in the paper's order. Open a stage for its formula with the "
+        "pixel's own numbers, then edit the input and watch every stage answer.",
+        " ".join(STAGE_WORDS.values()),
+    )
+    fitted = page.require_model(ctx)
+    if fitted.network is None:
+        st.warning(
+            f"{fitted.model_name.upper()} is not a neural network; choose SSAN, ARNN or ACNN on the Train page."
+        )
+        st.stop()
+    return fitted
+
+
+EDITS = ("nothing", "bands replaced", "patch occluded", "spatial branch fed another pixel")
+
+
+def pixel_and_edit(ctx: Context, fitted: FittedModel) -> tuple[tuple[int, int], dict]:
+    """The clickable scene and the what-if controls under it: the pixel and the edit's keyword arguments
+    for `what_if`."""
+    scene = ctx.scene
+    row, col = clickable_scene(ctx, key="inside_image", height=300)
+    kind = st.radio(
+        "What if…",
+        EDITS,
+        key="inside_edit",
+        help="Edit what the network sees for this pixel; the edited pass is drawn in red beside the original.",
+    )
+    edit: dict = {}
+    if kind == "bands replaced":
+        edit["band_edit"] = band_edit_controls(scene, int(scene.labels[row, col]), "inside_band")
+    elif kind == "patch occluded":
+        edit["occlusion"] = occlusion_controls(fitted.preset.patch_size, "inside_occlude")
+    elif kind == "spatial branch fed another pixel":
+        c1, c2 = st.columns(2)
+        edit["spatial_pixel"] = (
+            int(c1.number_input("row", 0, scene.shape[0] - 1, 0, key="inside_other_row")),
+            int(c2.number_input("col", 0, scene.shape[1] - 1, 0, key="inside_other_col")),
+        )
+    return (row, col), edit
+
+
+def overview(ctx: Context, pixel: tuple[int, int], result: WhatIf, edited: bool) -> None:
+    """The pixel's classes in one line and the overview figure, the edited pass beside the original."""
+    scene, trace = ctx.scene, result.original
+    predicted = result.predicted
+    truth = int(scene.labels[pixel])
+    st.markdown(
+        f"**Pixel (row {pixel[0]}, col {pixel[1]})** · ground truth **{class_name(scene, truth)}** · "
+        f"predicted **{class_name(scene, predicted)}** ({100 * trace.probabilities[predicted - 1]:.1f}%)"
+        + (f" · {result.describe()}" if edited else "")
+    )
+    figure = overview_figure(
+        trace, scene, result.edited if edited else None, height=300 if page.presenting() else 380
+    )
+    page.plot(figure, key="inside_overview")
