@@ -39,9 +39,10 @@ from pathlib import Path
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENE_KEY = "spectral_image"  # the clickable scene's widget key on the attention pages (ui.viewer)
+SCENE_KEYS = ("-spectral_image", "-spatial_image")  # the clickable scene's widget keys (ui.viewer)
 HEADING = re.compile(r"Pixel \(row (\d+), col (\d+)\)")
 SIDEBAR = re.compile(r"\*\*Pixel\*\* · row (\d+), col (\d+)")
 TRACE = re.compile(r"pixel \((\d+), (\d+)\)")
@@ -127,7 +128,7 @@ def read_element(element, run: Run) -> None:
         run.pixels.update(_pixels(SIDEBAR, element.markdown.body))
     elif kind == "plotly_chart":
         chart = element.plotly_chart
-        if chart.id.endswith(f"-{SCENE_KEY}"):
+        if chart.id.endswith(SCENE_KEYS):
             run.scene_id = chart.id
             layout = json.loads(chart.spec).get("layout", {}) if chart.spec else {}
             x_range, y_range = (
@@ -169,8 +170,13 @@ async def student(
     url = f"ws://127.0.0.1:{port}/_stcore/stream"
     try:
         start = time.perf_counter()
+        # No protocol-level pings: a browser sends none, and a busy server answering them late would close the session.
         async with connect(
-            url, subprotocols=["streamlit"], max_size=None, open_timeout=RUN_TIMEOUT_S
+            url,
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=RUN_TIMEOUT_S,
+            ping_interval=None,
         ) as ws:
             session = Session(ws, page_name)
             run = await session.rerun()
@@ -196,8 +202,8 @@ async def student(
                 scene_id = run.scene_id or scene_id
     except TimeoutError:
         result.errors.append(f"no finished script run within {RUN_TIMEOUT_S:.0f} s")
-    except OSError as exc:
-        result.errors.append(f"connection failed: {exc}")
+    except (OSError, ConnectionClosed) as exc:
+        result.errors.append(f"connection lost: {exc}")
     return result
 
 
@@ -211,11 +217,15 @@ def _fresh_pixel(rng: random.Random, shape: tuple[int, int], taken: set) -> tupl
 
 
 class Server:
-    """`streamlit run app.py` on 127.0.0.1 at a free port, in its own process group, always stopped."""
+    """`streamlit run app.py` on 127.0.0.1 at a free port, in its own process group, always stopped;
+    with `profile`, its busy threads' stacks are sampled into that file (see `serve_sampled`)."""
 
-    def __init__(self, extra: list[str]) -> None:
+    def __init__(
+        self, extra: list[str], profile: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.port = _free_port()
-        args = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true"]
+        launcher = [__file__, SAMPLED, str(profile)] if profile else ["-m", "streamlit"]
+        args = [sys.executable, *launcher, "run", "app.py", "--server.headless=true"]
         args += [
             "--server.address=127.0.0.1",
             f"--server.port={self.port}",
@@ -225,6 +235,7 @@ class Server:
         self.proc = subprocess.Popen(
             args + extra,
             cwd=ROOT,
+            env=os.environ | (env or {}),
             stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -265,22 +276,27 @@ def _free_port() -> int:
 
 
 class Sampler(threading.Thread):
-    """The server's CPU time and resident memory from /proc, sampled every 0.2 s."""
+    """The servers' CPU time and resident memory (summed over the processes) from /proc, sampled every 0.2 s."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak_rss, self.stopped = pid, 0, threading.Event()
+        self.pids, self.peak_rss, self.stopped = pids, 0, threading.Event()
         self.start_cpu, self.start_wall = self.cpu_seconds(), time.perf_counter()
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def rss(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        total = 0
+        for pid in self.pids:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        return total
 
     def run(self) -> None:
         while not self.stopped.wait(0.2):
@@ -296,31 +312,107 @@ class Sampler(threading.Thread):
         return cores, max(self.peak_rss, self.rss())
 
 
+SAMPLED = "_serve_sampled"
+
+
+def serve_sampled(out: Path, streamlit_args: list[str]) -> None:
+    """Run Streamlit with a thread that samples every Python thread's stack each 10 ms and charges it the
+    CPU time the thread used since the last sample (/proc/self/task/*/schedstat), so a thread blocked in
+    C counts nothing (a py-spy stand-in); rewrites `out` every 2 s with the functions that used the most
+    CPU, as shares of the process's sampled CPU time. Self entries name the line (e.g. gc.collect's)."""
+    cumulative: dict[str, float] = {}
+    own: dict[str, float] = {}
+    last: dict[int, int] = {}
+
+    def label(code, line: int | None = None) -> str:
+        where = f"{Path(code.co_filename).parent.name}/{Path(code.co_filename).name}:{code.co_name}"
+        return where if line is None else f"{where}:{line}"
+
+    def cpu_ns(native_id: int) -> int:
+        return int(Path(f"/proc/self/task/{native_id}/schedstat").read_text().split()[0])
+
+    def sample() -> None:
+        total, written, me = 0.0, time.monotonic(), threading.get_ident()
+        while True:
+            time.sleep(0.01)
+            natives = {t.ident: t.native_id for t in threading.enumerate()}
+            for tid, frame in sys._current_frames().items():
+                if tid == me or natives.get(tid) is None:
+                    continue
+                try:
+                    used = cpu_ns(natives[tid])
+                except OSError:
+                    continue
+                spent, last[tid] = used - last.get(tid, used), used
+                if spent <= 0:
+                    continue
+                total += spent
+                name = label(frame.f_code, frame.f_lineno)
+                own[name] = own.get(name, 0) + spent
+                seen = set()
+                while frame is not None:
+                    seen.add(label(frame.f_code))
+                    frame = frame.f_back
+                for name in seen:
+                    cumulative[name] = cumulative.get(name, 0) + spent
+            if time.monotonic() - written > 2 and total:
+                lines = [f"{total / 1e9:.1f} s of sampled CPU time"]
+                for title, counts in (("cumulative", cumulative), ("self", own)):
+                    lines.append(f"-- {title}")
+                    top = sorted(counts.items(), key=lambda kv: -kv[1])[:40]
+                    lines += [f"{100 * c / total:5.1f} %  {name}" for name, c in top]
+                out.write_text("\n".join(lines) + "\n")
+                written = time.monotonic()
+
+    threading.Thread(target=sample, name="stack-sampler", daemon=True).start()
+    sys.argv = ["streamlit", *streamlit_args]
+    from streamlit.web.cli import main as streamlit_main
+
+    streamlit_main()
+
+
 def page_name_of(page: str) -> str:
     """Streamlit's URL name of a page file: pages/2_Spectral_attention.py -> Spectral_attention."""
     return re.sub(r"^\d+_", "", Path(page).stem) if Path(page).parent.name == "pages" else ""
 
 
 async def level(n: int, args: argparse.Namespace, deadline: float) -> dict:
-    """One server, one warm-up open, then `n` students at once; the level's figures."""
-    server = Server(args.server_arg)
+    """The servers, one warm-up open on each, then `n` students at once (student i on server i mod the
+    number of processes, as a sticky proxy would place them); the level's figures."""
+    profile = args.profile.with_suffix(f".{n}.txt") if args.profile else None
+    # Several processes share the cores: one torch thread each, as scripts/serve_hall.py starts them.
+    env = {"SSAN_TORCH_THREADS": "1"} if args.processes > 1 else {}
+    servers = [Server(args.server_arg, profile, env) for _ in range(args.processes)]
+    page = page_name_of(args.page)
     try:
-        server.wait_ready()
-        page = page_name_of(args.page)
-        warm = await student(server.port, page, -1, 0, (0, 0), args.seed, deadline, set())
-        sampler = Sampler(server.proc.pid)
+        for server in servers:
+            server.wait_ready()
+        warm = [
+            await student(s.port, page, -1, 0, (0, 0), args.seed, deadline, set()) for s in servers
+        ]
+        sampler = Sampler([s.proc.pid for s in servers])
         sampler.start()
         taken: set = set()
         students = await asyncio.gather(
             *(
-                student(server.port, page, i, args.clicks, args.gap, args.seed, deadline, taken)
+                student(
+                    servers[i % len(servers)].port,
+                    page,
+                    i,
+                    args.clicks,
+                    args.gap,
+                    args.seed,
+                    deadline,
+                    taken,
+                )
                 for i in range(n)
             )
         )
         cores, peak = sampler.finish()
     finally:
-        server.stop()
-    return summarise(n, students, warm, cores, peak)
+        for server in servers:
+            server.stop()
+    return summarise(n, students, warm[0], cores, peak)
 
 
 def summarise(n: int, students: list[Student], warm: Student, cores: float, peak: int) -> dict:
@@ -388,14 +480,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--server-arg", action="append", default=[], help="extra `streamlit run` option, repeatable"
     )
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="Streamlit processes sharing the students (as scripts/serve_hall.py serves a hall)",
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the server's busy stacks into PROFILE.<students>.txt (slows the server a little)",
+    )
     args = p.parse_args(argv)
     try:
         counts = sorted({int(x) for x in args.students.split(",") if x.strip()} | {1})
         args.gap = tuple(float(x) for x in args.gap.split(","))
     except ValueError:
         p.error("--students takes whole numbers like 1,5,10 and --gap two numbers like 2,4")
-    if min(counts) < 1 or len(args.gap) != 2 or args.clicks < 0:
-        p.error("--students must be at least 1, --gap two numbers MIN,MAX, --clicks not negative")
+    if min(counts) < 1 or len(args.gap) != 2 or args.clicks < 0 or args.processes < 1:
+        p.error(
+            "--students and --processes must be at least 1, --gap two numbers MIN,MAX, --clicks not negative"
+        )
     if not (ROOT / args.page).is_file():
         p.error(
             f"--page {args.page}: no such page file; give one under pages/, e.g. pages/2_Spectral_attention.py"
@@ -436,4 +541,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == [SAMPLED]:
+        serve_sampled(Path(sys.argv[2]), sys.argv[3:])
+    else:
+        sys.exit(main())
