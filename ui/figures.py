@@ -1,8 +1,9 @@
 """Plotly figure builders for the app: scene viewer, spectra with attention, maps, metrics.
 
 Every builder is deterministic (same inputs give the same `to_json()`, which Streamlit uses to
-key a clickable chart). None sets a template or a text colour (except numbers drawn on an image),
-so the app's light or dark theme applies; backgrounds are transparent.
+key a clickable chart). None sets a template (the clickable image sets an empty one, see there) or a
+text colour (except numbers drawn on an image), so the app's light or dark theme applies; backgrounds
+are transparent.
 """
 
 from __future__ import annotations
@@ -182,9 +183,13 @@ def with_selected(base: go.Figure, marker: tuple[int, int]) -> go.Figure:
     """`base` (a `clickable_image` without a marker, left unchanged) with the selected-pixel rings on top.
 
     The same figure as `clickable_image(..., marker=marker)`, in milliseconds: the image and the click grid
-    are encoded once per scene view, not once per click.
+    are encoded once per scene view, not once per click. Built from a copy of `base` (`to_dict`): Plotly
+    consumes the property dicts of trace objects handed to a new figure, so sessions building from one
+    shared base's traces at once got each other's half-read traces ("Invalid property ... 'source'").
     """
-    return go.Figure(data=[*base.data, _selected_trace(marker)], layout=base.layout)
+    fig = go.Figure(base.to_dict())
+    fig.add_trace(_selected_trace(marker))
+    return fig
 
 
 def _selected_trace(marker: tuple[int, int]) -> go.Scatter:

@@ -341,7 +341,7 @@ def class_attention_chart(model_path: str, mtime: float, spec: SceneSpec) -> go.
     )
 
 
-@st.cache_resource(show_spinner=False, max_entries=1024)
+@st.cache_resource(show_spinner=False, max_entries=256)
 def pixel_spectrum_chart(
     model_path: str,
     mtime: float,
@@ -365,7 +365,7 @@ def pixel_spectrum_chart(
     )
 
 
-@st.cache_resource(show_spinner=False, max_entries=1024)
+@st.cache_resource(show_spinner=False, max_entries=256)
 def pixel_probability_chart(model_path: str, mtime: float, spec: SceneSpec, flat: int) -> go.Figure:
     """The model's class probabilities for one pixel, built once per pixel for every session (never mutated)."""
     scene = scene_for(spec)
