@@ -51,7 +51,6 @@ def test_the_cross_talk_check_sees_a_pixel_that_is_not_the_students() -> None:
     assert run.pixels == {(3, 4), (7, 8)}
 
 
-@pytest.mark.slow
 def test_two_sessions_at_once_each_see_their_own_pixel() -> None:
     """A real server, two websocket sessions clicking different pixels at the same time: every click's page
     names its own pixel and no other, without an error."""
