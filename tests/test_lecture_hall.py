@@ -18,8 +18,9 @@ import plotly.io
 import pytest
 from safetensors.torch import load_file, save_file
 
+from ssan.data.scene import SceneError
 from ui import loaders
-from ui.figures import clickable_image, with_selected
+from ui.figures import clickable_image, spectrum_figure, with_selected, with_spectrum
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ("demo",)
@@ -136,6 +137,20 @@ def test_a_click_adds_the_marker_to_the_shared_scene_figure() -> None:
     whole = clickable_image(rgb, marker=(2, 5), pinned=[(0, 0)], height=300)
     assert _wire(with_selected(base, (2, 5))) == _wire(whole)
     assert len(base.data) == len(whole.data) - 1  # the shared figure itself is never changed
+
+
+def test_a_click_sets_the_traces_of_the_shared_spectrum_frame() -> None:
+    """The per-pixel spectrum figure is the shared frame with the pixel's traces: the same as built whole."""
+    wl = np.linspace(400, 900, 12)
+    planted = np.zeros(12, bool)
+    planted[3:5] = True
+    values, alpha = np.linspace(0, 1, 12), np.full(12, 1 / 12)
+    frame = spectrum_figure(wl, [("pixel", np.zeros(12), "#e6a800")], np.zeros(12), planted)
+    whole = spectrum_figure(wl, [("pixel (2, 5)", values, "#e6a800")], alpha, planted)
+    assert _wire(with_spectrum(frame, "pixel (2, 5)", values, alpha)) == _wire(whole)
+    assert frame.data[0].name == "pixel"  # the shared frame itself is never changed
+    with pytest.raises(SceneError, match="one value per band"):
+        with_spectrum(frame, "pixel (2, 5)", values[:5], alpha)
 
 
 def test_sessions_add_markers_to_one_shared_scene_figure_at_once() -> None:

@@ -40,6 +40,7 @@ from ui.figures import (
     spectrum_figure,
     split_map_figure,
     with_selected,
+    with_spectrum,
 )
 
 if TYPE_CHECKING:
@@ -351,14 +352,28 @@ def pixel_spectrum_chart(
     options: tuple[tuple[str, Any], ...] = (),
 ) -> go.Figure:
     """The pixel's spectrum over its α (planted bands shaded), built once per pixel for every session that
-    shows it: on opening, every student's page shows the same default pixel (never mutated)."""
+    shows it (on opening, every student's page shows the same default pixel) from the shared frame of
+    `spectrum_frame` (never mutated)."""
     scene = scene_for(spec)
     row, col = pixel
     att = pixel_readout(model_path, mtime, spec, row * scene.shape[1] + col)
+    alpha = att.spectral[0] if att.spectral is not None else None
+    frame = spectrum_frame(spec, colour, alpha is not None, options)
+    return with_spectrum(frame, f"pixel ({row}, {col})", scene.cube[row, col], alpha)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def spectrum_frame(
+    spec: SceneSpec, colour: str, with_attention: bool, options: tuple[tuple[str, Any], ...] = ()
+) -> go.Figure:
+    """A one-spectrum figure of the scene (its subplots, axes and planted bands) whose traces a click
+    replaces (`figures.with_spectrum`), shared by every session (never mutated)."""
+    scene = scene_for(spec)
+    flat = np.zeros(scene.n_bands)
     return spectrum_figure(
         scene.wavelengths,
-        [(f"pixel ({row}, {col})", scene.cube[row, col], colour)],
-        attention=att.spectral[0] if att.spectral is not None else None,
+        [("pixel", flat, colour)],
+        attention=flat if with_attention else None,
         planted=scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None,
         wavelengths_estimated=scene.wavelengths_estimated,
         **dict(options),
