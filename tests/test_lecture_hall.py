@@ -63,7 +63,6 @@ def test_two_sessions_at_once_each_see_their_own_pixel() -> None:
     assert row["crosstalk"] == 0
 
 
-@pytest.mark.slow
 def test_the_driver_runs_end_to_end_for_one_student(tmp_path: Path) -> None:
     out = tmp_path / "hall.json"
     driver = _driver()
