@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ssan.inference.attention import pixel_attention
 from ui import loaders, page
 from ui.explain import ALPHA_NOTE, SEED_NOTE, explain_link, pixel_table, planted_verdict
-from ui.figures import class_attention_figure, probability_figure, spectrum_figure
 from ui.viewer import class_name, clickable_scene, legend, pin_bar
 
 PIXEL_COLOUR = "#e6a800"
@@ -43,7 +41,7 @@ with left:
     legend(scene, counts=False)
 
 flat = row * scene.shape[1] + col
-att = pixel_attention(fitted, sampler, np.array([flat]))
+att = loaders.pixel_readout(path, mtime, ctx.spec, flat)
 predicted = int(att.predicted[0])
 truth = int(scene.labels[row, col])
 planted = scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None
@@ -56,16 +54,10 @@ with right:
         f"Ground truth **{class_name(scene, truth)}** · predicted **{class_name(scene, predicted)}** "
         f"({100 * att.probabilities[0, predicted - 1]:.1f}%) {verdict}"
     )
+    options = {"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {})
     page.plot(
-        spectrum_figure(
-            scene.wavelengths,
-            [(f"pixel ({row}, {col})", scene.cube[row, col], PIXEL_COLOUR)],
-            attention=alpha,
-            planted=planted,
-            wavelengths_estimated=scene.wavelengths_estimated,
-            **(
-                {"value_title": "Value (as stored)"} | (PRESENT_FIGURE if page.presenting() else {})
-            ),
+        loaders.pixel_spectrum_chart(
+            path, mtime, ctx.spec, (row, col), PIXEL_COLOUR, tuple(sorted(options.items()))
         ),
         key="spectral_spectrum",
     )
@@ -83,8 +75,7 @@ with right:
 
 st.subheader("Class probabilities")
 page.plot(
-    probability_figure(att.probabilities[0], scene.class_names, scene.class_colors, predicted),
-    key="spectral_probabilities",
+    loaders.pixel_probability_chart(path, mtime, ctx.spec, flat), key="spectral_probabilities"
 )
 
 if fitted.has_spectral_attention:
@@ -94,17 +85,7 @@ if fitted.has_spectral_attention:
     if line:
         st.markdown(line)
         st.caption(SEED_NOTE)
-    page.plot(
-        class_attention_figure(
-            scene.wavelengths,
-            mean_att,
-            scene.class_names,
-            scene.class_colors,
-            planted=planted,
-            wavelengths_estimated=scene.wavelengths_estimated,
-        ),
-        key="class_attention",
-    )
+    page.plot(loaders.class_attention_chart(path, mtime, ctx.spec), key="class_attention")
     st.caption(
         "Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "
         "Click a class in the legend to hide it; double-click to show it alone."

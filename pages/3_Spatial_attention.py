@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-import plotly.express as px
 import streamlit as st
 
-from ssan.inference.attention import pixel_attention
 from ssan.render.imaging import patch_around
 from ui import loaders, page
 from ui.explain import explain_link
@@ -44,7 +41,6 @@ if not fitted.has_spatial_attention:
     st.stop()
 
 path, mtime = ctx.model_key
-sampler = loaders.sampler_for(path, mtime, ctx.spec)
 left, right = st.columns([1, 1.7], gap="large")
 with left:
     clickable_scene(ctx, key="spatial_image", height=380)
@@ -53,7 +49,7 @@ with left:
     legend(scene, counts=False)
 
 row, col = ss.pixel
-att = pixel_attention(fitted, sampler, np.array([row * scene.shape[1] + col]))
+att = loaders.pixel_readout(path, mtime, ctx.spec, row * scene.shape[1] + col)
 predicted = int(att.predicted[0])
 size = fitted.preset.patch_size
 patch = patch_around(
@@ -98,37 +94,7 @@ st.subheader("Mean spatial mask per class")
 if scene.shape[0] * scene.shape[1] > SUMMARY_MAX_PIXELS:
     st.info("This scene is too large for the class summary here.")
 else:
-    masks = loaders.class_attention(path, mtime, ctx.spec, "spatial")
-    half = size // 2
-    shown = [i for i in range(scene.n_classes) if np.isfinite(masks[i]).all()]
-    wrap = 4
-    rows = (len(shown) - 1) // wrap + 1
-    # Titles sit above each tile with room for two lines: the rows are spaced apart for them.
-    fig = px.imshow(
-        masks[shown],
-        facet_col=0,
-        facet_col_wrap=wrap,
-        facet_row_spacing=0.5 / rows,
-        facet_col_spacing=0.04,
-        color_continuous_scale="Viridis",
-        x=np.arange(-half, half + 1),
-        y=np.arange(-half, half + 1),
-        labels={"x": "Δcol", "y": "Δrow", "color": "mask"},
-        aspect="equal",
-    )
-    for annotation in fig.layout.annotations:
-        annotation.text = scene.class_names[shown[int(annotation.text.split("=")[1])]].replace(
-            ", ", ",<br>"
-        )
-        annotation.update(yanchor="bottom", font={"size": 12})
-    fig.update_xaxes(showticklabels=False, title_text="")
-    fig.update_yaxes(showticklabels=False, title_text="")
-    fig.update_layout(
-        height=80 + 250 * rows,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-    )
+    fig = loaders.class_masks_chart(path, mtime, ctx.spec)
     page.plot(fig, key="class_masks")
     st.caption(
         "Averaged over up to 200 labelled pixels per class that the model never trained or validated on; "

@@ -1,8 +1,9 @@
 """Plotly figure builders for the app: scene viewer, spectra with attention, maps, metrics.
 
 Every builder is deterministic (same inputs give the same `to_json()`, which Streamlit uses to
-key a clickable chart). None sets a template or a text colour (except numbers drawn on an image),
-so the app's light or dark theme applies; backgrounds are transparent.
+key a clickable chart). None sets a template (the clickable image sets an empty one, see there) or a
+text colour (except numbers drawn on an image), so the app's light or dark theme applies; backgrounds
+are transparent.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def clickable_image(
         )
     h, w = rgb.shape[:2]
     rows, cols = grid_axes((h, w), grid_step)
-    grid_y = np.repeat(rows, cols.size)
-    grid_x = np.tile(cols, rows.size)
+    grid_y = _compact(np.repeat(rows, cols.size))
+    grid_x = _compact(np.tile(cols, rows.size))
     fig = go.Figure(
         go.Image(source=_png_data_uri(rgb), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip", name="image")
     )
@@ -164,29 +165,59 @@ def clickable_image(
             )
         )
     if marker is not None:
-        r, c = marker
-        # Two rings on the same pixel: a dark halo under a bright ring reads on light and dark areas.
-        fig.add_trace(
-            go.Scatter(
-                x=[c, c],
-                y=[r, r],
-                mode="markers",
-                name="selected pixel",
-                hoverinfo="skip",
-                showlegend=False,
-                marker={
-                    "symbol": "circle-open",
-                    "size": 18,
-                    "color": ["#1a1a1a", SELECTED_COLOR],
-                    "line": {"width": [5, 2.5]},
-                },
-            )
-        )
+        fig.add_trace(_selected_trace(marker))
     _image_axes(fig, (h, w))
+    # An empty template: Plotly's default one is 7 KB that a picture without axes never shows, and copying
+    # it costs 50 ms (see `with_selected`); Streamlit's theme still fills it in the browser.
     fig.update_layout(
-        clickmode="event+select", dragmode="zoom", hovermode="closest", showlegend=False
+        clickmode="event+select",
+        dragmode="zoom",
+        hovermode="closest",
+        showlegend=False,
+        template=go.layout.Template(),
     )
     return _finish(fig, title, height, l=0, r=0, b=0, t=40 if title else 0)
+
+
+def with_selected(base: go.Figure, marker: tuple[int, int]) -> go.Figure:
+    """`base` (a `clickable_image` without a marker, left unchanged) with the selected-pixel rings on top.
+
+    The same figure as `clickable_image(..., marker=marker)`, in milliseconds: the image and the click grid
+    are encoded once per scene view, not once per click. Built from a copy of `base` (`to_dict`): Plotly
+    consumes the property dicts of trace objects handed to a new figure, so sessions building from one
+    shared base's traces at once got each other's half-read traces ("Invalid property ... 'source'").
+    """
+    fig = go.Figure(base.to_dict())
+    fig.add_trace(_selected_trace(marker))
+    return fig
+
+
+def _selected_trace(marker: tuple[int, int]) -> go.Scatter:
+    """Two rings on the selected pixel: a dark halo under a bright ring reads on light and dark areas."""
+    r, c = marker
+    return go.Scatter(
+        x=[c, c],
+        y=[r, r],
+        mode="markers",
+        name="selected pixel",
+        hoverinfo="skip",
+        showlegend=False,
+        marker={
+            "symbol": "circle-open",
+            "size": 18,
+            "color": ["#1a1a1a", SELECTED_COLOR],
+            "line": {"width": [5, 2.5]},
+        },
+    )
+
+
+def _compact(coordinates: np.ndarray) -> np.ndarray:
+    """Pixel coordinates in the smallest unsigned type that holds them: Plotly sends arrays as typed bytes,
+    so a 150×150 click grid goes over the wire in 60 KB as uint8 instead of 240 KB as int32."""
+    for dtype in (np.uint8, np.uint16):
+        if coordinates.size == 0 or coordinates.max() <= np.iinfo(dtype).max:
+            return coordinates.astype(dtype)
+    return coordinates.astype(np.int32)
 
 
 def _band_widths(wavelengths: np.ndarray) -> np.ndarray:
@@ -315,6 +346,30 @@ def spectrum_figure(
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
     )
     return _finish(fig, height=height, l=60, b=50, t=40)
+
+
+def with_spectrum(
+    frame: go.Figure, label: str, values: np.ndarray, attention: np.ndarray | None = None
+) -> go.Figure:
+    """`frame` (a `spectrum_figure` of one spectrum, left unchanged) showing another spectrum and its α.
+
+    The same figure as `spectrum_figure` with this spectrum, in a few milliseconds instead of tens: the
+    subplots, axes and planted-band shading are built once per scene and model, a click sets the two traces.
+    """
+    spec = frame.to_dict()
+    x = spec["data"][0][
+        "x"
+    ]  # a typed-array spec ({"dtype": "f8", "bdata": ...}) once through to_dict
+    n_bands = (
+        len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize
+        if "bdata" in x
+        else len(x)
+    )
+    fig = go.Figure(spec)
+    fig.data[0].update(name=label, y=_check_bands(f"spectrum {label!r}", values, n_bands))
+    if attention is not None:
+        fig.data[1].update(y=_check_bands("attention", attention, n_bands))
+    return fig
 
 
 def class_attention_figure(
@@ -466,6 +521,45 @@ def spatial_attention_figure(
         )
     fig.update_layout(showlegend=False)
     return _finish(fig, l=10, r=10, b=10, t=40)
+
+
+def class_masks_figure(masks: np.ndarray, class_names: Sequence[str]) -> go.Figure:
+    """Mean spatial masks per class (C, p, p) as a grid of tiles, four a row, each titled by its class; classes
+    without a mask (NaN) are left out."""
+    import plotly.express as px
+
+    size = masks.shape[-1]
+    half = size // 2
+    shown = [i for i in range(len(class_names)) if np.isfinite(masks[i]).all()]
+    wrap = 4
+    rows = (len(shown) - 1) // wrap + 1
+    # Titles sit above each tile with room for two lines: the rows are spaced apart for them.
+    fig = px.imshow(
+        masks[shown],
+        facet_col=0,
+        facet_col_wrap=wrap,
+        facet_row_spacing=0.5 / rows,
+        facet_col_spacing=0.04,
+        color_continuous_scale="Viridis",
+        x=np.arange(-half, half + 1),
+        y=np.arange(-half, half + 1),
+        labels={"x": "Δcol", "y": "Δrow", "color": "mask"},
+        aspect="equal",
+    )
+    for annotation in fig.layout.annotations:
+        annotation.text = class_names[shown[int(annotation.text.split("=")[1])]].replace(
+            ", ", ",<br>"
+        )
+        annotation.update(yanchor="bottom", font={"size": 12})
+    fig.update_xaxes(showticklabels=False, title_text="")
+    fig.update_yaxes(showticklabels=False, title_text="")
+    fig.update_layout(
+        height=80 + 250 * rows,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        paper_bgcolor=TRANSPARENT,
+        plot_bgcolor=TRANSPARENT,
+    )
+    return fig
 
 
 def confusion_matrix_figure(

@@ -8,10 +8,13 @@ folder and mtime.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,10 +31,21 @@ from ssan.data.splits import (
 )
 from ssan.evaluation.runs import runs_dir  # the CLI's folder too: `ssan compare` runs show here
 from ssan.render.imaging import blend, colorize_labels, false_colour
-from ui.figures import clickable_image, grid_step_for, split_map_figure
+from ui.figures import (
+    class_attention_figure,
+    class_masks_figure,
+    clickable_image,
+    grid_step_for,
+    probability_figure,
+    spectrum_figure,
+    split_map_figure,
+    with_selected,
+    with_spectrum,
+)
 
 if TYPE_CHECKING:
     from ssan.data.preprocess import PixelSampler
+    from ssan.inference.attention import PixelAttention
     from ssan.models.fitted import FittedModel
 
 # torch and scikit-learn take seconds to import; the Scene page needs neither, so the modules that
@@ -140,7 +154,6 @@ def false_colour_image(
     return false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
 
 
-@st.cache_resource(max_entries=48)
 def clickable_figure(
     spec: SceneSpec,
     rgb_nm: tuple[float, float, float],
@@ -150,10 +163,26 @@ def clickable_figure(
     pinned: tuple[tuple[int, int], ...],
     height: int,
 ) -> go.Figure:
-    """The clickable scene image (never mutated: Streamlit keys the chart's selection by its content)."""
+    """The clickable scene image with the selected pixel's rings: the shared image and click grid of
+    `scene_figure` plus one small trace, so a click costs milliseconds, not a new image (never mutated:
+    Streamlit keys the chart's selection by its content)."""
+    base = scene_figure(spec, rgb_nm, stretch, opacity, pinned, height)
+    return base if marker is None else with_selected(base, marker)
+
+
+@st.cache_resource(max_entries=16)
+def scene_figure(
+    spec: SceneSpec,
+    rgb_nm: tuple[float, float, float],
+    stretch: tuple[float, float],
+    opacity: float,
+    pinned: tuple[tuple[int, int], ...],
+    height: int,
+) -> go.Figure:
+    """The clickable scene image without a selection, one per view of the scene for every session."""
     image = overlay_image(spec, rgb_nm, stretch, opacity)
     return clickable_image(
-        image, marker=marker, pinned=pinned, grid_step=grid_step_for(image.shape[:2]), height=height
+        image, pinned=pinned, grid_step=grid_step_for(image.shape[:2]), height=height
     )
 
 
@@ -218,23 +247,145 @@ def _sampler(spec: SceneSpec, prep_digest: str, patch_size: int, _prep: Any) -> 
     return sampler
 
 
-@st.cache_resource(show_spinner="Averaging attention per class…", max_entries=16)
+class ReadoutKey(NamedTuple):
+    """Everything that changes what a model reads out of a scene; the key of the read-outs every session shares."""
+
+    scene_sha256: str  # the cube and labels
+    weights_sha256: str  # the trained weights (the checkpoint's sidecar records their sha256)
+    preprocessing: str  # the fitted scaling and PCA
+    preset: str  # the model kind and every setting of its preset
+    precision: str  # the arithmetic of the forward pass
+
+
+# `ssan.inference.attention.pixel_attention` runs the network in float32; a bfloat16 read-out would be another key.
+READOUT_PRECISION = "float32"
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def readout_key(model_path: str, mtime: float, spec: SceneSpec) -> ReadoutKey:
+    """The `ReadoutKey` of the checkpoint at `model_path` (as of `mtime`) over the scene `spec`."""
+    fitted = model_for(model_path, mtime)
+    sidecar = Path(model_path) / SIDECAR
+    weights = json.loads(sidecar.read_text()).get("weights_sha256", "") if sidecar.is_file() else ""
+    preset = json.dumps(dataclasses.asdict(fitted.preset), sort_keys=True, default=str)
+    return ReadoutKey(
+        scene_digest(spec),
+        weights or f"{model_path}@{mtime}",
+        fitted.preprocessing.digest(),
+        f"{fitted.model_name}:{hashlib.sha256(preset.encode()).hexdigest()}",
+        READOUT_PRECISION,
+    )
+
+
+def pixel_readout(model_path: str, mtime: float, spec: SceneSpec, flat: int) -> PixelAttention:
+    """The model's probabilities and attention for one pixel (flat index), computed once for every session
+    that asks for the same pixel of the same scene and model."""
+    return _pixel_readout(readout_key(model_path, mtime, spec), int(flat), model_path, mtime, spec)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4096)
+def _pixel_readout(
+    key: ReadoutKey, flat: int, _model_path: str, _mtime: float, _spec: SceneSpec
+) -> PixelAttention:
+    from ssan.inference.attention import pixel_attention
+
+    fitted = model_for(_model_path, _mtime)
+    return pixel_attention(fitted, sampler_for(_model_path, _mtime, _spec), np.array([flat]))
+
+
 def class_attention(model_path: str, mtime: float, spec: SceneSpec, kind: str) -> np.ndarray:
     """Mean spectral (C, B) or spatial (C, p, p) attention per class over pixels the model never trained on."""
+    return _class_attention(readout_key(model_path, mtime, spec), kind, model_path, mtime, spec)
+
+
+@st.cache_resource(show_spinner="Averaging attention per class…", max_entries=16)
+def _class_attention(
+    key: ReadoutKey, kind: str, _model_path: str, _mtime: float, _spec: SceneSpec
+) -> np.ndarray:
     from ssan.inference.attention import class_mean_attention
 
-    fitted = model_for(model_path, mtime)
-    scene = scene_for(spec)
+    fitted = model_for(_model_path, _mtime)
+    scene = scene_for(_spec)
     seen = np.concatenate([fitted.split.train, fitted.split.val])
     pixels = np.setdiff1d(scene.labelled_pixels(), seen)
     return class_mean_attention(
         fitted,
-        sampler_for(model_path, mtime, spec),
+        sampler_for(_model_path, _mtime, _spec),
         pixels,
         scene.labels.ravel()[pixels],
         kind=kind,
         max_per_class=200,
     )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def class_attention_chart(model_path: str, mtime: float, spec: SceneSpec) -> go.Figure:
+    """The mean spectral attention per class as a figure, built once for every session (never mutated)."""
+    scene = scene_for(spec)
+    return class_attention_figure(
+        scene.wavelengths,
+        class_attention(model_path, mtime, spec, "spectral"),
+        scene.class_names,
+        scene.class_colors,
+        planted=scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None,
+        wavelengths_estimated=scene.wavelengths_estimated,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def pixel_spectrum_chart(
+    model_path: str,
+    mtime: float,
+    spec: SceneSpec,
+    pixel: tuple[int, int],
+    colour: str,
+    options: tuple[tuple[str, Any], ...] = (),
+) -> go.Figure:
+    """The pixel's spectrum over its α (planted bands shaded), built once per pixel for every session that
+    shows it (on opening, every student's page shows the same default pixel) from the shared frame of
+    `spectrum_frame` (never mutated)."""
+    scene = scene_for(spec)
+    row, col = pixel
+    att = pixel_readout(model_path, mtime, spec, row * scene.shape[1] + col)
+    alpha = att.spectral[0] if att.spectral is not None else None
+    frame = spectrum_frame(spec, colour, alpha is not None, options)
+    return with_spectrum(frame, f"pixel ({row}, {col})", scene.cube[row, col], alpha)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def spectrum_frame(
+    spec: SceneSpec, colour: str, with_attention: bool, options: tuple[tuple[str, Any], ...] = ()
+) -> go.Figure:
+    """A one-spectrum figure of the scene (its subplots, axes and planted bands) whose traces a click
+    replaces (`figures.with_spectrum`), shared by every session (never mutated)."""
+    scene = scene_for(spec)
+    flat = np.zeros(scene.n_bands)
+    return spectrum_figure(
+        scene.wavelengths,
+        [("pixel", flat, colour)],
+        attention=flat if with_attention else None,
+        planted=scene.planted.band_mask(scene.n_bands) if scene.planted is not None else None,
+        wavelengths_estimated=scene.wavelengths_estimated,
+        **dict(options),
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def pixel_probability_chart(model_path: str, mtime: float, spec: SceneSpec, flat: int) -> go.Figure:
+    """The model's class probabilities for one pixel, built once per pixel for every session (never mutated)."""
+    scene = scene_for(spec)
+    att = pixel_readout(model_path, mtime, spec, flat)
+    return probability_figure(
+        att.probabilities[0], scene.class_names, scene.class_colors, int(att.predicted[0])
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def class_masks_chart(model_path: str, mtime: float, spec: SceneSpec) -> go.Figure:
+    """The mean spatial mask per class as one tile per class, built once for every session (never mutated)."""
+    scene = scene_for(spec)
+    masks = class_attention(model_path, mtime, spec, "spatial")
+    return class_masks_figure(masks, scene.class_names)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -136,7 +136,8 @@ def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
     """`st.plotly_chart` with the app's toolbar (on hover, PNG export) and, in presentation mode, larger type
     (on a copy: cached figures are never changed)."""
     if presenting():
-        fig = go.Figure(fig)
+        # From a copy of its dict: a new figure given a shared figure's objects consumes them under other sessions.
+        fig = go.Figure(fig.to_dict())
         fig.update_layout(font={"size": 17})
         fig.update_xaxes(tickfont={"size": 15})
         fig.update_yaxes(tickfont={"size": 15})
