@@ -62,22 +62,37 @@ def shipped() -> FittedModel:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """xdist groups (`--dist loadgroup` runs a group on one worker, one test after another): the Ray
-    tests share one two-node cluster on 127.0.0.1, the browser tests one Streamlit server, and a
-    module's tests that use one of its module-scoped fixtures (a trained model, a comparison) get it
-    built once instead of once per worker. Every other test goes to whichever worker is free."""
+    tests share one two-node cluster on 127.0.0.1, the browser tests one Streamlit server, and tests
+    that use the same module-scoped fixtures (a trained model, a comparison) get them built once
+    instead of once per worker; every other test goes to whichever worker is free. In a worker the
+    longest work is queued first (slow tests, then the browser and Ray groups), so that no worker is
+    left with a long test at the end while the other idles."""
     for item in items:
         if item.get_closest_marker("ray"):
             item.add_marker(pytest.mark.xdist_group("ray"))
         elif item.get_closest_marker("e2e"):
             item.add_marker(pytest.mark.xdist_group("browser"))
-        elif _uses_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        elif shared := _module_fixtures(item):
+            item.add_marker(pytest.mark.xdist_group(f"{item.module.__name__}:{'+'.join(shared)}"))
+    if hasattr(config, "workerinput"):
+        items.sort(key=_queue_position)
 
 
-def _uses_a_module_fixture(item: pytest.Item) -> bool:
+def _module_fixtures(item: pytest.Item) -> list[str]:
+    """The module- and class-scoped fixtures `item` uses, directly or through other fixtures."""
     info = getattr(item, "_fixtureinfo", None)
-    return info is not None and any(
-        defs[-1].scope in ("module", "class") for defs in info.name2fixturedefs.values()
+    if info is None:
+        return []
+    return sorted(
+        name
+        for name, defs in info.name2fixturedefs.items()
+        if defs[-1].scope in ("module", "class")
     )
+
+
+def _queue_position(item: pytest.Item) -> int:
+    if item.get_closest_marker("slow"):
+        return 0
+    return 1 if item.get_closest_marker("e2e") or item.get_closest_marker("ray") else 2
