@@ -44,6 +44,7 @@ def int32_sha256(class_map: np.ndarray) -> str:
 
 
 def recorded_map() -> np.ndarray:
+    """The stored float32 map (uint8 class ids)."""
     return np.load(RECORDED_MAP)["classes"]
 
 
