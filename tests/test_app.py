@@ -21,19 +21,23 @@ from ssan.data.scene import SceneError
 from ssan.data.uploads import store_checkpoint_upload, store_scene_upload
 from ssan.inference.attention import pixel_attention
 from ssan.models.checkpoints import CheckpointError, load_checkpoint
+from tests.helpers import (
+    COMPARE,
+    ENTRY,
+    SCENE,
+    SPATIAL,
+    SPECTRAL,
+    TIMEOUT,
+    TRAIN,
+    app,
+    chart,
+    click,
+    texts,
+)
 from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSET = ROOT / "assets" / "demo-ssan"
-ENTRY = "app.py"  # `streamlit run app.py`: the navigation; Scene is its first page
-SCENE, TRAIN, SPECTRAL, SPATIAL, COMPARE = (
-    "pages/0_Scene.py",
-    "pages/1_Train.py",
-    "pages/2_Spectral_attention.py",
-    "pages/3_Spatial_attention.py",
-    "pages/4_Compare.py",
-)
-TIMEOUT = 180
 
 
 @pytest.fixture(autouse=True)
@@ -59,60 +63,12 @@ def demo():
     return make_demo_scene(seed=0)
 
 
-def app(page: str = SCENE) -> AppTest:
-    """The app, run once on the landing page and then switched to `page`."""
-    at = AppTest.from_file(str(ROOT / ENTRY), default_timeout=TIMEOUT).run()
-    if page != SCENE:
-        at.switch_page(page).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def texts(at: AppTest) -> str:
-    return "\n".join(
-        e.value
-        for kind in (
-            "markdown",
-            "caption",
-            "subheader",
-            "title",
-            "info",
-            "warning",
-            "error",
-            "success",
-        )
-        for e in getattr(at, kind)
-    )
-
-
-def chart(at: AppTest, key: str) -> dict:
-    """The Plotly figure of the chart with `key`, as a dict."""
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        if element.proto.id and key in element.proto.id:
-            return spec
-    raise AssertionError(f"no chart with key {key!r}")
-
-
 def values(data) -> np.ndarray:
     """A figure array as numpy: Plotly sends numpy data as {"dtype", "bdata" (base64)}."""
     if isinstance(data, dict):
         shape = [int(n) for n in str(data.get("shape", "-1")).split(",")]
         return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).reshape(shape)
     return np.asarray(data, dtype=float)
-
-
-def click(at: AppTest, key: str, row: int, col: int) -> AppTest:
-    """Simulate a click on the clickable image `key` (AppTest cannot click Plotly): inject its selection."""
-    at.session_state[key] = {
-        "selection": {
-            "points": [{"curve_number": 1, "x": col, "y": row}],
-            "point_indices": [],
-            "box": [],
-            "lasso": [],
-        }
-    }
-    return at.run()
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,13 @@ test figures, and it refuses an unknown study by name."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 
-from ssan.data.catalog import load_scene
 from ssan.evaluation.compare import compare
+from tests.helpers import ROOT
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "branch_study.py"
+SCRIPT = ROOT / "scripts" / "branch_study.py"
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +21,9 @@ def branch_study():
     return module
 
 
-def test_tables_show_validation_beside_test_accuracy(branch_study, tmp_path):
+def test_tables_show_validation_beside_test_accuracy(branch_study, demo, tmp_path):
     report = compare(
-        load_scene("demo"),
-        "per-class:10",
-        ["knn", "svm"],
-        [0, 1],
-        "quick",
-        runs_dir=tmp_path,
-        device="cpu",
+        demo, "per-class:10", ["knn", "svm"], [0, 1], "quick", runs_dir=tmp_path, device="cpu"
     )
     header, rule, *rows = branch_study.table(report, classes=[3, 4])
     assert header.startswith("| model | val OA | OA | AA | kappa |") and header.count(
@@ -51,9 +44,9 @@ def test_an_unknown_study_is_refused_by_name(branch_study, capsys):
 
 
 def test_attention_rows_give_each_seeds_accuracy_and_where_alpha_lies_for_each_hidden_pair(
-    branch_study,
+    branch_study, demo
 ):
-    scene = load_scene("demo")
+    scene = demo
     brief = {"iterations": 4, "eval_every": 2}
     (row,) = branch_study.attention_rows(scene, [0], brief)
     cells = [float(c) for c in row.strip("| ").split("|")]

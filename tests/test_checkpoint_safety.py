@@ -25,21 +25,9 @@ from ssan.models.checkpoints import (
     save_checkpoint,
 )
 from ssan.training.trainer import train
-from tests.factories import toy_scene
+from tests.helpers import ROOT, TINY, toy_scene
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(
-    rnn_hidden=8,
-    attention_size=8,
-    fc_hidden=32,
-    fusion_dim=16,
-    fusion_hidden=32,
-    conv_channels=(4, 8),
-    patch_size=9,
-    iterations=4,
-    eval_every=2,
-    batch_size=16,
-)
+SETTINGS = {**TINY, "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,12 @@ def scene():
 @pytest.fixture(scope="module")
 def fitted(scene):
     return train(
-        scene, make_split(scene, "per-class:10", 0), "ssan", "quick", device="cpu", overrides=TINY
+        scene,
+        make_split(scene, "per-class:10", 0),
+        "ssan",
+        "quick",
+        device="cpu",
+        overrides=SETTINGS,
     )
 
 
@@ -153,7 +146,7 @@ def run_in_small_memory(body: str) -> subprocess.CompletedProcess:
         from ssan.models.checkpoints import CheckpointError, load_checkpoint
         from ssan.data.splits import make_split
         from ssan.training.trainer import train
-        from tests.factories import toy_scene
+        from tests.helpers import toy_scene
         peak = int(open("/proc/self/status").read().split("VmPeak:")[1].split()[0]) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (peak + 300 * 2**20, resource.RLIM_INFINITY))
         try:
@@ -227,7 +220,7 @@ def test_concurrent_writers_leave_one_whole_checkpoint_and_readers_never_see_a_m
         "quick",
         seed=1,
         device="cpu",
-        overrides=TINY,
+        overrides=SETTINGS,
     )
     target = tmp_path / "ck"
     save_checkpoint(fitted, target)

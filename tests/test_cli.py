@@ -22,27 +22,12 @@ from PIL import Image
 
 from ssan import cli
 from ssan.cli import main, parse_overrides
-from ssan.data.demo import CLASS_COLORS, make_demo_scene
+from ssan.data.demo import CLASS_COLORS
 from ssan.render.imaging import hex_to_rgb
 from ssan.render.mapimage import scale_factor
+from tests.helpers import ROOT, TINY, set_args
 
-REPO = Path(__file__).resolve().parents[1]
-TINY = [
-    "--set",
-    "iterations=6",
-    "--set",
-    "eval_every=3",
-    "--set",
-    "rnn_hidden=8",
-    "--set",
-    "fc_hidden=32",
-    "--set",
-    "fusion_hidden=32",
-    "--set",
-    "batch_size=32",
-    "--set",
-    "conv_channels=4,8",
-]
+TINY_ARGS = set_args({**TINY, "iterations": 6, "eval_every": 3})  # the tiny network, 6 iterations
 SPLIT = ["--split", "per-class:10"]
 
 
@@ -66,7 +51,7 @@ def trained(tmp_path_factory):
     """An SSAN checkpoint trained once on the demo scene; (folder, stdout, JSON summary)."""
     folder = tmp_path_factory.mktemp("run") / "demo-ssan"
     code, out, err = run(
-        ["train", "--scene", "demo", *SPLIT, *TINY, "--out", str(folder), "--json"]
+        ["train", "--scene", "demo", *SPLIT, *TINY_ARGS, "--out", str(folder), "--json"]
     )
     assert code == 0, err
     return folder, out, json.loads(out.strip().splitlines()[-1])
@@ -85,7 +70,7 @@ def write_mat_scene(path: Path, shape=(40, 30), n_bands=10, n_classes=3, seed=0)
 def test_help_runs_as_a_module():
     result = subprocess.run(
         [sys.executable, "-m", "ssan", "--help"],
-        cwd=REPO,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
@@ -132,7 +117,7 @@ def test_data_fetch_uses_files_placed_by_hand(shared_real, capsys):
     )
 
 
-def test_data_info_demo_previews_the_split_with_leakage(capsys):
+def test_data_info_demo_previews_the_split_with_leakage(demo, capsys):
     assert main(["data", "info", "demo", *SPLIT, "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "150 x 150" in out and "bands: 103, 430.0-860.0 nm" in out and "estimated" not in out
@@ -140,7 +125,7 @@ def test_data_info_demo_previews_the_split_with_leakage(capsys):
     assert "leakage" in out and "27x27 neighbourhood" in out and "seed 3" in out
     assert "Meadow, drought-stressed" in out
     total = next(line for line in out.splitlines() if line.strip().startswith("total"))
-    labelled = int(make_demo_scene(0).class_counts().sum())
+    labelled = int(demo.class_counts().sum())
     assert total.split()[-3:] == ["120", "120", f"{labelled - 240:,}"]
 
 
@@ -266,16 +251,14 @@ def test_predict_in_bfloat16_only_where_asked_and_never_on_ray(trained, tmp_path
     assert "Ray tiles are classified in float32" in capsys.readouterr().err
 
 
-def test_predict_labelled_only_leaves_unlabelled_pixels_black(trained, tmp_path):
+def test_predict_labelled_only_leaves_unlabelled_pixels_black(trained, demo, tmp_path):
     folder, _, _ = trained
     png = tmp_path / "labelled.png"
     code, _, err = run(
         ["predict", "--checkpoint", str(folder), "--out", str(png), "--labelled-only"]
     )
     assert code == 0, err
-    from ssan.data.catalog import load_scene
-
-    labels = load_scene("demo").labels
+    labels = demo.labels
     r, c = map(int, np.argwhere(labels == 0)[0])
     k = scale_factor(labels.shape)
     assert Image.open(png).convert("RGB").getpixel((c * k, r * k)) == (0, 0, 0)
@@ -291,7 +274,7 @@ def test_ctrl_c_stops_training_and_keeps_the_best_model(tmp_path, monkeypatch):
 
     monkeypatch.setattr(cli._TrainingBar, "update", interrupt_at_second_step)
     code, out, err = run(
-        ["train", "--scene", "demo", *SPLIT, *TINY, "--out", str(tmp_path / "ck"), "--json"]
+        ["train", "--scene", "demo", *SPLIT, *TINY_ARGS, "--out", str(tmp_path / "ck"), "--json"]
     )
     assert code == 0, err
     assert "training stopped at iteration 2 of 6" in out

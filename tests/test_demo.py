@@ -13,11 +13,12 @@ from ssan.data.demo import make_demo_scene
 from ssan.data.preprocess import fit_preprocessing
 from ssan.data.scene import SceneError
 from ssan.data.splits import make_split
+from tests.helpers import demo_scene
 
 
 @pytest.fixture(scope="module")
-def scene():
-    return make_demo_scene(seed=0)
+def scene(demo):
+    return demo
 
 
 def _pixels(scene, class_id: int) -> np.ndarray:
@@ -35,7 +36,7 @@ def test_same_seed_gives_identical_arrays_and_another_seed_differs(scene):
     again = make_demo_scene(seed=0)
     assert np.array_equal(scene.cube, again.cube)
     assert np.array_equal(scene.labels, again.labels)
-    other = make_demo_scene(seed=1)
+    other = demo_scene(seed=1)
     assert not np.array_equal(scene.cube, other.cube)
     assert other.source == "synthetic demo town (seed 1)"
 
@@ -58,7 +59,7 @@ def test_shape_dtype_bands_and_metadata(scene):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_every_class_has_enough_pixels_for_the_paper_split(seed):
-    scene = make_demo_scene(seed=seed)
+    scene = demo_scene(seed=seed)
     assert scene.class_counts().min() >= 250
     assert 0.1 < (scene.labels == 0).mean() < 0.4
 
@@ -78,7 +79,7 @@ def test_spectra_are_smooth_and_vegetation_has_a_red_edge(scene):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_spectral_pairs_differ_mostly_in_their_planted_bands(seed):
-    scene = make_demo_scene(seed=seed)
+    scene = demo_scene(seed=seed)
     assert len(scene.planted.spectral_pairs) >= 2
     ranges = {(lo, hi) for _, _, lo, hi in scene.planted.spectral_pairs}
     assert len(ranges) == len(scene.planted.spectral_pairs)

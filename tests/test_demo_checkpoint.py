@@ -12,13 +12,12 @@ import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from ssan.data.demo import GREY_PAINT, make_demo_scene
+from ssan.data.demo import GREY_PAINT
 from ssan.data.splits import make_split
 from ssan.evaluation.metrics import evaluate
 from ssan.inference.attention import (
@@ -29,11 +28,9 @@ from ssan.inference.attention import (
 )
 from ssan.models import get_preset
 from ssan.models.checkpoints import load_checkpoint
+from tests.helpers import ASSET, BUILD_RECORD, ROOT, demo_scene
 
-ROOT = Path(__file__).resolve().parents[1]
 PLANTED_RATIO = 3.0  # class-mean attention in each pair's planted bands / elsewhere; measured 12.3 (meadows), 199 (roofs)
-ASSET = ROOT / "assets" / "demo-ssan"
-BUILD_RECORD = ROOT / "assets" / "demo-ssan.build.json"
 
 
 def _script():
@@ -51,13 +48,8 @@ def script():
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    return load_checkpoint(ASSET)
-
-
-@pytest.fixture(scope="module")
 def scene(script):
-    return make_demo_scene(seed=script.SCENE_SEED)
+    return demo_scene(seed=script.SCENE_SEED)
 
 
 @pytest.fixture(scope="module")

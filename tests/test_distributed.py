@@ -24,29 +24,18 @@ ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r require
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from ssan.cli import main  # noqa: E402
-from ssan.data.catalog import load_scene  # noqa: E402
-from ssan.data.demo import make_demo_scene  # noqa: E402
 from ssan.distributed.cluster import ray_session  # noqa: E402
 from ssan.distributed.mapping import TileFailedError, predict_map_on_ray  # noqa: E402
 from ssan.distributed.sweep import compare_on_ray  # noqa: E402
 from ssan.distributed.throughput import measure_sweep  # noqa: E402
 from ssan.evaluation.compare import compare, run_one  # noqa: E402
 from ssan.evaluation.metrics import predict_map  # noqa: E402
-from ssan.models.checkpoints import load_checkpoint  # noqa: E402
+from tests.helpers import TINY, demo_scene, set_args  # noqa: E402
 
 pytestmark = pytest.mark.ray
 # The run functions below travel to the workers by value (the workers cannot import this file).
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-TINY = {
-    "iterations": 4,
-    "eval_every": 2,
-    "rnn_hidden": 8,
-    "fc_hidden": 32,
-    "fusion_hidden": 32,
-    "batch_size": 32,
-    "conv_channels": (4, 8),
-}
 DEMO_CHECKPOINT = "assets/demo-ssan"
 
 
@@ -62,11 +51,6 @@ def cluster():
             yield info
     finally:
         made.shutdown()
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_scene("demo")
 
 
 def test_the_cluster_is_two_loopback_nodes(cluster):
@@ -168,9 +152,9 @@ def test_a_dead_worker_is_retried_and_a_failing_run_is_reported(cluster, demo, t
     assert any("1 run(s) failed" in line for line in report.describe())
 
 
-def test_tiled_map_on_ray_equals_the_single_process_map(cluster):
-    fitted = load_checkpoint(DEMO_CHECKPOINT)
-    scene = make_demo_scene(shape=(70, 60))
+def test_tiled_map_on_ray_equals_the_single_process_map(cluster, shipped):
+    fitted = shipped
+    scene = demo_scene(shape=(70, 60))
     done = []
     tiled = predict_map_on_ray(
         fitted, scene, tile_rows=16, progress=done.append, info=cluster
@@ -195,12 +179,12 @@ class BrokenNetwork(torch.nn.Module):
         raise RuntimeError("planted tile failure")
 
 
-def test_a_tile_that_fails_twice_ends_the_map_with_an_error(cluster):
-    fitted = dataclasses.replace(load_checkpoint(DEMO_CHECKPOINT), network=BrokenNetwork())
+def test_a_tile_that_fails_twice_ends_the_map_with_an_error(cluster, shipped, small_demo):
+    fitted = dataclasses.replace(shipped, network=BrokenNetwork())
     with pytest.raises(
         TileFailedError, match=r"rows 0-59 failed twice: RuntimeError: planted tile failure"
     ):
-        predict_map_on_ray(fitted, make_demo_scene(shape=(60, 60)), tile_rows=60, info=cluster)
+        predict_map_on_ray(fitted, small_demo, tile_rows=60, info=cluster)
 
 
 def test_predict_command_with_ray(cluster, tmp_path, capsys):
@@ -230,11 +214,7 @@ def test_predict_command_with_ray(cluster, tmp_path, capsys):
 
 def test_compare_command_with_ray_streams_runs_and_saves_the_report(cluster, tmp_path, capsys):
     report = tmp_path / "report.json"
-    tiny = [
-        arg
-        for k, v in TINY.items()
-        for arg in ("--set", f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}")
-    ]
+    tiny = set_args(TINY)
     code = main(
         [
             "compare",

@@ -8,9 +8,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from ssan.data.preprocess import fit_preprocessing
-from ssan.data.scene import PlantedTruth, Scene, rosis_wavelengths
-from ssan.data.splits import SplitRecord
+from ssan.data.scene import Scene
 from ssan.explain import (
     DECIDERS,
     ExplainError,
@@ -23,44 +21,10 @@ from ssan.explain import (
     training_baseline,
 )
 from ssan.explain.forwards import spatial_forward, spectral_forward
-from ssan.models import PixelNetwork, build_network, get_preset
-from ssan.models.fitted import FittedModel, SceneIdentity
-from ssan.models.presets import apply_overrides
-
-N_BANDS, EVIDENCE = 12, (4, 7)  # class 2 differs from class 1 only in bands 4-6
-PRESET = apply_overrides(
-    get_preset("quick"),
-    {
-        "patch_size": 7,
-        "rnn_hidden": 4,
-        "fc_hidden": 8,
-        "fusion_dim": 8,
-        "fusion_hidden": 8,
-        "conv_channels": (2, 4),
-    },
-)
-
-
-def known_scene(shape=(40, 30), seed=0) -> Scene:
-    """Two classes in vertical halves; the same noise everywhere except +1 in the evidence bands for class 2."""
-    rng = np.random.default_rng(seed)
-    labels = (
-        np.where(np.arange(shape[1])[None, :] < shape[1] // 2, 1, 2)
-        .repeat(shape[0], axis=0)
-        .astype(np.int32)
-    )
-    cube = rng.random((*shape, N_BANDS)).astype(np.float32)
-    cube[..., EVIDENCE[0] : EVIDENCE[1]] += (labels == 2)[..., None]
-    planted = PlantedTruth(spectral_pairs=((1, 2, *EVIDENCE),), texture_pairs=())
-    return Scene(
-        "known",
-        cube,
-        labels,
-        ("Class 1", "Class 2"),
-        rosis_wavelengths(N_BANDS),
-        source="test scene",
-        planted=planted,
-    )
+from ssan.models import PixelNetwork, build_network
+from ssan.models.fitted import FittedModel
+from tests.helpers import EVIDENCE, N_BANDS, fitted_for, known_scene, random_ssan
+from tests.helpers import EXPLAIN_PRESET as PRESET
 
 
 class ReadsEvidenceBands(PixelNetwork):
@@ -81,24 +45,6 @@ class ReadsEvidenceBands(PixelNetwork):
         z = self.weight * (spectra[:, EVIDENCE[0] : EVIDENCE[1]].sum(dim=1) - self.threshold)
         logits = torch.stack([-z, z], dim=1)
         return self._result(logits, self.alpha.expand(len(spectra), -1), None, return_attention)
-
-
-def fitted_for(
-    scene: Scene, network, name: str = "arnn", seed: int = 0, train_share: float = 0.3
-) -> FittedModel:
-    rng = np.random.default_rng(0)
-    labelled = scene.labelled_pixels()
-    train = np.sort(rng.choice(labelled, int(train_share * labelled.size), replace=False))
-    prep = fit_preprocessing(scene.cube, train, PRESET.n_components)
-    return FittedModel(
-        name,
-        PRESET,
-        prep,
-        SceneIdentity.of(scene),
-        SplitRecord("fraction:0.3", 0, train, np.zeros(0, np.int64)),
-        seed,
-        network=network,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -191,11 +137,6 @@ def test_baseline_is_the_training_mean(known, scene):
 
 
 # --------------------------------------------------------------------------- SSAN: held forwards, branches
-
-
-def random_ssan(scene: Scene, seed: int = 0) -> FittedModel:
-    torch.manual_seed(seed)
-    return fitted_for(scene, build_network("ssan", N_BANDS, 2, PRESET).eval(), "ssan", seed)
 
 
 def ssan_reading_only(scene: Scene, used: str) -> FittedModel:

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from ssan.models import build_network
 from ssan.models.checkpoints import load_checkpoint, save_checkpoint
-from tests.test_app import ASSET, ENTRY, ROOT, TIMEOUT, chart, click, texts
+from tests.helpers import ASSET, ENTRY, ROOT, TIMEOUT, chart, click, texts
 
 PAGE = "pages/5_Does_attention_explain.py"
 PIXELS = 40

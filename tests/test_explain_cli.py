@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,15 +18,13 @@ import scipy.io
 import torch
 
 from ssan.cli import main
-from ssan.data.catalog import load_scene
 from ssan.data.splits import make_split
 from ssan.explain import explain_model
 from ssan.models import build_network
-from ssan.models.checkpoints import load_checkpoint, save_checkpoint
+from ssan.models.checkpoints import save_checkpoint
 from ssan.training.trainer import train
-from tests.test_explain import N_BANDS, PRESET, fitted_for, known_scene, random_ssan
-
-ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
+from tests.helpers import ASSET, N_BANDS, fitted_for, known_scene, random_ssan
+from tests.helpers import EXPLAIN_PRESET as PRESET
 
 # Measured 2026-11-26 on the demo checkpoint shipped now (quick SSAN, 800 iterations, on the redesigned demo,
 # seed 0, OA 99.76%), 200 pixels, seed 0: spectral paired difference attention - random -0.131 (interval -0.154
@@ -115,9 +112,9 @@ def test_explain_refuses_untestable_models_in_one_line(tmp_path, name, expected)
 
 
 @pytest.mark.slow
-def test_demo_checkpoint_attention_is_faithful_as_measured():
+def test_demo_checkpoint_attention_is_faithful_as_measured(shipped, demo):
     torch.manual_seed(0)
-    fitted, scene = load_checkpoint(ASSET), load_scene("demo")
+    fitted, scene = shipped, demo
     explanation = explain_model(fitted, scene, DEMO_PIXELS, seed=0)
     faith = explanation.faithfulness()
     assert faith["spectral"].versus_random.high < DEMO_SPECTRAL_MAX_ATTENTION_MINUS_RANDOM

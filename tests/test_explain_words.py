@@ -5,13 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssan.data.demo import make_demo_scene
 from ui.explain import planted_verdict
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return make_demo_scene(seed=0)
 
 
 def attention_with(demo, ratios: list[float]) -> np.ndarray:

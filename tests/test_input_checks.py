@@ -11,7 +11,7 @@ from ssan.cli import main
 from ssan.data.scene import Scene, SceneError, rosis_wavelengths
 from ssan.data.splits import fixed_split, make_split
 from ssan.training.trainer import resolve_preset, train
-from tests.factories import toy_scene
+from tests.helpers import toy_scene
 
 
 def two_class_scene(cube: np.ndarray, labels: np.ndarray) -> Scene:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/6_Inside_SSAN.py"
+from tests.helpers import INSIDE, app, click
 
 
 @pytest.fixture(autouse=True)
@@ -18,27 +16,8 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     return tmp_path / "runs"
 
 
-def _inside() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def _click(at: AppTest, row: int, col: int) -> AppTest:
-    at.session_state["inside_image"] = {
-        "selection": {
-            "points": [{"curve_number": 1, "x": col, "y": row}],
-            "point_indices": [],
-            "box": [],
-            "lasso": [],
-        }
-    }
-    return at.run()
-
-
 def test_a_click_traces_the_pixel_and_a_stage_opens_with_its_numbers():
-    at = _click(_inside(), 3, 58)
+    at = click(app(INSIDE), "inside_image", 3, 58)
     assert not at.exception, [e.message for e in at.exception]
     assert at.session_state["pixel"] == (3, 58)
     assert at.selectbox(key="inside_stage").value == "spectral.alpha"
@@ -51,7 +30,7 @@ def test_a_click_traces_the_pixel_and_a_stage_opens_with_its_numbers():
 
 
 def test_an_edit_of_the_planted_bands_changes_the_prediction():
-    at = _click(_inside(), 3, 58)  # a teal roof tile of the demo town
+    at = click(app(INSIDE), "inside_image", 3, 58)  # a teal roof tile of the demo town
     at.radio(key="inside_edit").set_value("bands replaced").run()
     at.selectbox(key="inside_band_fill").set_value("another pixel").run()
     at.number_input(key="inside_band_row").set_value(3).run()

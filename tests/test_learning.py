@@ -3,41 +3,31 @@
 These train real models for a minute or two each (marked `slow`; CI runs them).
 """
 
-from pathlib import Path
-
 import pytest
 
-from ssan.data.demo import make_demo_scene
 from ssan.data.readers.matfile import load_mat_scene
 from ssan.data.splits import make_split
 from ssan.evaluation.metrics import evaluate
-from ssan.models.checkpoints import load_checkpoint
 from ssan.training.trainer import train
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def demo():
-    scene = make_demo_scene(0)
-    return scene, make_split(scene, "paper", seed=0)
-
-
-@pytest.fixture(scope="module")
-def demo_runs(demo):
+def demo_runs(demo, paper_split, shipped):
     """Quick SSAN as shipped (tests/test_demo_checkpoint.py rebuilds it from this recipe and checks its α)
     beside its two branches trained alone on the same split with the same seed."""
-    scene, split = demo
-    runs = {"ssan": load_checkpoint(ROOT / "assets" / "demo-ssan")}
-    runs |= {m: train(scene, split, m, "quick", seed=0, device="cpu") for m in ("arnn", "acnn")}
-    return {m: evaluate(f, scene, split) for m, f in runs.items()}
+    runs = {"ssan": shipped}
+    runs |= {
+        m: train(demo, paper_split, m, "quick", seed=0, device="cpu") for m in ("arnn", "acnn")
+    }
+    return {m: evaluate(f, demo, paper_split) for m, f in runs.items()}
 
 
 def test_quick_ssan_beats_both_branches_on_the_demo_and_each_branch_fails_the_pair_it_cannot_see(
     demo, demo_runs
 ):
-    scene, _ = demo
+    scene = demo
     ssan, arnn, acnn = demo_runs["ssan"], demo_runs["arnn"], demo_runs["acnn"]
     # docs/branch-study.md, 5 seeds: SSAN several points ahead of CNN, ACNN and ARNN (OA %)
     assert ssan.oa > 0.95 and ssan.aa > 0.95

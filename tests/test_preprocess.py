@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 import torch
-from factories import toy_scene
 
 from ssan.data.preprocess import PixelSampler, Preprocessing, fit_preprocessing
 from ssan.data.splits import make_split
 from ssan.models import build_network, get_preset
 from ssan.models.fitted import cut_patches, network_inputs, padded_on
+from tests.helpers import toy_scene
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import pytest
 import scipy.io
 import spectral.io.envi as envi
 import tifffile
-from factories import toy_scene
 from PIL import Image
 
 from ssan.cli import main
@@ -18,6 +17,7 @@ from ssan.data.readers.scenefile import _published_names
 from ssan.data.scene import Scene, SceneError
 from ssan.data.sensors import guess_wavelengths, parse_wavelengths
 from ssan.data.splits import fixed_split
+from tests.helpers import toy_scene
 
 H, W, B = 12, 10, 6
 

@@ -16,20 +16,9 @@ from ssan.models.seeding import (
     use_dropout_generator,
 )
 from ssan.training.trainer import train
-from tests.factories import toy_scene
+from tests.helpers import TINY, toy_scene
 
-TINY = dict(
-    rnn_hidden=8,
-    attention_size=8,
-    fc_hidden=32,
-    fusion_dim=16,
-    fusion_hidden=32,
-    conv_channels=(4, 8),
-    patch_size=9,
-    iterations=40,
-    eval_every=10,
-    batch_size=16,
-)
+SETTINGS = {**TINY, "iterations": 40, "eval_every": 10, "batch_size": 16}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +34,7 @@ def weights(fitted) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("init", ["default", "normal"])
 def test_two_concurrent_runs_with_one_seed_give_identical_weights(data, init):
     scene, split = data
-    settings = {**TINY, "init": init}
+    settings = {**SETTINGS, "init": init}
     alone = weights(train(scene, split, "ssan", "quick", seed=5, device="cpu", overrides=settings))
     results: list = [None, None]
     stop = threading.Event()

@@ -6,19 +6,18 @@ import threading
 
 import numpy as np
 
-from ssan.data.demo import make_demo_scene
 from ssan.data.splits import make_split
 from ssan.inference.attention import pixel_attention
 from ssan.training.trainer import train
 
 
-def test_threads_share_one_model_without_errors_or_cross_talk():
+def test_threads_share_one_model_without_errors_or_cross_talk(small_demo):
     """Eight threads ask the same GRU model for attention at once; each gets its own pixel's answer.
 
     The old forward moved the network to its device on every call, which rebuilds a GRU's weight list:
     a thread running the model at that moment failed with "zip() argument 2 is longer than argument 1".
     """
-    scene = make_demo_scene(seed=0, shape=(60, 60))
+    scene = small_demo
     split = make_split(scene, "per-class:5", seed=0)
     fitted = train(
         scene, split, "arnn", "quick", seed=0, overrides={"iterations": 2, "eval_every": 2}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from factories import toy_scene
 
 from ssan.data.splits import SPLIT_ROLE_COLOURS, SPLIT_ROLES, make_split, split_roles
+from tests.helpers import toy_scene
 from ui.figures import split_map_figure
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
-from factories import toy_scene
 
 from ssan.data.scene import SceneError
 from ssan.data.splits import fixed_split, leakage_fraction, make_split, parse_split_spec
+from tests.helpers import toy_scene
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import toy_scene
 
 from ssan.data.preprocess import PixelSampler
 from ssan.data.splits import make_split
@@ -18,16 +17,9 @@ from ssan.distributed.tiles import (
 )
 from ssan.evaluation.metrics import predict_map
 from ssan.training.trainer import train
+from tests.helpers import TINY, toy_scene
 
-TINY = {
-    "iterations": 4,
-    "eval_every": 2,
-    "rnn_hidden": 8,
-    "fc_hidden": 32,
-    "fusion_hidden": 32,
-    "batch_size": 32,
-    "conv_channels": (4, 8),
-}
+SETTINGS = {**TINY, "patch_size": 27}  # the quick preset's patches: a halo of 13 rows
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +36,7 @@ def fitted(scene):
         "quick",
         seed=0,
         device="cpu",
-        overrides=TINY,
+        overrides=SETTINGS,
     )
 
 

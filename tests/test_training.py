@@ -5,7 +5,6 @@ import threading
 import numpy as np
 import pytest
 import torch
-from factories import toy_scene
 from sklearn.metrics import cohen_kappa_score
 
 import ssan.training.estimate as estimate_module
@@ -27,19 +26,9 @@ from ssan.models.checkpoints import (
 from ssan.models.fitted import IncompatibleSceneError
 from ssan.training.estimate import estimate_training_time
 from ssan.training.trainer import pick_device, train
+from tests.helpers import TINY, toy_scene
 
-TINY = dict(
-    rnn_hidden=8,
-    attention_size=8,
-    fc_hidden=32,
-    fusion_dim=16,
-    fusion_hidden=32,
-    conv_channels=(4, 8),
-    patch_size=9,
-    iterations=30,
-    eval_every=10,
-    batch_size=32,
-)
+SETTINGS = {**TINY, "iterations": 30, "eval_every": 10}
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +43,12 @@ def split(scene):
 
 @pytest.fixture(scope="module")
 def fitted(scene, split):
-    return train(scene, split, "ssan", "quick", seed=0, device="cpu", overrides=TINY)
+    return train(scene, split, "ssan", "quick", seed=0, device="cpu", overrides=SETTINGS)
 
 
 @pytest.mark.parametrize("model", ["rnn", "cnn", "arnn", "acnn"])
 def test_every_network_trains(scene, split, model):
-    f = train(scene, split, model, "quick", seed=0, device="cpu", overrides=TINY)
+    f = train(scene, split, model, "quick", seed=0, device="cpu", overrides=SETTINGS)
     assert len(f.history) == 30 and f.best_iteration in (10, 20, 30)
     assert 0.0 <= f.best_val_accuracy <= 1.0
     assert f.predict_at(f.sampler(scene), split.test[:5]).shape == (5,)
@@ -67,7 +56,7 @@ def test_every_network_trains(scene, split, model):
 
 def test_progress_reports_every_step_with_validation_on_schedule(scene, split):
     seen = []
-    train(scene, split, "arnn", "quick", device="cpu", overrides=TINY, progress=seen.append)
+    train(scene, split, "arnn", "quick", device="cpu", overrides=SETTINGS, progress=seen.append)
     assert [p.iteration for p in seen] == list(range(1, 31))
     assert [p.iteration for p in seen if p.val_accuracy is not None] == [10, 20, 30]
     assert all(p.remaining >= 0 and p.iterations == 30 for p in seen)
@@ -83,15 +72,15 @@ def test_training_never_touches_test_pixels(scene, split, monkeypatch):
         return real(net, sampler, pixels, device)
 
     monkeypatch.setattr(train_module, "network_inputs", spy)
-    train(scene, split, "ssan", "quick", device="cpu", overrides=TINY)
+    train(scene, split, "ssan", "quick", device="cpu", overrides=SETTINGS)
     used = np.unique(np.concatenate(touched))
     assert np.intersect1d(used, split.test).size == 0
     assert set(used) == set(split.train) | set(split.val)
 
 
 def test_same_seed_same_run(scene, split):
-    a = train(scene, split, "ssan", "quick", seed=3, device="cpu", overrides=TINY)
-    b = train(scene, split, "ssan", "quick", seed=3, device="cpu", overrides=TINY)
+    a = train(scene, split, "ssan", "quick", seed=3, device="cpu", overrides=SETTINGS)
+    b = train(scene, split, "ssan", "quick", seed=3, device="cpu", overrides=SETTINGS)
     assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
 
 
@@ -105,7 +94,7 @@ def test_cancel_keeps_the_best_model_so_far(scene, split):
         if p.iteration == 15:
             stop.set()
 
-    constant = {**TINY, "lr_schedule": "constant"}  # a cosine rate depends on the run's length
+    constant = {**SETTINGS, "lr_schedule": "constant"}  # a cosine rate depends on the run's length
     f = train(
         scene,
         split,
@@ -129,7 +118,7 @@ def test_cancel_keeps_the_best_model_so_far(scene, split):
 def test_cancel_before_first_validation_still_returns_a_model(scene, split):
     stop = threading.Event()
     stop.set()
-    f = train(scene, split, "ssan", "quick", device="cpu", overrides=TINY, stop=stop)
+    f = train(scene, split, "ssan", "quick", device="cpu", overrides=SETTINGS, stop=stop)
     assert f.cancelled and f.history == [] and f.best_val_accuracy is not None
 
 
@@ -140,7 +129,7 @@ def test_early_stop(scene, split):
         "arnn",
         "quick",
         device="cpu",
-        overrides={**TINY, "lr": 1e-12, "early_stop_patience": 1},
+        overrides={**SETTINGS, "lr": 1e-12, "early_stop_patience": 1},
     )
     assert len(f.history) == 20
 
@@ -196,7 +185,7 @@ def test_attention_read_outs(scene, split, fitted):
 
 
 def test_models_without_attention_say_so(scene, split):
-    rnn = train(scene, split, "rnn", "quick", device="cpu", overrides=TINY)
+    rnn = train(scene, split, "rnn", "quick", device="cpu", overrides=SETTINGS)
     att = pixel_attention(rnn, rnn.sampler(scene), np.array([0, 1]))
     assert att.spectral is None and att.spatial is None
     with pytest.raises(ValueError, match="no spectral attention"):
@@ -205,7 +194,7 @@ def test_models_without_attention_say_so(scene, split):
 
 @pytest.mark.parametrize("model", ["ssan", "knn", "svm"])
 def test_checkpoint_round_trip_gives_identical_predictions(scene, split, tmp_path, model):
-    f = train(scene, split, model, "quick", device="cpu", overrides=TINY)
+    f = train(scene, split, model, "quick", device="cpu", overrides=SETTINGS)
     f.metrics = evaluate(f, scene, split).to_dict()
     save_checkpoint(f, tmp_path / "ck")
     g = load_checkpoint(tmp_path / "ck")
@@ -258,7 +247,7 @@ def test_device_choice():
 
 def test_time_estimate_is_positive_and_scales_with_iterations(scene, split):
     short = estimate_training_time(
-        scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=2
+        scene, split, "ssan", "quick", device="cpu", overrides=SETTINGS, steps=2
     )
     assert short.high > 0 and short.iterations == 30 and "cpu" in short.device
     assert "iterations" in short.describe()
@@ -276,7 +265,7 @@ def test_time_estimate_times_a_warm_full_validation_batch(scene, split, monkeypa
             seen.append(pixels.copy()) or real(net, sampler, pixels, *a)
         ),
     )
-    estimate_training_time(scene, split, "ssan", "quick", device="cpu", overrides=TINY, steps=1)
+    estimate_training_time(scene, split, "ssan", "quick", device="cpu", overrides=SETTINGS, steps=1)
     batch = min(train_module.inference_batch_size(torch.device("cpu")), split.val.size)
     assert len(seen) == 2 and all(np.array_equal(s, split.val[:batch]) for s in seen)
 

@@ -4,19 +4,15 @@ renaming and deleting saved runs safely."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
-from factories import TINY_JOB as TINY
-from factories import tiny_job_scene, tiny_job_split
 
 from ssan.evaluation.metrics import evaluate
 from ssan.evaluation.runs import delete_run, rename_run
 from ssan.training.estimate import estimate_time_range
+from tests.helpers import ASSET, TINY_JOB, tiny_job_scene, tiny_job_split
 from ui.jobs import TrainJob
 from ui.tasks import DONE
-
-ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +27,7 @@ def split(scene):
 
 def test_the_estimate_is_a_measured_range_with_scoring(scene, split):
     est = estimate_time_range(
-        scene, split, "ssan", "quick", device="cpu", overrides=TINY, trials=2, steps=2
+        scene, split, "ssan", "quick", device="cpu", overrides=TINY_JOB, trials=2, steps=2
     )
     assert est.trials == 2 and 0 < est.step_low <= est.step_high
     assert 0 < est.low <= est.high and est.scoring > 0 and est.test_pixels == split.test.size

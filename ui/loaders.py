@@ -72,18 +72,31 @@ def use_torch() -> None:
         torch.set_num_threads(TORCH_THREADS)
 
 
-@st.cache_resource(show_spinner=False)
-def warm_up() -> threading.Thread:
+_WARM_UP: list[threading.Thread] = []  # the one background import of this server, once started
+_WARM_UP_LOCK = threading.Lock()
+
+
+def warm_up() -> None:
     """Import the model code (torch, scikit-learn) in a background thread, once per server, after the first
     screen is drawn: by the time someone opens another page it is loaded."""
+    with _WARM_UP_LOCK:
+        if _WARM_UP:
+            return
 
-    def work() -> None:
-        use_torch()
-        import ssan.inference.attention  # noqa: E401, F401
+        def work() -> None:
+            use_torch()
+            import ssan.inference.attention  # noqa: F401
 
-    thread = threading.Thread(target=work, name="ssan-warm-up", daemon=True)
-    thread.start()
-    return thread
+        _WARM_UP.append(threading.Thread(target=work, name="ssan-warm-up", daemon=True))
+        _WARM_UP[0].start()
+
+
+def wait_for_warm_up() -> None:
+    """Let a started background import finish before a page imports the same modules: two threads
+    importing scikit-learn at once can see it partly initialised ("cannot import name 'clone' from
+    partially initialized module 'sklearn.base'")."""
+    if _WARM_UP:
+        _WARM_UP[0].join()
 
 
 def file_spec(

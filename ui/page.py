@@ -69,7 +69,9 @@ class Context:
 
 
 def navigation() -> Any:
-    """The app's pages for `st.navigation`, in the sidebar under their titles; Scene is the default."""
+    """The app's pages for `st.navigation`, in the sidebar under their titles; Scene is the default.
+    Runs before every page, so it first lets the background import of the model code finish."""
+    loaders.wait_for_warm_up()
     return st.navigation(
         [
             st.Page(path, title=label, icon=icon, default=i == 0)

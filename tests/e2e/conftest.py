@@ -1,4 +1,6 @@
-"""Start the app with `streamlit run` on a free local port, and point pytest-playwright at Debian's Chromium."""
+"""Start the app with `streamlit run` on a free local port, and point pytest-playwright at Debian's Chromium.
+
+The browser tests are one xdist group (tests/conftest.py): one worker runs them, with one server."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
+PORT_TAKEN = ("is not available", "already in use")  # what Streamlit logs when its port is taken
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -37,18 +41,9 @@ def runs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
-@pytest.fixture(scope="session")
-def app_url(runs_dir, tmp_path_factory):
-    """The URL of a fresh `streamlit run app.py` (headless, local only), stopped after the session."""
-    if not CHROMIUM.exists():
-        pytest.skip(
-            f"{CHROMIUM} is absent: install Debian's Chromium (apt-get install -y chromium)"
-        )
-    port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "SSAN_RUNS_DIR": str(runs_dir)}
+def _start_streamlit(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -66,28 +61,54 @@ def app_url(runs_dir, tmp_path_factory):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up within 60 s:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
+
+
+def _healthy(proc: subprocess.Popen, url: str, log: Path) -> bool:
+    """Wait until the server answers (True), or exits because its port was taken meanwhile (False)."""
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            if any(words in log.read_text() for words in PORT_TAKEN):
+                return False
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"streamlit did not come up within 60 s:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def app_url(runs_dir, tmp_path_factory):
+    """The URL of a fresh `streamlit run app.py` (headless, local only), stopped after the session.
+
+    The port is a free one chosen by the OS; another process (a Ray node, another xdist worker) may
+    take it before Streamlit binds it, so the server is started on a new port, up to three times."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is absent: install Debian's Chromium (apt-get install -y chromium)"
+        )
+    env = {**os.environ, "SSAN_RUNS_DIR": str(runs_dir)}
+    for _attempt in range(3):
+        port = _free_port()
+        log = tmp_path_factory.mktemp("streamlit") / "server.log"
+        proc = _start_streamlit(port, env, log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            if _healthy(proc, url, log):
+                yield url
+                return
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    pytest.fail(f"streamlit found its port taken three times:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="session")
