@@ -49,6 +49,7 @@ V5_ARRAY_CLASSES = {
 # A text variable with one of these names (any case) holds the class names, one per class.
 MAX_CLASS_NAMES = 1000
 NAMES_VARIABLE = re.compile(r"class_?names|names|classes|labels_?names", re.IGNORECASE)
+MAX_HDF5_LINKS = 100_000  # objects walked when checking a v7.3 file for links to other files
 MAT_HELP = (
     "Save it from MATLAB with save(..., '-v7') or '-v7.3', or from Python with scipy.io.savemat."
 )
@@ -168,6 +169,7 @@ def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
     """Top-level datasets of a v7.3 file; MATLAB writes column-major, so axes are reversed on read."""
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
+        refuse_outside_storage(f, path)
         _check_declared(
             path,
             {
@@ -192,6 +194,42 @@ def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
                 arr = arr.astype(bool)
             out[name] = arr
     return out
+
+
+def refuse_outside_storage(f: h5py.File, path: Path) -> None:
+    """Refuse an HDF5 file that reaches beyond its own bytes: an external link, a dataset stored in another
+    file (external storage) or a virtual dataset. Any of them would read a file on this machine as data."""
+    links: list[tuple[str, object]] = []
+
+    def collect(name: str, link: object) -> None:
+        links.append((name, link))
+        if len(links) > MAX_HDF5_LINKS:
+            raise SceneError(
+                f"{path}: the HDF5 file holds more than {MAX_HDF5_LINKS:,} objects; a MATLAB file of a "
+                f"scene holds a few. {MAT_HELP}"
+            )
+
+    f.visititems_links(collect)  # every link, without following any of them
+    for name, link in links:
+        if isinstance(link, h5py.ExternalLink):
+            raise SceneError(
+                f"{path}: '{name}' links to another file; a .mat file must hold its own data (external "
+                f"links are not followed). {MAT_HELP}"
+            )
+    for name, link in links:
+        node = f.get(name) if isinstance(link, h5py.HardLink) else None
+        if not isinstance(node, h5py.Dataset):
+            continue
+        if node.is_virtual:
+            raise SceneError(
+                f"{path}: '{name}' is a virtual dataset (its data is mapped from other files); a .mat file "
+                f"must hold its own data. {MAT_HELP}"
+            )
+        if node.external:
+            raise SceneError(
+                f"{path}: '{name}' keeps its data in another file (HDF5 external storage); a .mat file "
+                f"must hold its own data. {MAT_HELP}"
+            )
 
 
 def file_sha256(path: str | Path) -> str:
