@@ -28,6 +28,11 @@ from ssan.data.splits import Split
 from ssan.inference.precision import PRECISIONS
 from ssan.models import MODEL_NAMES, PRESETS
 
+VALUE_FILE_SUFFIXES = (".txt", ".csv")
+FILE_RULE = (
+    "named as @FILE, or as one path ending in .txt or .csv (anything else, e.g. with commas, is the "
+    "values themselves)"
+)
 SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
 SCENE_HELP = "demo, paviau, paviac, or the path of a cube: .mat, ENVI (.hdr) or GeoTIFF (.tif)"
 EXAMPLES = """examples:
@@ -937,8 +942,8 @@ def _load_scene(
     gt: str | None = None,
     cube_var: str | None = None,
     gt_var: str | None = None,
-    class_names: str | None = None,
-    wavelengths: str | None = None,
+    class_names: str | Path | None = None,
+    wavelengths: str | Path | None = None,
 ) -> Scene:
     """A scene by name or path; a Pavia scene is downloaded with a progress bar when missing."""
     from ssan.data.catalog import SCENE_CHOICES, load_scene
@@ -1114,15 +1119,17 @@ def _add_scene_file_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--class-names",
+        type=_values_or_file,
         metavar="NAMES",
-        help="class names in id order: a text file with one per line, "
-        "or a comma-separated list (default: from the file, else Class 1..C)",
+        help="class names in id order: a comma-separated list, or a text file with one per line, "
+        f"{FILE_RULE} (default: from the file, else Class 1..C)",
     )
     p.add_argument(
         "--wavelengths",
+        type=_values_or_file,
         metavar="NM",
-        help="band centres in nm: START-END (even spread), a comma-separated "
-        "list or a text file (default: from the file, else a guess by band count, marked as one)",
+        help="band centres in nm: START-END (even spread), a comma-separated list, or a text file, "
+        f"{FILE_RULE} (default: from the file, else a guess by band count, marked as one)",
     )
 
 
@@ -1163,6 +1170,16 @@ def _add_set_option(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a preset setting, e.g. --set iterations=500 --set rnn_hidden=128 (repeatable)",
     )
+
+
+def _values_or_file(text: str) -> str | Path:
+    """--class-names / --wavelengths: a file when the syntax says so (FILE_RULE), else the values as typed.
+    Decided by the text alone, never by trying it as a path."""
+    if text.startswith("@"):
+        return Path(text[1:]).expanduser()
+    if not any(c in text for c in ",\n") and text.strip().lower().endswith(VALUE_FILE_SUFFIXES):
+        return Path(text.strip()).expanduser()
+    return text
 
 
 def _positive_int(text: str) -> int:

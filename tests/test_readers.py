@@ -87,7 +87,7 @@ def test_sensor_guesses_and_wavelength_specs(tmp_path):
         values, text = guess_wavelengths(n)
         assert values.size == n and sensor in text and "guess" in text
     (tmp_path / "wl.txt").write_text("500\n600\n700\n")
-    np.testing.assert_array_equal(parse_wavelengths(str(tmp_path / "wl.txt"), 3), [500, 600, 700])
+    np.testing.assert_array_equal(parse_wavelengths(tmp_path / "wl.txt", 3), [500, 600, 700])
     np.testing.assert_array_equal(parse_wavelengths("500, 600, 700", 3), [500, 600, 700])
     with pytest.raises(SceneError, match="2 value"):
         parse_wavelengths("500, 600", 3)

@@ -15,6 +15,7 @@ import spectral.io.envi as envi
 
 from ssan.data.readers.matfile import _check_declared, max_scene_bytes
 from ssan.data.scene import SceneError
+from ssan.data.sensors import check_band_centres
 
 DATA_SUFFIXES = ("", ".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".bin")
 HELP = (
@@ -130,9 +131,12 @@ def _wavelengths(meta: dict, n_bands: int, header: Path) -> tuple[np.ndarray | N
     if scale is None:  # no or unknown units: micrometres when the values are that small
         scale = 1000.0 if values.max() < 30 else 1.0
     values = values * scale
+    if not np.isfinite(values).all():
+        check_band_centres(values, f"{header}: the header's wavelength list")
     if values.min() < 200 or values.max() > 16000:
         return (
             None,
             f"{header.name}: the wavelengths ({units or 'no units'}) are not plausible band centres; ignored.",
         )
+    check_band_centres(values, f"{header}: the header's wavelength list")
     return values, f"Wavelengths from the ENVI header {header.name}."

@@ -16,6 +16,7 @@ import tifffile
 
 from ssan.data.readers.matfile import _check_declared, max_scene_bytes
 from ssan.data.scene import SceneError
+from ssan.data.sensors import check_band_centres
 
 SUFFIXES = (".tif", ".tiff")
 HELP = "Expected a GeoTIFF or TIFF: a cube with its bands as planes or samples, or a single-band label mask."
@@ -46,7 +47,7 @@ def read_tiff(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
         ) from err
     data = _rows_cols_bands(np.asarray(data), axes, path)
     bands = data.shape[2] if data.ndim == 3 else 1
-    return data, _gdal_wavelengths(gdal_xml, bands)
+    return data, _gdal_wavelengths(gdal_xml, bands, path)
 
 
 def _rows_cols_bands(data: np.ndarray, axes: str, path: Path) -> np.ndarray:
@@ -66,7 +67,7 @@ def _rows_cols_bands(data: np.ndarray, axes: str, path: Path) -> np.ndarray:
     return data
 
 
-def _gdal_wavelengths(xml: str | None, n_bands: int) -> np.ndarray | None:
+def _gdal_wavelengths(xml: str | None, n_bands: int, path: Path) -> np.ndarray | None:
     """Band centres from GDAL_METADATA items named "wavelength" (per sample), µm turned into nm."""
     if not xml:
         return None
@@ -76,15 +77,19 @@ def _gdal_wavelengths(xml: str | None, n_bands: int) -> np.ndarray | None:
         return None
     found: dict[int, float] = {}
     for item in root.iter("Item"):
-        if (item.get("name") or "").lower() in ("wavelength", "central_wavelength") and item.get(
-            "sample"
-        ) is not None:
+        sample = (item.get("sample") or "").strip()
+        if (item.get("name") or "").lower() in (
+            "wavelength",
+            "central_wavelength",
+        ) and sample.isdigit():
             match = re.search(r"[-+]?\d+(\.\d+)?", item.text or "")
             if match:
-                found[int(item.get("sample"))] = float(match.group())
-    if len(found) != n_bands:
+                found[int(sample)] = float(match.group())
+    if sorted(found) != list(range(n_bands)):
         return None
     values = np.array([found[i] for i in range(n_bands)], dtype=np.float64)
     if values.max() < 30:
         values = values * 1000.0
-    return values if values.min() >= 200 and values.max() <= 16000 else None
+    if values.min() < 200 or values.max() > 16000:
+        return None
+    return check_band_centres(values, f"{path}: the GDAL metadata's wavelengths")

@@ -3,11 +3,12 @@
 A label map (0 = unlabelled, 1..C) may be a .mat variable, an ENVI classification file (whose
 header names the classes), a single-band GeoTIFF or a PNG mask (greyscale or palette: the
 pixel values are the class ids). Class names may come from a text file, a comma-separated
-list, a names variable in the .mat, or the ENVI header.
+list typed in, a names variable in the .mat, or the ENVI header.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from ssan.data.readers import envi, geotiff
 from ssan.data.readers.matfile import _pick_labels, names_variable, read_mat
 from ssan.data.scene import SceneError
+from ssan.data.sensors import read_text_file
 
 LABEL_FORMATS = (
     ".mat, an ENVI classification file (.hdr), a single-band GeoTIFF (.tif) or a PNG mask (.png)"
@@ -85,19 +87,29 @@ def _png_mask(path: Path) -> np.ndarray:
         raise SceneError(f"{path}: not a readable PNG ({err}). Export the mask again.") from err
 
 
-def read_class_names(spec: str) -> tuple[str, ...]:
-    """Class names from a text file (one per line) or a comma-separated list, in class id order."""
-    text = spec.strip()
-    path = Path(text).expanduser()
-    if text and path.is_file():
-        names = [
-            line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()
-        ]
+def read_class_names(given: str | Path | Sequence[str]) -> tuple[str, ...]:
+    """Class names in class id order from what the user gave: typed text (one per line, or comma-separated
+    when on one line), a list, or an explicit `Path` to a text file with one name per line.
+
+    Text is never tried as a path: only a `Path` reads a file, so a typed name cannot read a server file."""
+    if isinstance(given, Path):
+        names = [line.strip() for line in read_text_file(given, "class names").splitlines()]
+        source = str(given)
+    elif isinstance(given, str):
+        text = given.strip()
+        names = [part.strip() for part in (text.splitlines() if "\n" in text else text.split(","))]
+        source = f"class names {_short(given)!r}"
     else:
-        names = [part.strip() for part in text.split(",") if part.strip()]
+        names = [str(name).strip() for name in given]
+        source = "class names"
+    names = [name for name in names if name]
     if not names:
         raise SceneError(
-            f"class names {spec!r}: none given. Give a comma-separated list (in class id order) or "
-            "a text file with one name per line."
+            f"{source}: none given. Give the names in class id order, comma-separated or one per line, "
+            "or a text file with one name per line."
         )
     return tuple(names)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

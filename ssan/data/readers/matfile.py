@@ -20,7 +20,7 @@ import numpy as np
 import scipy.io
 
 from ssan.data.scene import Scene, SceneError
-from ssan.data.sensors import guess_wavelengths, parse_wavelengths
+from ssan.data.sensors import check_band_centres, guess_wavelengths, parse_wavelengths
 
 NAN_POLICIES = ("refuse", "mask")
 # A 1-D variable with one of these names (any case) and one value per band is read as band centres.
@@ -272,15 +272,15 @@ def load_mat_scene(
     nan_policy: str = "refuse",
     wavelengths_var: str | None = None,
     class_colors: Sequence[str] | Mapping[int, str] | None = None,
-    wavelengths: str | None = None,
+    wavelengths: str | Path | None = None,
 ) -> Scene:
     """A validated `Scene` from one .mat file holding cube and labels, or from two files.
 
     Variables are found by shape unless named. Label ids are renumbered 1..C (file ids kept in
     `original_ids`). `class_names`/`class_colors`: one per class present (in id order), one per
     id 1..max id, or a mapping original id -> value. `nan_policy="mask"` zeroes NaN/inf pixels
-    and unlabels them instead of refusing the file. `wavelengths` ("400-2500", a list or a file; see
-    `sensors.parse_wavelengths`) overrides the file's band centres and the guess.
+    and unlabels them instead of refusing the file. `wavelengths` (text such as "400-2500" or a list, or a `Path`
+    to a file; see `sensors.parse_wavelengths`) overrides the file's band centres and the guess.
     """
     if nan_policy not in NAN_POLICIES:
         raise SceneError(
@@ -544,6 +544,8 @@ def _wavelengths(
     if var is not None:
         arr = _named(pool, path, var, "wavelengths_var")
         values = _as_nm(arr, n_bands)
+        if values is not None:
+            check_band_centres(values, f"{path}: wavelength variable '{var}'")
         if values is None:
             raise SceneError(
                 f"{path}: wavelength variable '{var}' ({'x'.join(map(str, arr.shape))}) is not {n_bands} band "
@@ -556,6 +558,7 @@ def _wavelengths(
         if WAVELENGTH_NAME.fullmatch(key) and _numeric(np.asarray(arr)) and np.size(arr) == n_bands:
             values = _as_nm(np.asarray(arr), n_bands)
             if values is not None:
+                check_band_centres(values, f"{path}: wavelength variable '{key}'")
                 return values, False, [f"Wavelengths from variable '{key}'."]
             notes.append(
                 f"Variable '{key}' does not look like band centres in nm or µm and was ignored."
@@ -567,8 +570,12 @@ def _wavelengths(
 
 def _as_nm(arr: np.ndarray, n_bands: int) -> np.ndarray | None:
     values = np.asarray(arr, dtype=np.float64).ravel()
-    if values.size != n_bands or not np.isfinite(values).all():
+    if values.size != n_bands:
         return None
+    if not np.isfinite(values).all():
+        return (
+            values  # band centres with a hole: refused by the caller, not taken for something else
+        )
     if values.max() < 30.0:  # band centres this small are micrometres, unless they are band numbers
         if np.array_equal(values, np.round(values)):
             return None

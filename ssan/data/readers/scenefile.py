@@ -9,6 +9,7 @@ count that says it is one. A cube the size of a Pavia scene gets that scene's pu
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +36,18 @@ def load_file_scene(
     *,
     cube_var: str | None = None,
     gt_var: str | None = None,
-    class_names: str | tuple[str, ...] | None = None,
-    wavelengths: str | None = None,
+    class_names: str | Path | Sequence[str] | None = None,
+    wavelengths: str | Path | None = None,
     name: str | None = None,
     nan_policy: str = "refuse",
     **mat_options,
 ) -> Scene:
-    """A checked `Scene` from a cube file and an optional label file; `class_names` a list or a names spec
-    (file or comma-separated), `wavelengths` a spec for `sensors.parse_wavelengths`; `mat_options` go to
-    `load_mat_scene` (e.g. class_colors, wavelengths_var)."""
+    """A checked `Scene` from a cube file and an optional label file; `class_names` a list, typed text or a
+    `Path` (see `labels.read_class_names`), `wavelengths` typed text or a `Path` (see
+    `sensors.parse_wavelengths`): text is never read as a path. `mat_options` go to `load_mat_scene`
+    (e.g. class_colors, wavelengths_var)."""
     cube_path = Path(cube_path).expanduser()
-    names = read_class_names(class_names) if isinstance(class_names, str) else class_names
+    names = read_class_names(class_names) if class_names is not None else None
     suffix = cube_path.suffix.lower()
     if suffix == ".mat":
         scene = load_mat_scene(
