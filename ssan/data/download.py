@@ -30,8 +30,8 @@ from typing import Any
 import pooch
 
 from ssan.data import pavia
+from ssan.data.hashing import file_sha256
 from ssan.data.pavia import EHU_PAGE, PaviaScene, RemoteFile
-from ssan.data.readers.matfile import file_sha256
 from ssan.data.scene import SceneError
 
 logger = logging.getLogger(__name__)

@@ -42,6 +42,7 @@ class EnviImage:
 
     data: np.ndarray
     header: Path
+    data_file: Path
     wavelengths: np.ndarray | None
     wavelength_note: str | None
     class_names: tuple[str, ...] | None  # a classification file's names, index = class id (0 first)
@@ -108,6 +109,7 @@ def read_envi(path: str | Path) -> EnviImage:
     return EnviImage(
         data,
         header,
+        data_file,
         wavelengths,
         note,
         tuple(str(n).strip() for n in names) if names else None,

@@ -8,7 +8,6 @@ to do, so no scipy or h5py traceback reaches the user.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import re
@@ -19,6 +18,7 @@ import h5py
 import numpy as np
 import scipy.io
 
+from ssan.data.hashing import file_sha256
 from ssan.data.scene import Scene, SceneError
 from ssan.data.sensors import check_band_centres, guess_wavelengths, parse_wavelengths
 
@@ -232,21 +232,6 @@ def refuse_outside_storage(f: h5py.File, path: Path) -> None:
             )
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, remembered while the file keeps its size and modification time."""
-    st = Path(path).stat()
-    return _sha256_cached(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _memory_errors_as_scene_errors(load: Callable[..., Scene]) -> Callable[..., Scene]:
     """Running out of memory while loading `cube_path` becomes one clear SceneError, never a traceback."""
 
@@ -327,9 +312,11 @@ def scene_from_arrays(
     class_names: Sequence[str] | Mapping[int, str] | None = None,
     class_colors: Sequence[str] | Mapping[int, str] | None = None,
     nan_policy: str = "refuse",
+    sha256: str | None = None,
 ) -> Scene:
     """The checks every file format shares (band count, finite values, integer labels, at least two
-    classes, names per class), then the `Scene`; `wavelengths` is (values, estimated, notes)."""
+    classes, names per class), then the `Scene`; `wavelengths` is (values, estimated, notes), `sha256` the
+    scene's identity when it is more than the cube file's hash (an ENVI header with its data file)."""
     if nan_policy not in NAN_POLICIES:
         raise SceneError(
             f"nan_policy must be one of {', '.join(NAN_POLICIES)}; got {nan_policy!r}."
@@ -398,7 +385,7 @@ def scene_from_arrays(
         class_colors=colors,
         original_ids=tuple(id_list),
         wavelengths_estimated=estimated,
-        sha256=file_sha256(cube_path),
+        sha256=sha256 or file_sha256(cube_path),
         masked_pixels=masked,
         notes=tuple(notes),
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ssan.data import pavia
+from ssan.data.hashing import files_sha256
 from ssan.data.readers import envi, geotiff
 from ssan.data.readers.labels import LABEL_FORMATS, read_class_names, read_labels
 from ssan.data.readers.matfile import load_mat_scene, scene_from_arrays
@@ -70,6 +71,7 @@ def load_file_scene(
         raise SceneError(
             f"{cube_path}: --cube-var names a variable in a .mat file; this cube is not one. Leave it out."
         )
+    identity = None
     if suffix in geotiff.SUFFIXES:  # before ENVI: a cube.tif beside a cube.hdr is still the TIFF
         raw, file_wl = geotiff.read_tiff(cube_path)
         wl_note = "Wavelengths from the GeoTIFF's GDAL metadata." if file_wl is not None else None
@@ -81,6 +83,9 @@ def load_file_scene(
     elif envi.is_envi(cube_path):
         image = envi.read_envi(cube_path)
         raw, file_wl, wl_note = image.data, image.wavelengths, image.wavelength_note
+        identity = files_sha256(
+            [image.header, image.data_file]
+        )  # the header says how to read the data
     else:
         if not cube_path.exists():
             raise SceneError(
@@ -119,6 +124,7 @@ def load_file_scene(
         name=name,
         class_names=names if names is not None else _names_for(file_names, labels),
         nan_policy=nan_policy,
+        sha256=identity,
     )
     return _published_names(scene, names if names is not None else file_names)
 
