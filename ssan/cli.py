@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import inspect
 import json
+import math
 import os
 import signal
 import sys
@@ -29,6 +30,14 @@ from ssan.inference.precision import PRECISIONS
 from ssan.models import MODEL_NAMES, PRESETS
 
 VALUE_FILE_SUFFIXES = (".txt", ".csv")
+MAX_SEED = (
+    2**32 - 1
+)  # numpy's legacy seeding and scikit-learn take no more; torch takes up to 2**64 - 1
+MAX_SEEDS = 1000  # seeds in one comparison: each is a run of every model
+EXPLAIN_MAX_PIXELS = 2000  # as the app's explanation page
+EXPLAIN_MAX_STEPS = 1000  # deletion steps: each is a forward pass over every sampled pixel
+MAX_BENCH_PIXELS = 2_000_000  # the synthetic cube has 103 float32 bands: 0.8 GB at this size
+MAX_RAY_RESOURCES = 1024
 FILE_RULE = (
     "named as @FILE, or as one path ending in .txt or .csv (anything else, e.g. with commas, is the "
     "values themselves)"
@@ -177,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ray-cpus-per-tile",
-        type=float,
+        type=_resource_count,
         metavar="N",
         help="CPUs each tile task declares (default 1)",
     )
     p.add_argument(
         "--ray-gpus-per-tile",
-        type=float,
+        type=_resource_count,
         metavar="N",
         help="GPUs each tile task declares (default: 1 for a network where the cluster has GPUs, else 0)",
     )
@@ -202,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
     p.add_argument(
         "--seeds",
+        type=_seed_list,
         default="0",
-        help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0)",
+        help=f"comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0; at most {MAX_SEEDS:,} seeds)",
     )
     p.add_argument("--out", metavar="REPORT.json", help="save the full report as JSON")
     _add_device_option(p)
@@ -212,11 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
         p, "every (model, seed) run is a task on a Ray cluster; results stream back as they finish"
     )
     p.add_argument(
-        "--ray-cpus-per-run", type=float, metavar="N", help="CPUs each run declares (default 1)"
+        "--ray-cpus-per-run",
+        type=_resource_count,
+        metavar="N",
+        help="CPUs each run declares (default 1)",
     )
     p.add_argument(
         "--ray-gpus-per-run",
-        type=float,
+        type=_resource_count,
         metavar="N",
         help="GPUs each network run declares (default: 1 where the cluster has GPUs, else 0)",
     )
@@ -268,20 +281,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p, required=False)
     p.add_argument(
         "--pixels",
-        type=_positive_int,
+        type=_bounded_int(EXPLAIN_MAX_PIXELS),
         default=500,
         metavar="N",
-        help="held-out pixels to test (seeded sample, default 500)",
+        help=f"held-out pixels to test (seeded sample, default 500, at most {EXPLAIN_MAX_PIXELS:,})",
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the pixel sample, random orders and bootstrap (default 0)",
     )
     p.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_bounded_int(EXPLAIN_MAX_STEPS),
         default=10,
         help="deletion steps from none to all (default 10)",
     )
@@ -1189,14 +1202,56 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bounded_int(most: int):
+    """An argparse type: a positive integer up to `most` (a count that sizes memory or time)."""
+
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,}, got {text}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(
-            f"expected a non-negative integer (0, 1, 2, ...), got {text!r}"
+            f"expected a non-negative integer (0, 1, 2, ... up to {MAX_SEED:,}, the range numpy, torch "
+            f"and scikit-learn all accept), got {text!r}"
+        )
+    return value
+
+
+def _seed_list(text: str) -> str:
+    """--seeds: checked for size before any list is built (a range like 0-1000000000 is refused)."""
+    count = 0
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, dash, hi = part.partition("-")
+        ends = [_seed(v.strip()) for v in ((lo, hi) if dash and lo else (part,))]
+        count += ends[-1] - ends[0] + 1
+        if count > MAX_SEEDS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} gives more than {MAX_SEEDS:,} seeds; each seed is a run of every model. "
+                "Give fewer, e.g. 0-4."
+            )
+    return text
+
+
+def _resource_count(text: str) -> float:
+    """--ray-*-per-*: a finite number of CPUs or GPUs, 0 or more (fractions allowed, as Ray takes them)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_RAY_RESOURCES:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of CPUs or GPUs from 0 to {MAX_RAY_RESOURCES:,} (e.g. 1 or 0.5), got {text!r}"
         )
     return value
 
@@ -1210,4 +1265,9 @@ def _size(text: str) -> tuple[int, int]:
         ) from None
     if h < 30 or w < 30:
         raise argparse.ArgumentTypeError(f"the cube needs at least 30x30 pixels; got {text}")
+    if h * w > MAX_BENCH_PIXELS:
+        raise argparse.ArgumentTypeError(
+            f"{text} is {h * w:,} pixels; the benchmark cube may have at most {MAX_BENCH_PIXELS:,} "
+            "(Pavia Centre, the largest scene, has 783,640)"
+        )
     return h, w

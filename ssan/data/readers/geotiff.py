@@ -22,8 +22,11 @@ SUFFIXES = (".tif", ".tiff")
 HELP = "Expected a GeoTIFF or TIFF: a cube with its bands as planes or samples, or a single-band label mask."
 
 
-def read_tiff(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """The image as (rows, cols) or (rows, cols, bands), and band centres (nm) when GDAL metadata gives them."""
+def read_tiff(
+    path: str | Path, shape: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The image as (rows, cols) or (rows, cols, bands), and band centres (nm) when GDAL metadata gives them.
+    With `shape` (a label mask's cube), an image of another size is refused before it is decoded."""
     path = Path(path)
     if not path.is_file():
         raise SceneError(f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. {HELP}")
@@ -32,6 +35,8 @@ def read_tiff(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
             series = tif.series[0]
             # the declared size is checked before anything is decompressed
             _check_declared(path, {path.name: tuple(series.shape)}, max_scene_bytes(), kind="image")
+            if shape is not None:
+                _check_mask_size(path, series, shape)
             axes, data = series.axes, series.asarray()
             gdal = tif.pages[0].tags.get("GDAL_METADATA")
             gdal_xml = gdal.value if gdal is not None else None
@@ -48,6 +53,18 @@ def read_tiff(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     data = _rows_cols_bands(np.asarray(data), axes, path)
     bands = data.shape[2] if data.ndim == 3 else 1
     return data, _gdal_wavelengths(gdal_xml, bands, path)
+
+
+def _check_mask_size(path: Path, series, shape: tuple[int, int]) -> None:
+    """Refuse a mask whose rows x cols (from the TIFF's tags) differ from the cube's."""
+    axes, dims = series.axes, tuple(series.shape)
+    if "Y" in axes and "X" in axes:
+        found = (dims[axes.index("Y")], dims[axes.index("X")])
+        if found != tuple(shape):
+            raise SceneError(
+                f"{path}: the mask is {found[0]}x{found[1]} pixels but the cube is {shape[0]}x{shape[1]}; "
+                "cube and labels must cover the same pixels. Use the mask made for this cube."
+            )
 
 
 def _rows_cols_bands(data: np.ndarray, axes: str, path: Path) -> np.ndarray:

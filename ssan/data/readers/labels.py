@@ -8,6 +8,7 @@ list typed in, a names variable in the .mat, or the ENVI header.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def read_labels(
     if (
         suffix in geotiff.SUFFIXES
     ):  # TIFF and PNG before ENVI: a mask.tif beside a mask.hdr is still the TIFF
-        data, _ = geotiff.read_tiff(path)
+        data, _ = geotiff.read_tiff(path, shape)
         if data.ndim != 2:
             raise SceneError(
                 f"{path}: a label mask has one band; this TIFF has {data.shape[2]}. "
@@ -49,7 +50,7 @@ def read_labels(
             )
         return data, None, "TIFF mask"
     if suffix == ".png":
-        return _png_mask(path), None, "PNG mask"
+        return _png_mask(path, shape), None, "PNG mask"
     if envi.is_envi(path):
         image = envi.read_envi(path)
         if image.data.shape[2] != 1:
@@ -68,22 +69,40 @@ def read_labels(
     )
 
 
-def _png_mask(path: Path) -> np.ndarray:
-    """A greyscale or palette PNG whose pixel values are class ids (an RGB picture is refused)."""
+def _png_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A greyscale or palette PNG whose pixel values are class ids (an RGB picture is refused). Its size is
+    checked against the cube's from the PNG header, before a single pixel is decoded."""
     if not path.is_file():
         raise SceneError(
             f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. Expected {LABEL_FORMATS}."
         )
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", Image.DecompressionBombWarning
+            )  # its size is checked below
+            image = Image.open(path)
+        with image:
             mode = image.mode
             if mode not in ("L", "P", "I", "I;16", "1"):
                 raise SceneError(
                     f"{path}: a {mode} picture, not a label mask. Expected one channel whose values are class ids "
                     "(0 = unlabelled): save the mask as greyscale ('L') or with a palette ('P'), not as colours."
                 )
+            width, height = image.size
+            if (height, width) != tuple(shape):
+                raise SceneError(
+                    f"{path}: the mask is {height}x{width} pixels but the cube is {shape[0]}x{shape[1]}; cube "
+                    "and labels must cover the same pixels. Use the mask made for this cube."
+                )
             return np.asarray(image).astype(np.int64)
-    except (UnidentifiedImageError, OSError) as err:
+    except Image.DecompressionBombError as err:
+        raise SceneError(
+            f"{path}: the PNG declares more pixels than any scene ({err}). Export the mask again."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, SceneError):
+            raise
         raise SceneError(f"{path}: not a readable PNG ({err}). Export the mask again.") from err
 
 
