@@ -96,7 +96,12 @@ def read_envi(path: str | Path) -> EnviImage:
             f"{image.shape[1]} samples x {image.shape[2]} bands of {image.sample_size} bytes) needs {expected:,}. "
             "The file is truncated or belongs to another header; copy or export it again."
         )
-    _check_declared(header, {header.name: tuple(image.shape)}, max_scene_bytes(), kind="image")
+    _check_declared(
+        header,
+        {header.name: (tuple(image.shape), int(image.sample_size))},
+        max_scene_bytes(),
+        kind="image",
+    )
     try:
         data = np.asarray(image.load())
     except Exception as err:  # noqa: BLE001 - same message for any unreadable data file

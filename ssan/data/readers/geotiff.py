@@ -19,6 +19,9 @@ from ssan.data.scene import SceneError
 from ssan.data.sensors import check_band_centres
 
 SUFFIXES = (".tif", ".tiff")
+# Pages of a multi-page TIFF: one per band, and hyperspectral sensors have a few hundred; tifffile's series
+# detection grows with the square of the page count (1,000 pages 0.5 s, 20,000 pages a minute).
+MAX_PAGES = 1024
 HELP = "Expected a GeoTIFF or TIFF: a cube with its bands as planes or samples, or a single-band label mask."
 
 
@@ -32,9 +35,21 @@ def read_tiff(
         raise SceneError(f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. {HELP}")
     try:
         with tifffile.TiffFile(path) as tif:
+            if (
+                len(tif.pages) > MAX_PAGES
+            ):  # counted from the page offsets: finding the series takes minutes
+                raise SceneError(
+                    f"{path}: the TIFF has {len(tif.pages):,} pages; a cube has at most {MAX_PAGES:,} (one per "
+                    f"band). {HELP}"
+                )
             series = tif.series[0]
             # the declared size is checked before anything is decompressed
-            _check_declared(path, {path.name: tuple(series.shape)}, max_scene_bytes(), kind="image")
+            _check_declared(
+                path,
+                {path.name: (tuple(series.shape), series.dtype.itemsize)},
+                max_scene_bytes(),
+                kind="image",
+            )
             if shape is not None:
                 _check_mask_size(path, series, shape)
             axes, data = series.axes, series.asarray()

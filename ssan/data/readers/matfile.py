@@ -29,22 +29,22 @@ WAVELENGTH_NAME = re.compile(
 )
 PLAUSIBLE_NM = (200.0, 16000.0)
 MAX_BYTES_ENV = "SSAN_MAX_SCENE_BYTES"
-DEFAULT_MAX_BYTES = (
-    4 * 2**30
-)  # 4 GiB as float32: Pavia Centre is 0.3 GiB, a 1000x1000x224 AVIRIS-class scene 0.9 GiB
-V5_ARRAY_CLASSES = {
-    "double",
-    "single",
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "logical",
-    "char",
+# The memory loading a scene may take (`load_peak_bytes`): Pavia Centre (float64 in its .mat) needs about
+# 1.0 GiB, a 1000x1000x224 AVIRIS-class cube 1.5 GiB as int16 and 2.7 GiB as float64.
+DEFAULT_MAX_BYTES = 3 * 2**30
+V5_ARRAY_CLASSES = {  # MATLAB class -> bytes per element as read
+    "double": 8,
+    "single": 4,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "logical": 1,
+    "char": 4,
 }
 # A text variable with one of these names (any case) holds the class names, one per class.
 MAX_CLASS_NAMES = 1000
@@ -58,8 +58,9 @@ MAT_HELP = (
 def read_mat(path: str | Path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
     """Every variable of a .mat file by name, v5 or v7.3 alike (v7.3 arrays transposed back to MATLAB order).
 
-    The sizes the file declares are checked against `max_bytes` (default `max_scene_bytes()`) before any
-    data is read, so a small compressed file cannot unpack into more memory than allowed.
+    The memory the file's declared arrays take to load (`load_peak_bytes`) is checked against `max_bytes`
+    (default `max_scene_bytes()`) before any data is read, so a small compressed file cannot unpack into
+    more memory than allowed.
     Cells, structs and sparse matrices are not read: they stand in as empty object arrays of their shape.
     """
     path = Path(path)
@@ -92,7 +93,7 @@ def read_mat(path: str | Path, max_bytes: int | None = None) -> dict[str, np.nda
 
 
 def max_scene_bytes() -> int:
-    """The most a scene file may declare, counted as float32: $SSAN_MAX_SCENE_BYTES (e.g. 8GiB, 500MB), else 4 GiB."""
+    """The most memory loading one scene file may take: $SSAN_MAX_SCENE_BYTES (e.g. 8GiB, 500MB), else 3 GiB."""
     text = os.environ.get(MAX_BYTES_ENV, "").strip()
     if not text:
         return DEFAULT_MAX_BYTES
@@ -115,19 +116,32 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def load_peak_bytes(arrays: Mapping[str, tuple[tuple[int, ...], int]]) -> int:
+    """About the most memory loading these arrays ({name: (shape, bytes per element)}) takes at once: every
+    array as the file stores it, plus the largest as the float32 cube and its mask of finite pixels."""
+    counts = [math.prod(shape) for shape, _ in arrays.values()]
+    stored = sum(n * itemsize for n, (_, itemsize) in zip(counts, arrays.values()))
+    return stored + (4 + 1) * max(counts, default=0)
+
+
 def _check_declared(
-    path: Path, shapes: dict[str, tuple[int, ...]], limit: int, kind: str = "variable"
+    path: Path,
+    arrays: Mapping[str, tuple[tuple[int, ...], int]],
+    limit: int,
+    kind: str = "variable",
 ) -> None:
-    """Refuse a file whose variables (or other `kind` of array) would take more than `limit` bytes as float32."""
-    sizes = {name: 4 * math.prod(shape) for name, shape in shapes.items()}
-    total = sum(sizes.values())
-    if total > limit:
-        name = max(sizes, key=sizes.get)
+    """Refuse a file whose arrays ({name: (shape, bytes per element)}, or another `kind` of array) would
+    take more than `limit` bytes of memory to load (`load_peak_bytes`)."""
+    need = load_peak_bytes(arrays)
+    if need > limit:
+        name = max(arrays, key=lambda k: math.prod(arrays[k][0]) * arrays[k][1])
+        shape, itemsize = arrays[name]
         raise SceneError(
-            f"{path}: the file declares {format_bytes(total)} of data as float32 ({kind} '{name}' is "
-            f"{'x'.join(map(str, shapes[name]))}), more than the limit of {format_bytes(limit)}. "
-            f"If this machine has the memory, raise the limit with {MAX_BYTES_ENV} (e.g. {MAX_BYTES_ENV}=16GiB); "
-            "otherwise crop the scene first."
+            f"{path}: the file declares {kind} '{name}' of {'x'.join(map(str, shape))} values at "
+            f"{itemsize} byte(s) each; loading it takes about {format_bytes(need)} (the data as stored, a "
+            f"float32 copy and a mask), more than the limit of {format_bytes(limit)}. If this machine has "
+            f"the memory, raise the limit with {MAX_BYTES_ENV} (e.g. {MAX_BYTES_ENV}=16GiB); otherwise crop "
+            "the scene first."
         )
 
 
@@ -150,7 +164,13 @@ def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
         and int(np.prod(shape)) <= MAX_CLASS_NAMES
     ]
     _check_declared(
-        path, {name: shape for name, shape, cls in declared if cls in V5_ARRAY_CLASSES}, limit
+        path,
+        {
+            name: (shape, V5_ARRAY_CLASSES[cls])
+            for name, shape, cls in declared
+            if cls in V5_ARRAY_CLASSES
+        },
+        limit,
     )
     data = scipy.io.loadmat(path, variable_names=arrays) if arrays else {}
     return {
@@ -173,7 +193,7 @@ def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
         _check_declared(
             path,
             {
-                name: tuple(node.shape)[::-1]
+                name: (tuple(node.shape)[::-1], node.dtype.itemsize)
                 for name, node in f.items()
                 if not name.startswith("#") and isinstance(node, h5py.Dataset)
             },
