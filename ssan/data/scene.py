@@ -166,6 +166,11 @@ def validate_scene_arrays(cube, labels, class_names, wavelengths, where: str) ->
             f"{labels.shape[0]}x{labels.shape[1]}; they must cover the same pixels."
         )
     n = len(class_names)
+    repeated = next((name for i, name in enumerate(class_names) if name in class_names[:i]), None)
+    if repeated is not None:
+        raise SceneError(
+            f"{where}: class names must differ; {repeated!r} is given twice. Give one distinct name per class."
+        )
     if labels.min(initial=0) < 0 or labels.max(initial=0) > n:
         raise SceneError(
             f"{where}: labels must lie in 0..{n} (0 = unlabelled); got {labels.min()}..{labels.max()}."

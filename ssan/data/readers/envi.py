@@ -17,6 +17,7 @@ from ssan.data.readers.matfile import _check_declared, max_scene_bytes
 from ssan.data.scene import SceneError
 from ssan.data.sensors import check_band_centres
 
+INTERLEAVES = ("bsq", "bil", "bip")
 DATA_SUFFIXES = ("", ".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".bin")
 HELP = (
     "An ENVI image is a text header (.hdr) beside a binary data file of the same name (.img, .dat, .raw, "
@@ -88,6 +89,7 @@ def read_envi(path: str | Path) -> EnviImage:
         ) from err
     meta = image.metadata
     data_file = Path(image.filename)
+    _check_layout(header, meta, np.dtype(image.dtype))
     expected = int(image.offset) + int(np.prod(image.shape)) * int(image.sample_size)
     actual = data_file.stat().st_size
     if actual < expected:
@@ -120,6 +122,22 @@ def read_envi(path: str | Path) -> EnviImage:
         tuple(str(n).strip() for n in names) if names else None,
         classification,
     )
+
+
+def _check_layout(header: Path, meta: dict, dtype: np.dtype) -> None:
+    """Refuse what Spectral would read as something else: complex values (cast to real with a warning) and
+    an interleave it does not know (read as BSQ)."""
+    interleave = str(meta.get("interleave", "bsq")).strip().lower()
+    if interleave not in INTERLEAVES:
+        raise SceneError(
+            f"{header}: interleave = {interleave} is not an ENVI layout; expected bsq, bil or bip. "
+            "Fix the header's interleave line (or export the image again)."
+        )
+    if dtype.kind == "c":
+        raise SceneError(
+            f"{header}: the image holds complex values (ENVI data type {meta.get('data type')}); a "
+            "reflectance or radiance cube is real. Export its magnitude or real part as a real type."
+        )
 
 
 def _wavelengths(meta: dict, n_bands: int, header: Path) -> tuple[np.ndarray | None, str | None]:

@@ -50,6 +50,11 @@ def read_tiff(
                 max_scene_bytes(),
                 kind="image",
             )
+            if series.dtype.kind == "c":
+                raise SceneError(
+                    f"{path}: the TIFF holds complex values ({series.dtype}); a reflectance or radiance "
+                    "cube is real. Export its magnitude or real part as a real type."
+                )
             if shape is not None:
                 _check_mask_size(path, series, shape)
             axes, data = series.axes, series.asarray()

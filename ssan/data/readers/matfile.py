@@ -299,7 +299,7 @@ def load_mat_scene(
     cube_name, raw_cube = _pick_cube(cube_vars, cube_path, cube_var)
     _, raw_labels = _pick_labels(gt_vars, gt_file, gt_var, raw_cube.shape[:2])
     if class_names is None:
-        class_names = names_variable(gt_vars)
+        class_names = _up_to_top_id(names_variable(gt_vars), raw_labels)
     return scene_from_arrays(
         raw_cube,
         raw_labels,
@@ -425,6 +425,17 @@ def names_variable(variables: Mapping[str, np.ndarray]) -> tuple[str, ...] | Non
             if names and all(n.strip() for n in names) and np.asarray(value).dtype.kind in "OUS":
                 return tuple(n.strip() for n in names)
     return None
+
+
+def _up_to_top_id(names: tuple[str, ...] | None, labels: np.ndarray) -> tuple[str, ...] | None:
+    """A file's own names by id 1..N cut to the largest id in its map: a file may name classes it does not
+    hold. (Too few names are left for the per-class check to refuse.)"""
+    finite = (
+        np.asarray(labels)[np.isfinite(labels)] if _numeric(np.asarray(labels)) else np.zeros(0)
+    )
+    if names is None or finite.size == 0:
+        return names
+    return names[: max(int(finite.max()), 0)] if len(names) > finite.max() else names
 
 
 def _describe(variables: Mapping[str, np.ndarray]) -> str:
@@ -608,11 +619,11 @@ def _per_class(
     values = [str(v) for v in given]
     if len(values) == len(ids):
         return tuple(values)
-    if len(values) >= max(ids):
+    if len(values) == max(ids):
         return tuple(values[i - 1] for i in ids)
     raise SceneError(
         f"{path}: {len(values)} {what} for {len(ids)} classes (ids {_id_text(ids)}). Give one per class present, "
-        f"one per id 1..{max(ids)}, or a mapping from id to value."
+        f"one per id 1..{max(ids)}, or a mapping from id to value; none may be left over."
     )
 
 

@@ -130,11 +130,12 @@ def load_file_scene(
 
 
 def _names_for(file_names: tuple[str, ...] | None, labels: np.ndarray) -> tuple[str, ...] | None:
-    """File names by id 1..N used only when they cover every id present."""
+    """File names by id 1..N used only when they cover every id present, cut to the largest id (a
+    classification header may name classes its map does not hold)."""
     if file_names is None:
         return None
     top = int(np.max(labels)) if labels.size else 0
-    return file_names if len(file_names) >= top else None
+    return file_names[:top] if len(file_names) >= top else None
 
 
 def _published_names(scene: Scene, names: tuple[str, ...] | None) -> Scene:
