@@ -460,7 +460,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"training stopped at iteration {done} of {cfg.iterations}; "
             f"kept the best model so far (iteration {fitted.best_iteration})"
         )
-    save_checkpoint(fitted, out)  # before testing, so an interrupted test still leaves the model
+    if (
+        not out.exists()
+    ):  # before testing, so an interrupted test still leaves the model; a finished
+        save_checkpoint(fitted, out)  # run already there is replaced only once this one is tested
     metrics = evaluate(fitted, scene, split)
     fitted.metrics = metrics.to_dict()
     save_checkpoint(fitted, out)

@@ -126,6 +126,12 @@ def _write_files(fitted: FittedModel, folder: Path) -> None:
             "python": platform.python_version(),
         },
     }
+    problem = sidecar_problem(json.loads(json.dumps(sidecar)))  # as load_checkpoint will see it
+    if problem:
+        raise CheckpointError(
+            f"the model cannot be saved as a checkpoint that loads again ({problem}); nothing was written "
+            "over an earlier checkpoint. Shorten what the message names and train again."
+        )
     (folder / SIDECAR).write_text(json.dumps(sidecar, indent=1))
 
 
