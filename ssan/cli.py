@@ -1236,7 +1236,14 @@ def _seed_list(text: str) -> str:
     count = 0
     for part in (p.strip() for p in text.split(",") if p.strip()):
         lo, dash, hi = part.partition("-")
-        ends = [_seed(v.strip()) for v in ((lo, hi) if dash and lo else (part,))]
+        try:
+            ends = [int(v) for v in ((lo, hi) if dash and lo else (part,))]
+        except ValueError:
+            return text  # not numbers: the comparison's own parser says what it expects
+        if max(ends) > MAX_SEED:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: seeds go up to {MAX_SEED:,}, the range numpy, torch and scikit-learn all accept"
+            )
         count += ends[-1] - ends[0] + 1
         if count > MAX_SEEDS:
             raise argparse.ArgumentTypeError(

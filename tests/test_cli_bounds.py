@@ -115,7 +115,10 @@ def test_cli_train_refuses_the_huge_network_before_the_time_estimate_allocates()
         (["data", "info", "demo", "--seed", "18446744073709551616"], "up to 4,294,967,295"),
         (["train", "--scene", "demo", "--seed", str(2**32)], "up to 4,294,967,295"),
         (["compare", "--scene", "demo", "--seeds", "0-1000000000"], "more than 1,000 seeds"),
-        (["compare", "--scene", "demo", "--seeds", "0,1,99999999999"], "up to 4,294,967,295"),
+        (
+            ["compare", "--scene", "demo", "--seeds", "0,1,99999999999"],
+            "seeds go up to 4,294,967,295",
+        ),
         (["explain", "--checkpoint", "x", "--pixels", "1000000000"], "at most 2,000"),
         (["explain", "--checkpoint", "x", "--seed", "-3"], "non-negative integer"),
         (["explain", "--checkpoint", "x", "--steps", "10000000"], "at most 1,000"),
