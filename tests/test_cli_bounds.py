@@ -58,7 +58,9 @@ def test_a_png_mask_of_the_wrong_size_is_refused_from_its_header(tmp_path):
     bomb = png_bomb(tmp_path / "mask.png", 12000, 12000)
     assert bomb.stat().st_size < 300_000
     start = time.perf_counter()
-    with pytest.raises(SceneError, match=r"the mask is 12000x12000 pixels but the cube is 12x10"):
+    with pytest.raises(
+        SceneError, match=r"the label map is 12000x12000 but the cube is 12x10 pixels"
+    ):
         load_scene(cube_file(tmp_path), bomb)
     assert time.perf_counter() - start < 2.0  # decoding it takes seconds and 1.1 GB
 
@@ -72,7 +74,7 @@ def test_a_png_decompression_bomb_is_one_line(tmp_path):
 
 def test_a_tiff_mask_of_the_wrong_size_is_refused_before_decoding(tmp_path):
     tifffile.imwrite(tmp_path / "mask.tif", np.zeros((40, 30), np.uint8))
-    with pytest.raises(SceneError, match=r"the mask is 40x30 pixels but the cube is 12x10"):
+    with pytest.raises(SceneError, match=r"the label map is 40x30 but the cube is 12x10 pixels"):
         load_scene(cube_file(tmp_path), tmp_path / "mask.tif")
 
 

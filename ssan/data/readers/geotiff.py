@@ -82,7 +82,7 @@ def _check_mask_size(path: Path, series, shape: tuple[int, int]) -> None:
         found = (dims[axes.index("Y")], dims[axes.index("X")])
         if found != tuple(shape):
             raise SceneError(
-                f"{path}: the mask is {found[0]}x{found[1]} pixels but the cube is {shape[0]}x{shape[1]}; "
+                f"{path}: the label map is {found[0]}x{found[1]} but the cube is {shape[0]}x{shape[1]} pixels; "
                 "cube and labels must cover the same pixels. Use the mask made for this cube."
             )
 

@@ -92,8 +92,8 @@ def _png_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
             width, height = image.size
             if (height, width) != tuple(shape):
                 raise SceneError(
-                    f"{path}: the mask is {height}x{width} pixels but the cube is {shape[0]}x{shape[1]}; cube "
-                    "and labels must cover the same pixels. Use the mask made for this cube."
+                    f"{path}: the label map is {height}x{width} but the cube is {shape[0]}x{shape[1]} pixels; "
+                    "cube and labels must cover the same pixels. Use the mask made for this cube."
                 )
             return np.asarray(image).astype(np.int64)
     except Image.DecompressionBombError as err:
