@@ -7,8 +7,11 @@ A multi-band GeoTIFF stores bands either as planes (bands, rows, cols) or interl
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +37,7 @@ def read_tiff(
     if not path.is_file():
         raise SceneError(f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. {HELP}")
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _tifffile_quiet(), tifffile.TiffFile(path) as tif:
             if (
                 len(tif.pages) > MAX_PAGES
             ):  # counted from the page offsets: finding the series takes minutes
@@ -75,6 +78,18 @@ def read_tiff(
     return data, _gdal_wavelengths(gdal_xml, bands, path)
 
 
+@contextlib.contextmanager
+def _tifffile_quiet() -> Iterator[None]:
+    """tifffile logs what it finds wrong in a damaged file; the one SceneError says it instead."""
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _check_mask_size(path: Path, series, shape: tuple[int, int]) -> None:
     """Refuse a mask whose rows x cols (from the TIFF's tags) differ from the cube's."""
     axes, dims = series.axes, tuple(series.shape)
@@ -91,6 +106,11 @@ def _rows_cols_bands(data: np.ndarray, axes: str, path: Path) -> np.ndarray:
     """Move tifffile's Y and X axes to the front; the one other axis (bands) goes last."""
     if "Y" not in axes or "X" not in axes:
         raise SceneError(f"{path}: the TIFF's axes are {axes!r}, with no rows and columns. {HELP}")
+    if len(axes) != data.ndim:  # a damaged file whose tags disagree with its data
+        raise SceneError(
+            f"{path}: the TIFF's tags name {len(axes)} axes ({axes}) but its data has {data.ndim}; the file "
+            "is damaged. Copy or export it again."
+        )
     order = [axes.index("Y"), axes.index("X")] + [i for i, a in enumerate(axes) if a not in "YX"]
     data = np.transpose(data, order)
     extra = data.shape[2:]
