@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import inspect
 import json
+import math
 import os
 import signal
 import sys
@@ -28,6 +29,19 @@ from ssan.data.splits import Split
 from ssan.inference.precision import PRECISIONS
 from ssan.models import MODEL_NAMES, PRESETS
 
+VALUE_FILE_SUFFIXES = (".txt", ".csv")
+MAX_SEED = (
+    2**32 - 1
+)  # numpy's legacy seeding and scikit-learn take no more; torch takes up to 2**64 - 1
+MAX_SEEDS = 1000  # seeds in one comparison: each is a run of every model
+EXPLAIN_MAX_PIXELS = 2000  # as the app's explanation page
+EXPLAIN_MAX_STEPS = 1000  # deletion steps: each is a forward pass over every sampled pixel
+MAX_BENCH_PIXELS = 2_000_000  # the synthetic cube has 103 float32 bands: 0.8 GB at this size
+MAX_RAY_RESOURCES = 1024
+FILE_RULE = (
+    "named as @FILE, or as one path ending in .txt or .csv (anything else, e.g. with commas, is the "
+    "values themselves)"
+)
 SPLIT_HELP = "paper | per-class:N | fraction:F | disjoint[:N] | fixed:TRAIN.mat,TEST.mat"
 SCENE_HELP = "demo, paviau, paviac, or the path of a cube: .mat, ENVI (.hdr) or GeoTIFF (.tif)"
 EXAMPLES = """examples:
@@ -172,13 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ray-cpus-per-tile",
-        type=float,
+        type=_resource_count,
         metavar="N",
         help="CPUs each tile task declares (default 1)",
     )
     p.add_argument(
         "--ray-gpus-per-tile",
-        type=float,
+        type=_resource_count,
         metavar="N",
         help="GPUs each tile task declares (default: 1 for a network where the cluster has GPUs, else 0)",
     )
@@ -197,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="paper", help=f"{SPLIT_HELP} (default paper)")
     p.add_argument(
         "--seeds",
+        type=_seed_list,
         default="0",
-        help="comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0)",
+        help=f"comma-separated seeds or a range, e.g. 0,1,2 or 0-4 (default 0; at most {MAX_SEEDS:,} seeds)",
     )
     p.add_argument("--out", metavar="REPORT.json", help="save the full report as JSON")
     p.add_argument(
@@ -221,11 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(Ray runs are neither saved nor reused)",
     )
     p.add_argument(
-        "--ray-cpus-per-run", type=float, metavar="N", help="CPUs each run declares (default 1)"
+        "--ray-cpus-per-run",
+        type=_resource_count,
+        metavar="N",
+        help="CPUs each run declares (default 1)",
     )
     p.add_argument(
         "--ray-gpus-per-run",
-        type=float,
+        type=_resource_count,
         metavar="N",
         help="GPUs each network run declares (default: 1 where the cluster has GPUs, else 0)",
     )
@@ -277,20 +295,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scene_options(p, required=False)
     p.add_argument(
         "--pixels",
-        type=_positive_int,
+        type=_bounded_int(EXPLAIN_MAX_PIXELS),
         default=500,
         metavar="N",
-        help="held-out pixels to test (seeded sample, default 500)",
+        help=f"held-out pixels to test (seeded sample, default 500, at most {EXPLAIN_MAX_PIXELS:,})",
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the pixel sample, random orders and bootstrap (default 0)",
     )
     p.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_bounded_int(EXPLAIN_MAX_STEPS),
         default=10,
         help="deletion steps from none to all (default 10)",
     )
@@ -462,7 +480,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"training stopped at iteration {done} of {cfg.iterations}; "
             f"kept the best model so far (iteration {fitted.best_iteration})"
         )
-    fitted.save(out)  # before testing, so an interrupted test still leaves the model
+    # Saved before testing, so an interrupted test still leaves the model; a finished run already at
+    # `out` is replaced only once this one is tested.
+    if not out.exists():
+        fitted.save(out)
     metrics = evaluate(fitted, scene, split)
     fitted.metrics = metrics.to_dict()
     fitted.save(out)
@@ -1012,8 +1033,8 @@ def _load_scene(
     gt: str | None = None,
     cube_var: str | None = None,
     gt_var: str | None = None,
-    class_names: str | None = None,
-    wavelengths: str | None = None,
+    class_names: str | Path | None = None,
+    wavelengths: str | Path | None = None,
 ) -> Scene:
     """A scene by name or path; a Pavia scene is downloaded with a progress bar when missing."""
     from ssan.data.catalog import SCENE_CHOICES, load_scene
@@ -1187,15 +1208,17 @@ def _add_scene_file_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--class-names",
+        type=_values_or_file,
         metavar="NAMES",
-        help="class names in id order: a text file with one per line, "
-        "or a comma-separated list (default: from the file, else Class 1..C)",
+        help="class names in id order: a comma-separated list, or a text file with one per line, "
+        f"{FILE_RULE} (default: from the file, else Class 1..C)",
     )
     p.add_argument(
         "--wavelengths",
+        type=_values_or_file,
         metavar="NM",
-        help="band centres in nm: START-END (even spread), a comma-separated "
-        "list or a text file (default: from the file, else a guess by band count, marked as one)",
+        help="band centres in nm: START-END (even spread), a comma-separated list, or a text file, "
+        f"{FILE_RULE} (default: from the file, else a guess by band count, marked as one)",
     )
 
 
@@ -1238,6 +1261,16 @@ def _add_set_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _values_or_file(text: str) -> str | Path:
+    """--class-names / --wavelengths: a file when the syntax says so (FILE_RULE), else the values as typed.
+    Decided by the text alone, never by trying it as a path."""
+    if text.startswith("@"):
+        return Path(text[1:]).expanduser()
+    if not any(c in text for c in ",\n") and text.strip().lower().endswith(VALUE_FILE_SUFFIXES):
+        return Path(text.strip()).expanduser()
+    return text
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -1245,14 +1278,63 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bounded_int(most: int):
+    """An argparse type: a positive integer up to `most` (a count that sizes memory or time)."""
+
+    def parse(text: str) -> int:
+        value = _positive_int(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,}, got {text}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(
-            f"expected a non-negative integer (0, 1, 2, ...), got {text!r}"
+            f"expected a non-negative integer (0, 1, 2, ... up to {MAX_SEED:,}, the range numpy, torch "
+            f"and scikit-learn all accept), got {text!r}"
+        )
+    return value
+
+
+def _seed_list(text: str) -> str:
+    """--seeds: checked for size before any list is built (a range like 0-1000000000 is refused)."""
+    count = 0
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, dash, hi = part.partition("-")
+        try:
+            ends = [int(v) for v in ((lo, hi) if dash and lo else (part,))]
+        except ValueError:
+            return text  # not numbers: the comparison's own parser says what it expects
+        if max(ends) > MAX_SEED:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: seeds go up to {MAX_SEED:,}, the range numpy, torch and scikit-learn all accept"
+            )
+        count += ends[-1] - ends[0] + 1
+        if count > MAX_SEEDS:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} gives more than {MAX_SEEDS:,} seeds; each seed is a run of every model. "
+                "Give fewer, e.g. 0-4."
+            )
+    return text
+
+
+def _resource_count(text: str) -> float:
+    """--ray-*-per-*: a finite number of CPUs or GPUs, 0 or more (fractions allowed, as Ray takes them)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_RAY_RESOURCES:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of CPUs or GPUs from 0 to {MAX_RAY_RESOURCES:,} (e.g. 1 or 0.5), got {text!r}"
         )
     return value
 
@@ -1266,6 +1348,11 @@ def _size(text: str) -> tuple[int, int]:
         ) from None
     if h < 30 or w < 30:
         raise argparse.ArgumentTypeError(f"the cube needs at least 30x30 pixels; got {text}")
+    if h * w > MAX_BENCH_PIXELS:
+        raise argparse.ArgumentTypeError(
+            f"{text} is {h * w:,} pixels; the benchmark cube may have at most {MAX_BENCH_PIXELS:,} "
+            "(Pavia Centre, the largest scene, has 783,640)"
+        )
     return h, w
 
 

@@ -161,3 +161,53 @@ def test_ctrl_c_is_reported_as_interrupted(trickle, tmp_path):
     done = fetch_in_child_then_signal(trickle, tmp_path, signal.SIGINT)
     assert done.returncode == 130 and "ssan: interrupted\n" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and "connection" not in done.stderr
+
+
+class FloodingServer:
+    """Serves an endless body (no Content-Length) in 64 KiB blocks and counts what it managed to send."""
+
+    def __init__(self, most: int) -> None:
+        self.sent = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.end_headers()
+                block = bytes(range(256)) * 256
+                while server.sent < most:
+                    try:
+                        self.wfile.write(block)
+                    except OSError:
+                        return
+                    server.sent += len(block)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_mirror_streaming_more_than_the_file_is_cut_off_at_the_expected_size(
+    trickle, monkeypatch
+):
+    """Issue 22: an 11 KB file from a mirror streaming 400 MB was written in full before its size was checked."""
+    flood = FloodingServer(most=200 * 2**20)
+    monkeypatch.setenv("SSAN_DATA_URL", f"http://127.0.0.1:{flood.httpd.server_port}/")
+    try:
+        with pytest.raises(DownloadError, match=r"sent more than the expected 10,240 bytes") as err:
+            fetch(pavia.PAVIA_SCENES["paviau"].gt.name)
+        assert "\n" not in str(err.value)
+        time.sleep(0.2)
+        assert flood.sent < 32 * 2**20, (
+            f"{flood.sent:,} bytes were sent before the download stopped"
+        )
+        assert list(data_dir().iterdir()) == []
+    finally:
+        flood.stop()

@@ -125,7 +125,9 @@ def test_a_negative_seed_is_named(capsys):
     code, _, err = cli(capsys, "data", "info", "demo", "--seed", "-1")
     assert (
         code == 2
-        and "argument --seed: expected a non-negative integer (0, 1, 2, ...), got '-1'" in err
+        and "argument --seed: expected a non-negative integer (0, 1, 2, ... up to 4,294,967,295"
+        in err
+        and "got '-1'" in err
     )
     with pytest.raises(ValueError, match="the split seed must be a non-negative integer; got -1"):
         make_split(toy_scene(), "paper", seed=-1)

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from ssan.data.hashing import file_sha256
 from ssan.data.pavia import PAVIA_SCENES
-from ssan.data.readers.matfile import file_sha256, load_mat_scene, read_mat
+from ssan.data.readers.matfile import load_mat_scene, read_mat
 
 
 def test_paviau_crop_loads_with_class_3_absent(shared_real):

@@ -10,6 +10,7 @@ import resource
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -17,9 +18,11 @@ import h5py
 import numpy as np
 import pytest
 import scipy.io
+import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ssan.data.readers.geotiff import read_tiff
 from ssan.data.readers.matfile import load_mat_scene, max_scene_bytes, read_mat
 from ssan.data.scene import SceneError
 
@@ -108,9 +111,9 @@ def test_a_v73_bomb_is_refused_from_its_header(tmp_path):
     done = run_cli_in_small_memory("data", "info", str(bomb))
     assert_one_line_error(
         done,
-        "declares 298.0 GiB of data as float32",
-        "'cube' is 20000x20000x200",
-        "limit of 4.0 GiB",
+        "'cube' of 20000x20000x200 values at 8 byte(s) each",
+        "takes about 968.6 GiB",
+        "limit of 3.0 GiB",
         "SSAN_MAX_SCENE_BYTES",
     )
 
@@ -120,23 +123,23 @@ def test_a_compressed_v5_bomb_is_refused_before_it_is_unpacked(tmp_path):
     assert bomb.stat().st_size < 10_000_000
     assert scipy.io.whosmat(bomb) == [("cube", (2000, 2000, 100), "double")]
     done = run_cli_in_small_memory("data", "info", str(bomb), env={"SSAN_MAX_SCENE_BYTES": "1GiB"})
-    assert_one_line_error(done, "declares 1.5 GiB of data as float32", "limit of 1.0 GiB")
+    assert_one_line_error(done, "takes about 4.8 GiB", "limit of 1.0 GiB")
 
 
 def test_running_out_of_memory_while_loading_is_one_clear_line(tmp_path):
     """Under the limit as declared, but more than this process may allocate: a SceneError, not a traceback."""
-    big = v73_file(tmp_path / "big.mat", (8000, 8000, 10))  # 5 GB of doubles, 2.4 GiB as float32
-    done = run_cli_in_small_memory("data", "info", str(big))
+    big = v73_file(tmp_path / "big.mat", (8000, 8000, 10))  # 5 GB of doubles
+    done = run_cli_in_small_memory("data", "info", str(big), env={"SSAN_MAX_SCENE_BYTES": "64GiB"})
     assert_one_line_error(done, "not enough memory to load this file", "SSAN_MAX_SCENE_BYTES")
 
 
 def test_the_limit_is_a_setting(tmp_path, monkeypatch):
     path = tmp_path / "small.mat"
     scipy.io.savemat(path, {"cube": np.zeros((10, 10, 5)), "gt": np.ones((10, 10))})
-    assert max_scene_bytes() == 4 * 2**30
+    assert max_scene_bytes() == 3 * 2**30
     monkeypatch.setenv("SSAN_MAX_SCENE_BYTES", "1KB")
     assert max_scene_bytes() == 1000
-    with pytest.raises(SceneError, match=r"declares 2.3 KiB .* limit of 1000 B"):
+    with pytest.raises(SceneError, match=r"takes about 7.1 KiB .* limit of 1000 B"):
         read_mat(path)
     assert set(read_mat(path, max_bytes=10_000)) == {"cube", "gt"}
     monkeypatch.setenv("SSAN_MAX_SCENE_BYTES", "lots")
@@ -180,3 +183,37 @@ def test_fuzzed_mat_files_load_or_give_a_scene_error(tmp_path, edits, cut):
         load_mat_scene(path)
     except SceneError as exc:
         assert "\n" not in str(exc)
+
+
+def test_a_small_file_declaring_float64_is_bounded_by_its_real_peak(tmp_path):
+    """Issue 22: a 4 KB v7.3 file and a 2.3 MB zlib TIFF declaring 1000x1000x268 float64 passed a check that
+    counted float32 (1.0 GiB) and then peaked at 3.8 GB: the data as stored, a float32 copy and a mask."""
+    mat = v73_file(tmp_path / "f64.mat", (1000, 1000, 268))
+    assert mat.stat().st_size < 8_000
+    with pytest.raises(SceneError, match=r"takes about 3.2 GiB .* limit of 3.0 GiB"):
+        read_mat(mat)
+    block = zlib.compress(bytes(8 * 1000 * 1000), 9)
+    tif = tmp_path / "f64.tif"
+    tifffile.imwrite(
+        tif,
+        (block for _ in range(268)),  # one compressed page of zeros, written 268 times
+        shape=(268, 1000, 1000),
+        dtype="f8",
+        compression="zlib",
+        photometric="minisblack",
+        rowsperstrip=1000,
+    )
+    assert tif.stat().st_size < 3_000_000
+    with pytest.raises(SceneError, match=r"takes about 3.2 GiB .* limit of 3.0 GiB"):
+        read_tiff(tif)
+
+
+def test_a_tiff_of_20000_pages_is_refused_from_its_page_count(tmp_path):
+    path = tmp_path / "pages.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for _ in range(20_000):
+            tif.write(np.zeros((2, 2), np.uint8), contiguous=False)
+    start = time.perf_counter()
+    with pytest.raises(SceneError, match=r"has 20,000 pages; a cube has at most 1,024"):
+        read_tiff(path)
+    assert time.perf_counter() - start < 5  # finding the series took over a minute

@@ -30,8 +30,8 @@ from typing import Any
 import pooch
 
 from ssan.data import pavia
+from ssan.data.hashing import file_sha256
 from ssan.data.pavia import EHU_PAGE, PaviaScene, RemoteFile
-from ssan.data.readers.matfile import file_sha256
 from ssan.data.scene import SceneError
 
 logger = logging.getLogger(__name__)
@@ -257,6 +257,25 @@ class _WrongSize(ValueError):
     pass
 
 
+class _CappedFile:
+    """The download's temporary file, refusing to grow past the expected size: a server that streams more
+    is cut off there rather than filling the disk first."""
+
+    def __init__(self, file: Any, limit: int) -> None:
+        self.file, self.limit, self.written = file, limit, 0
+
+    def write(self, chunk: bytes) -> int:
+        if self.written + len(chunk) > self.limit:
+            raise _WrongSize(
+                f"the server sent more than the expected {self.limit:,} bytes (stopped there)"
+            )
+        self.written += len(chunk)
+        return self.file.write(chunk)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
 class _SizeCheckedDownloader:
     """pooch's HTTP downloader plus an overall deadline and a size check; raising inside pooch's download
     deletes the temp file.
@@ -298,7 +317,8 @@ class _SizeCheckedDownloader:
         self.expired, self._socket = False, None
         timer.start()
         try:
-            self.http(url, output_file, pooch_)
+            with open(output_file, "w+b") as fh:
+                self.http(url, _CappedFile(fh, self.size), pooch_)
         finally:
             timer.cancel()
         got = os.path.getsize(output_file)

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 ROSIS_RANGE_NM = (430.0, 860.0)
+# What a checkpoint can hold (ssan.models.checkpoint_schema reads these): a scene beyond them is refused at
+# load, so no run trains a model that could be saved but not loaded again.
+MAX_SIDE = 100_000  # pixels per image side
+MAX_BANDS = 10_000
+MAX_CLASSES = 1_000
+MAX_NAME_CHARS = 10_000  # characters of a class name (or colour)
+MAX_SCENE_NAME_CHARS = 1_000
 
 # A qualitative palette that stays readable on light and dark backgrounds.
 PALETTE = (
@@ -104,6 +111,13 @@ class Scene:
         validate_scene_arrays(
             self.cube, self.labels, self.class_names, self.wavelengths, where=self.source
         )
+        if len(self.name) > MAX_SCENE_NAME_CHARS or any(
+            len(c) > MAX_NAME_CHARS for c in self.class_colors
+        ):
+            raise SceneError(
+                f"{self.source}: the scene's name may have at most {MAX_SCENE_NAME_CHARS:,} characters and "
+                f"each class colour {MAX_NAME_CHARS:,}; give shorter ones."
+            )
         if len(self.class_colors) != n or len(self.original_ids) != n:
             raise SceneError(
                 f"{self.source}: class_colors and original_ids need {n} entries, one per class."
@@ -169,6 +183,23 @@ def validate_scene_arrays(cube, labels, class_names, wavelengths, where: str) ->
             f"{labels.shape[0]}x{labels.shape[1]}; they must cover the same pixels."
         )
     n = len(class_names)
+    if n > MAX_CLASSES or cube.shape[2] > MAX_BANDS or max(cube.shape[:2]) > MAX_SIDE:
+        raise SceneError(
+            f"{where}: {n:,} classes, {cube.shape[2]:,} bands, {cube.shape[0]}x{cube.shape[1]} pixels; a "
+            f"scene may have at most {MAX_CLASSES:,} classes, {MAX_BANDS:,} bands and {MAX_SIDE:,} pixels a "
+            "side (what a checkpoint holds). Crop the scene or merge classes."
+        )
+    long = next((name for name in class_names if len(name) > MAX_NAME_CHARS), None)
+    if long is not None:
+        raise SceneError(
+            f"{where}: a class name of {len(long):,} characters ({long[:40]!r}…); at most {MAX_NAME_CHARS:,} "
+            "fit in a checkpoint. Give shorter names."
+        )
+    repeated = next((name for i, name in enumerate(class_names) if name in class_names[:i]), None)
+    if repeated is not None:
+        raise SceneError(
+            f"{where}: class names must differ; {repeated!r} is given twice. Give one distinct name per class."
+        )
     if labels.min(initial=0) < 0 or labels.max(initial=0) > n:
         raise SceneError(
             f"{where}: labels must lie in 0..{n} (0 = unlabelled); got {labels.min()}..{labels.max()}."

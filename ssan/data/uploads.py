@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ssan.data.hashing import file_sha256
 from ssan.data.readers.envi import DATA_SUFFIXES
-from ssan.data.readers.matfile import file_sha256
 from ssan.data.scene import SceneError
 from ssan.models.checkpoints import SIDECAR, WEIGHTS, CheckpointError, load_checkpoint
 from ssan.models.fitted import FittedModel

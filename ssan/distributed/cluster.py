@@ -2,7 +2,9 @@
 
 `ray_session(address)` is the one way in: `None` or "local" starts Ray on this machine bound to
 the loopback interface with the dashboard and usage statistics off; anything else ("auto",
-"HOST:6379", "ray://HOST:10001") connects to a cluster started with `ray start --head`. The
+"HOST:6379", "ray://HOST:10001") connects to a cluster started with `ray start --head`, after a
+plain connection to HOST:PORT succeeds within CONNECT_TIMEOUT_S (Ray itself retries for ever), and
+a loopback HOST stays loopback (Ray would replace it by the machine's own address). The
 driver's own `ssan` package is shipped to the workers (a Ray `py_modules` runtime
 environment), so cluster nodes run the same code as the machine that submits the work; they
 need the requirements installed, not the package.
@@ -13,12 +15,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 LOCAL = "local"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+CONNECT_TIMEOUT_S = (
+    10.0  # to open a connection to a cluster's address before Ray is asked to join it
+)
 RAY_PIN = "ray==2.60.0"
 INSTALL_HINT = f"pip install -r requirements-ray.txt (it pins {RAY_PIN})"
 # Ray reads this once, at import: "0" makes it treat the machine as a single-node setup whose
@@ -93,15 +100,21 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     dashboard off; otherwise it is the address of a running cluster.
     """
     local = address is None or address.strip().lower() in ("", LOCAL)
-    if local:
+    host_port = None if local else _host_port(address)
+    on_loopback = local or (host_port is not None and host_port[0] in LOOPBACK)
+    if (
+        on_loopback
+    ):  # Ray would replace a loopback address by the machine's own: stay on the one given
         os.environ[_SINGLE_MACHINE_ENV] = "0"
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        imported_before = "ray" in sys.modules
+    imported_before = "ray" in sys.modules
     ray = require_ray()
     if ray.is_initialized():
         yield cluster_info(started_here=False)
         return
-    if local and imported_before:
+    if host_port is not None:
+        _check_reachable(address, *host_port)  # Ray itself retries an unreachable address for ever
+    if on_loopback and imported_before:
         # Ray was imported before the variable above was set; this is the constant it was read into.
         from ray._private import ray_constants
 
@@ -131,6 +144,27 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield cluster_info(started_here=local)
     finally:
         ray.shutdown()
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of "HOST:PORT" or "ray://HOST:PORT"; None for "auto" or anything Ray resolves itself."""
+    text = address.strip().removeprefix("ray://")
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def _check_reachable(address: str, host: str, port: int) -> None:
+    """Refuse, within CONNECT_TIMEOUT_S, an address where nothing accepts a connection."""
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or type(err).__name__)
+        raise ConnectionError(
+            f"no Ray cluster at {address.strip()} ({why} within {CONNECT_TIMEOUT_S:g} s); start one with "
+            "`ray start --head` and pass the address it prints, or use --ray local"
+        ) from None
 
 
 def cluster_info(started_here: bool) -> ClusterInfo:

@@ -13,14 +13,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from ssan.data.scene import MAX_BANDS, MAX_CLASSES, MAX_NAME_CHARS, MAX_SCENE_NAME_CHARS, MAX_SIDE
 from ssan.models import MODEL_NAMES
+from ssan.models.presets import UPPER_BOUNDS
 
-MAX_SIDE = 100_000  # pixels per image side
-MAX_BANDS = 10_000
-MAX_CLASSES = 1_000
+# The limits of what `save_checkpoint` writes: a Scene and a Preset are refused beyond them up front.
 MAX_PIXELS = 50_000_000  # training or validation pixels listed in the split
-MAX_HISTORY = 1_000_000  # training steps recorded
-MAX_TEXT = 10_000  # characters of a free-text field
+MAX_HISTORY = UPPER_BOUNDS["iterations"]  # training steps recorded, one per iteration
+MAX_TEXT = MAX_NAME_CHARS  # characters of a free-text field
 
 _INT = {"type": "integer"}
 _NAT = {"type": "integer", "minimum": 0}
@@ -50,7 +50,7 @@ SCHEMA: dict[str, Any] = _obj(
         "preset": _obj({"name": {"type": "string", "minLength": 1, "maxLength": 200}}),
         "scene": _obj(
             {
-                "name": {"type": "string", "maxLength": 1000},
+                "name": {"type": "string", "maxLength": MAX_SCENE_NAME_CHARS},
                 "shape": {
                     "type": "array",
                     "items": {"type": "integer", "minimum": 1, "maximum": MAX_SIDE},
@@ -98,7 +98,7 @@ SCHEMA: dict[str, Any] = _obj(
                 "patch_size": _NAT,
                 "leakage": _NUM,
                 "sizes": _obj({"train": _NAT, "val": _NAT, "test": _NAT}),
-                "warnings": {"type": "array", "items": _TEXT, "maxItems": MAX_CLASSES},
+                "warnings": {"type": "array", "items": _TEXT, "maxItems": 2 * MAX_CLASSES},
             },
         ),
         "seed": _NAT,
@@ -110,7 +110,11 @@ SCHEMA: dict[str, Any] = _obj(
             {"oa": _NUM, "aa": _NUM, "kappa": _NUM},
             {
                 "n_pixels": _NAT,
-                "per_class": {"type": "array", "items": _NUM, "maxItems": MAX_CLASSES},
+                "per_class": {  # null: a class with no test pixel
+                    "type": "array",
+                    "items": {"type": ["number", "null"]},
+                    "maxItems": MAX_CLASSES,
+                },
                 "confusion": {
                     "type": "array",
                     "maxItems": MAX_CLASSES,

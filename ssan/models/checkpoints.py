@@ -30,6 +30,7 @@ from safetensors.torch import load, save_file
 from sklearn.base import clone
 
 from ssan import __version__
+from ssan.data.hashing import file_sha256
 from ssan.data.preprocess import Preprocessing
 from ssan.data.splits import SplitRecord
 from ssan.models import (
@@ -116,7 +117,7 @@ def _write_files(fitted: FittedModel, folder: Path) -> None:
         "train_seconds": fitted.train_seconds,
         "device": fitted.device,
         "cancelled": fitted.cancelled,
-        "weights_sha256": _sha256(weights),
+        "weights_sha256": file_sha256(weights),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": {
             "ssan": __version__,
@@ -126,6 +127,12 @@ def _write_files(fitted: FittedModel, folder: Path) -> None:
             "python": platform.python_version(),
         },
     }
+    problem = sidecar_problem(json.loads(json.dumps(sidecar)))  # as load_checkpoint will see it
+    if problem:
+        raise CheckpointError(
+            f"the model cannot be saved as a checkpoint that loads again ({problem}); nothing was written "
+            "over an earlier checkpoint. Shorten what the message names and train again."
+        )
     (folder / SIDECAR).write_text(json.dumps(sidecar, indent=1))
 
 
@@ -365,11 +372,3 @@ def list_checkpoints(root: str | Path) -> list[Path]:
         and not any(part.startswith(".") for part in p.parent.relative_to(root).parts)
     ]  # skip folders being written
     return sorted(found, key=lambda p: (p / SIDECAR).stat().st_mtime, reverse=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

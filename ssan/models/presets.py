@@ -44,8 +44,8 @@ UPPER_BOUNDS = {
     "fusion_dim": 4096,
     "fusion_hidden": 16384,
     "batch_size": 8192,
-    "iterations": 10_000_000,
-    "eval_every": 10_000_000,
+    "iterations": 1_000_000,  # a checkpoint records each (checkpoint_schema.MAX_HISTORY)
+    "eval_every": 1_000_000,
     "conv_channels": 1024,
     "early_stop_patience": 100_000,
     "band_embedding": 1024,

@@ -15,7 +15,9 @@ import spectral.io.envi as envi
 
 from ssan.data.readers.matfile import _check_declared, max_scene_bytes
 from ssan.data.scene import SceneError
+from ssan.data.sensors import check_band_centres
 
+INTERLEAVES = ("bsq", "bil", "bip")
 DATA_SUFFIXES = ("", ".img", ".dat", ".raw", ".bsq", ".bil", ".bip", ".bin")
 HELP = (
     "An ENVI image is a text header (.hdr) beside a binary data file of the same name (.img, .dat, .raw, "
@@ -41,6 +43,7 @@ class EnviImage:
 
     data: np.ndarray
     header: Path
+    data_file: Path
     wavelengths: np.ndarray | None
     wavelength_note: str | None
     class_names: tuple[str, ...] | None  # a classification file's names, index = class id (0 first)
@@ -86,6 +89,7 @@ def read_envi(path: str | Path) -> EnviImage:
         ) from err
     meta = image.metadata
     data_file = Path(image.filename)
+    _check_layout(header, meta, np.dtype(image.dtype))
     expected = int(image.offset) + int(np.prod(image.shape)) * int(image.sample_size)
     actual = data_file.stat().st_size
     if actual < expected:
@@ -94,7 +98,12 @@ def read_envi(path: str | Path) -> EnviImage:
             f"{image.shape[1]} samples x {image.shape[2]} bands of {image.sample_size} bytes) needs {expected:,}. "
             "The file is truncated or belongs to another header; copy or export it again."
         )
-    _check_declared(header, {header.name: tuple(image.shape)}, max_scene_bytes(), kind="image")
+    _check_declared(
+        header,
+        {header.name: (tuple(image.shape), int(image.sample_size))},
+        max_scene_bytes(),
+        kind="image",
+    )
     try:
         data = np.asarray(image.load())
     except Exception as err:  # noqa: BLE001 - same message for any unreadable data file
@@ -107,11 +116,28 @@ def read_envi(path: str | Path) -> EnviImage:
     return EnviImage(
         data,
         header,
+        data_file,
         wavelengths,
         note,
         tuple(str(n).strip() for n in names) if names else None,
         classification,
     )
+
+
+def _check_layout(header: Path, meta: dict, dtype: np.dtype) -> None:
+    """Refuse what Spectral would read as something else: complex values (cast to real with a warning) and
+    an interleave it does not know (read as BSQ)."""
+    interleave = str(meta.get("interleave", "bsq")).strip().lower()
+    if interleave not in INTERLEAVES:
+        raise SceneError(
+            f"{header}: interleave = {interleave} is not an ENVI layout; expected bsq, bil or bip. "
+            "Fix the header's interleave line (or export the image again)."
+        )
+    if dtype.kind == "c":
+        raise SceneError(
+            f"{header}: the image holds complex values (ENVI data type {meta.get('data type')}); a "
+            "reflectance or radiance cube is real. Export its magnitude or real part as a real type."
+        )
 
 
 def _wavelengths(meta: dict, n_bands: int, header: Path) -> tuple[np.ndarray | None, str | None]:
@@ -130,9 +156,12 @@ def _wavelengths(meta: dict, n_bands: int, header: Path) -> tuple[np.ndarray | N
     if scale is None:  # no or unknown units: micrometres when the values are that small
         scale = 1000.0 if values.max() < 30 else 1.0
     values = values * scale
+    if not np.isfinite(values).all():
+        check_band_centres(values, f"{header}: the header's wavelength list")
     if values.min() < 200 or values.max() > 16000:
         return (
             None,
             f"{header.name}: the wavelengths ({units or 'no units'}) are not plausible band centres; ignored.",
         )
+    check_band_centres(values, f"{header}: the header's wavelength list")
     return values, f"Wavelengths from the ENVI header {header.name}."

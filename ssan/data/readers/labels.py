@@ -3,11 +3,13 @@
 A label map (0 = unlabelled, 1..C) may be a .mat variable, an ENVI classification file (whose
 header names the classes), a single-band GeoTIFF or a PNG mask (greyscale or palette: the
 pixel values are the class ids). Class names may come from a text file, a comma-separated
-list, a names variable in the .mat, or the ENVI header.
+list typed in, a names variable in the .mat, or the ENVI header.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from ssan.data.readers import envi, geotiff
 from ssan.data.readers.matfile import _pick_labels, names_variable, read_mat
 from ssan.data.scene import SceneError
+from ssan.data.sensors import read_text_file
 
 LABEL_FORMATS = (
     ".mat, an ENVI classification file (.hdr), a single-band GeoTIFF (.tif) or a PNG mask (.png)"
@@ -39,7 +42,7 @@ def read_labels(
     if (
         suffix in geotiff.SUFFIXES
     ):  # TIFF and PNG before ENVI: a mask.tif beside a mask.hdr is still the TIFF
-        data, _ = geotiff.read_tiff(path)
+        data, _ = geotiff.read_tiff(path, shape)
         if data.ndim != 2:
             raise SceneError(
                 f"{path}: a label mask has one band; this TIFF has {data.shape[2]}. "
@@ -47,7 +50,7 @@ def read_labels(
             )
         return data, None, "TIFF mask"
     if suffix == ".png":
-        return _png_mask(path), None, "PNG mask"
+        return _png_mask(path, shape), None, "PNG mask"
     if envi.is_envi(path):
         image = envi.read_envi(path)
         if image.data.shape[2] != 1:
@@ -66,38 +69,66 @@ def read_labels(
     )
 
 
-def _png_mask(path: Path) -> np.ndarray:
-    """A greyscale or palette PNG whose pixel values are class ids (an RGB picture is refused)."""
+def _png_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A greyscale or palette PNG whose pixel values are class ids (an RGB picture is refused). Its size is
+    checked against the cube's from the PNG header, before a single pixel is decoded."""
     if not path.is_file():
         raise SceneError(
             f"{path}: {'is a folder' if path.is_dir() else 'does not exist'}. Expected {LABEL_FORMATS}."
         )
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():
+            warnings.simplefilter(
+                "ignore", Image.DecompressionBombWarning
+            )  # its size is checked below
+            image = Image.open(path)
+        with image:
             mode = image.mode
             if mode not in ("L", "P", "I", "I;16", "1"):
                 raise SceneError(
                     f"{path}: a {mode} picture, not a label mask. Expected one channel whose values are class ids "
                     "(0 = unlabelled): save the mask as greyscale ('L') or with a palette ('P'), not as colours."
                 )
+            width, height = image.size
+            if (height, width) != tuple(shape):
+                raise SceneError(
+                    f"{path}: the label map is {height}x{width} but the cube is {shape[0]}x{shape[1]} pixels; "
+                    "cube and labels must cover the same pixels. Use the mask made for this cube."
+                )
             return np.asarray(image).astype(np.int64)
-    except (UnidentifiedImageError, OSError) as err:
+    except Image.DecompressionBombError as err:
+        raise SceneError(
+            f"{path}: the PNG declares more pixels than any scene ({err}). Export the mask again."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, SceneError):
+            raise
         raise SceneError(f"{path}: not a readable PNG ({err}). Export the mask again.") from err
 
 
-def read_class_names(spec: str) -> tuple[str, ...]:
-    """Class names from a text file (one per line) or a comma-separated list, in class id order."""
-    text = spec.strip()
-    path = Path(text).expanduser()
-    if text and path.is_file():
-        names = [
-            line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()
-        ]
+def read_class_names(given: str | Path | Sequence[str]) -> tuple[str, ...]:
+    """Class names in class id order from what the user gave: typed text (one per line, or comma-separated
+    when on one line), a list, or an explicit `Path` to a text file with one name per line.
+
+    Text is never tried as a path: only a `Path` reads a file, so a typed name cannot read a server file."""
+    if isinstance(given, Path):
+        names = [line.strip() for line in read_text_file(given, "class names").splitlines()]
+        source = str(given)
+    elif isinstance(given, str):
+        text = given.strip()
+        names = [part.strip() for part in (text.splitlines() if "\n" in text else text.split(","))]
+        source = f"class names {_short(given)!r}"
     else:
-        names = [part.strip() for part in text.split(",") if part.strip()]
+        names = [str(name).strip() for name in given]
+        source = "class names"
+    names = [name for name in names if name]
     if not names:
         raise SceneError(
-            f"class names {spec!r}: none given. Give a comma-separated list (in class id order) or "
-            "a text file with one name per line."
+            f"{source}: none given. Give the names in class id order, comma-separated or one per line, "
+            "or a text file with one name per line."
         )
     return tuple(names)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

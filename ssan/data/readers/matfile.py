@@ -8,7 +8,6 @@ to do, so no scipy or h5py traceback reaches the user.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import re
@@ -19,8 +18,9 @@ import h5py
 import numpy as np
 import scipy.io
 
+from ssan.data.hashing import file_sha256
 from ssan.data.scene import Scene, SceneError
-from ssan.data.sensors import guess_wavelengths, parse_wavelengths
+from ssan.data.sensors import check_band_centres, guess_wavelengths, parse_wavelengths
 
 NAN_POLICIES = ("refuse", "mask")
 # A 1-D variable with one of these names (any case) and one value per band is read as band centres.
@@ -29,26 +29,27 @@ WAVELENGTH_NAME = re.compile(
 )
 PLAUSIBLE_NM = (200.0, 16000.0)
 MAX_BYTES_ENV = "SSAN_MAX_SCENE_BYTES"
-DEFAULT_MAX_BYTES = (
-    4 * 2**30
-)  # 4 GiB as float32: Pavia Centre is 0.3 GiB, a 1000x1000x224 AVIRIS-class scene 0.9 GiB
-V5_ARRAY_CLASSES = {
-    "double",
-    "single",
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "logical",
-    "char",
+# The memory loading a scene may take (`load_peak_bytes`): Pavia Centre (float64 in its .mat) needs about
+# 1.0 GiB, a 1000x1000x224 AVIRIS-class cube 1.5 GiB as int16 and 2.7 GiB as float64.
+DEFAULT_MAX_BYTES = 3 * 2**30
+V5_ARRAY_CLASSES = {  # MATLAB class -> bytes per element as read
+    "double": 8,
+    "single": 4,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "logical": 1,
+    "char": 4,
 }
 # A text variable with one of these names (any case) holds the class names, one per class.
 MAX_CLASS_NAMES = 1000
 NAMES_VARIABLE = re.compile(r"class_?names|names|classes|labels_?names", re.IGNORECASE)
+MAX_HDF5_LINKS = 100_000  # objects walked when checking a v7.3 file for links to other files
 MAT_HELP = (
     "Save it from MATLAB with save(..., '-v7') or '-v7.3', or from Python with scipy.io.savemat."
 )
@@ -57,8 +58,9 @@ MAT_HELP = (
 def read_mat(path: str | Path, max_bytes: int | None = None) -> dict[str, np.ndarray]:
     """Every variable of a .mat file by name, v5 or v7.3 alike (v7.3 arrays transposed back to MATLAB order).
 
-    The sizes the file declares are checked against `max_bytes` (default `max_scene_bytes()`) before any
-    data is read, so a small compressed file cannot unpack into more memory than allowed.
+    The memory the file's declared arrays take to load (`load_peak_bytes`) is checked against `max_bytes`
+    (default `max_scene_bytes()`) before any data is read, so a small compressed file cannot unpack into
+    more memory than allowed.
     Cells, structs and sparse matrices are not read: they stand in as empty object arrays of their shape.
     """
     path = Path(path)
@@ -91,7 +93,7 @@ def read_mat(path: str | Path, max_bytes: int | None = None) -> dict[str, np.nda
 
 
 def max_scene_bytes() -> int:
-    """The most a scene file may declare, counted as float32: $SSAN_MAX_SCENE_BYTES (e.g. 8GiB, 500MB), else 4 GiB."""
+    """The most memory loading one scene file may take: $SSAN_MAX_SCENE_BYTES (e.g. 8GiB, 500MB), else 3 GiB."""
     text = os.environ.get(MAX_BYTES_ENV, "").strip()
     if not text:
         return DEFAULT_MAX_BYTES
@@ -114,19 +116,32 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def load_peak_bytes(arrays: Mapping[str, tuple[tuple[int, ...], int]]) -> int:
+    """About the most memory loading these arrays ({name: (shape, bytes per element)}) takes at once: every
+    array as the file stores it, plus the largest as the float32 cube and its mask of finite pixels."""
+    counts = [math.prod(shape) for shape, _ in arrays.values()]
+    stored = sum(n * itemsize for n, (_, itemsize) in zip(counts, arrays.values()))
+    return stored + (4 + 1) * max(counts, default=0)
+
+
 def _check_declared(
-    path: Path, shapes: dict[str, tuple[int, ...]], limit: int, kind: str = "variable"
+    path: Path,
+    arrays: Mapping[str, tuple[tuple[int, ...], int]],
+    limit: int,
+    kind: str = "variable",
 ) -> None:
-    """Refuse a file whose variables (or other `kind` of array) would take more than `limit` bytes as float32."""
-    sizes = {name: 4 * math.prod(shape) for name, shape in shapes.items()}
-    total = sum(sizes.values())
-    if total > limit:
-        name = max(sizes, key=sizes.get)
+    """Refuse a file whose arrays ({name: (shape, bytes per element)}, or another `kind` of array) would
+    take more than `limit` bytes of memory to load (`load_peak_bytes`)."""
+    need = load_peak_bytes(arrays)
+    if need > limit:
+        name = max(arrays, key=lambda k: math.prod(arrays[k][0]) * arrays[k][1])
+        shape, itemsize = arrays[name]
         raise SceneError(
-            f"{path}: the file declares {format_bytes(total)} of data as float32 ({kind} '{name}' is "
-            f"{'x'.join(map(str, shapes[name]))}), more than the limit of {format_bytes(limit)}. "
-            f"If this machine has the memory, raise the limit with {MAX_BYTES_ENV} (e.g. {MAX_BYTES_ENV}=16GiB); "
-            "otherwise crop the scene first."
+            f"{path}: the file declares {kind} '{name}' of {'x'.join(map(str, shape))} values at "
+            f"{itemsize} byte(s) each; loading it takes about {format_bytes(need)} (the data as stored, a "
+            f"float32 copy and a mask), more than the limit of {format_bytes(limit)}. If this machine has "
+            f"the memory, raise the limit with {MAX_BYTES_ENV} (e.g. {MAX_BYTES_ENV}=16GiB); otherwise crop "
+            "the scene first."
         )
 
 
@@ -149,7 +164,13 @@ def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
         and int(np.prod(shape)) <= MAX_CLASS_NAMES
     ]
     _check_declared(
-        path, {name: shape for name, shape, cls in declared if cls in V5_ARRAY_CLASSES}, limit
+        path,
+        {
+            name: (shape, V5_ARRAY_CLASSES[cls])
+            for name, shape, cls in declared
+            if cls in V5_ARRAY_CLASSES
+        },
+        limit,
     )
     data = scipy.io.loadmat(path, variable_names=arrays) if arrays else {}
     return {
@@ -168,10 +189,11 @@ def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
     """Top-level datasets of a v7.3 file; MATLAB writes column-major, so axes are reversed on read."""
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
+        refuse_outside_storage(f, path)
         _check_declared(
             path,
             {
-                name: tuple(node.shape)[::-1]
+                name: (tuple(node.shape)[::-1], node.dtype.itemsize)
                 for name, node in f.items()
                 if not name.startswith("#") and isinstance(node, h5py.Dataset)
             },
@@ -194,19 +216,40 @@ def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
     return out
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file, remembered while the file keeps its size and modification time."""
-    st = Path(path).stat()
-    return _sha256_cached(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+def refuse_outside_storage(f: h5py.File, path: Path) -> None:
+    """Refuse an HDF5 file that reaches beyond its own bytes: an external link, a dataset stored in another
+    file (external storage) or a virtual dataset. Any of them would read a file on this machine as data."""
+    links: list[tuple[str, object]] = []
 
+    def collect(name: str, link: object) -> None:
+        links.append((name, link))
+        if len(links) > MAX_HDF5_LINKS:
+            raise SceneError(
+                f"{path}: the HDF5 file holds more than {MAX_HDF5_LINKS:,} objects; a MATLAB file of a "
+                f"scene holds a few. {MAT_HELP}"
+            )
 
-@functools.lru_cache(maxsize=32)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    f.visititems_links(collect)  # every link, without following any of them
+    for name, link in links:
+        if isinstance(link, h5py.ExternalLink):
+            raise SceneError(
+                f"{path}: '{name}' links to another file; a .mat file must hold its own data (external "
+                f"links are not followed). {MAT_HELP}"
+            )
+    for name, link in links:
+        node = f.get(name) if isinstance(link, h5py.HardLink) else None
+        if not isinstance(node, h5py.Dataset):
+            continue
+        if node.is_virtual:
+            raise SceneError(
+                f"{path}: '{name}' is a virtual dataset (its data is mapped from other files); a .mat file "
+                f"must hold its own data. {MAT_HELP}"
+            )
+        if node.external:
+            raise SceneError(
+                f"{path}: '{name}' keeps its data in another file (HDF5 external storage); a .mat file "
+                f"must hold its own data. {MAT_HELP}"
+            )
 
 
 def _memory_errors_as_scene_errors(load: Callable[..., Scene]) -> Callable[..., Scene]:
@@ -234,15 +277,15 @@ def load_mat_scene(
     nan_policy: str = "refuse",
     wavelengths_var: str | None = None,
     class_colors: Sequence[str] | Mapping[int, str] | None = None,
-    wavelengths: str | None = None,
+    wavelengths: str | Path | None = None,
 ) -> Scene:
     """A validated `Scene` from one .mat file holding cube and labels, or from two files.
 
     Variables are found by shape unless named. Label ids are renumbered 1..C (file ids kept in
     `original_ids`). `class_names`/`class_colors`: one per class present (in id order), one per
     id 1..max id, or a mapping original id -> value. `nan_policy="mask"` zeroes NaN/inf pixels
-    and unlabels them instead of refusing the file. `wavelengths` ("400-2500", a list or a file; see
-    `sensors.parse_wavelengths`) overrides the file's band centres and the guess.
+    and unlabels them instead of refusing the file. `wavelengths` (text such as "400-2500" or a list, or a `Path`
+    to a file; see `sensors.parse_wavelengths`) overrides the file's band centres and the guess.
     """
     if nan_policy not in NAN_POLICIES:
         raise SceneError(
@@ -256,7 +299,7 @@ def load_mat_scene(
     cube_name, raw_cube = _pick_cube(cube_vars, cube_path, cube_var)
     _, raw_labels = _pick_labels(gt_vars, gt_file, gt_var, raw_cube.shape[:2])
     if class_names is None:
-        class_names = names_variable(gt_vars)
+        class_names = _up_to_top_id(names_variable(gt_vars), raw_labels)
     return scene_from_arrays(
         raw_cube,
         raw_labels,
@@ -289,9 +332,11 @@ def scene_from_arrays(
     class_names: Sequence[str] | Mapping[int, str] | None = None,
     class_colors: Sequence[str] | Mapping[int, str] | None = None,
     nan_policy: str = "refuse",
+    sha256: str | None = None,
 ) -> Scene:
     """The checks every file format shares (band count, finite values, integer labels, at least two
-    classes, names per class), then the `Scene`; `wavelengths` is (values, estimated, notes)."""
+    classes, names per class), then the `Scene`; `wavelengths` is (values, estimated, notes), `sha256` the
+    scene's identity when it is more than the cube file's hash (an ENVI header with its data file)."""
     if nan_policy not in NAN_POLICIES:
         raise SceneError(
             f"nan_policy must be one of {', '.join(NAN_POLICIES)}; got {nan_policy!r}."
@@ -360,7 +405,7 @@ def scene_from_arrays(
         class_colors=colors,
         original_ids=tuple(id_list),
         wavelengths_estimated=estimated,
-        sha256=file_sha256(cube_path),
+        sha256=sha256 or file_sha256(cube_path),
         masked_pixels=masked,
         notes=tuple(notes),
     )
@@ -380,6 +425,17 @@ def names_variable(variables: Mapping[str, np.ndarray]) -> tuple[str, ...] | Non
             if names and all(n.strip() for n in names) and np.asarray(value).dtype.kind in "OUS":
                 return tuple(n.strip() for n in names)
     return None
+
+
+def _up_to_top_id(names: tuple[str, ...] | None, labels: np.ndarray) -> tuple[str, ...] | None:
+    """A file's own names by id 1..N cut to the largest id in its map: a file may name classes it does not
+    hold. (Too few names are left for the per-class check to refuse.)"""
+    finite = (
+        np.asarray(labels)[np.isfinite(labels)] if _numeric(np.asarray(labels)) else np.zeros(0)
+    )
+    if names is None or finite.size == 0:
+        return names
+    return names[: max(int(finite.max()), 0)] if len(names) > finite.max() else names
 
 
 def _describe(variables: Mapping[str, np.ndarray]) -> str:
@@ -506,6 +562,8 @@ def _wavelengths(
     if var is not None:
         arr = _named(pool, path, var, "wavelengths_var")
         values = _as_nm(arr, n_bands)
+        if values is not None:
+            check_band_centres(values, f"{path}: wavelength variable '{var}'")
         if values is None:
             raise SceneError(
                 f"{path}: wavelength variable '{var}' ({'x'.join(map(str, arr.shape))}) is not {n_bands} band "
@@ -518,6 +576,7 @@ def _wavelengths(
         if WAVELENGTH_NAME.fullmatch(key) and _numeric(np.asarray(arr)) and np.size(arr) == n_bands:
             values = _as_nm(np.asarray(arr), n_bands)
             if values is not None:
+                check_band_centres(values, f"{path}: wavelength variable '{key}'")
                 return values, False, [f"Wavelengths from variable '{key}'."]
             notes.append(
                 f"Variable '{key}' does not look like band centres in nm or µm and was ignored."
@@ -529,8 +588,12 @@ def _wavelengths(
 
 def _as_nm(arr: np.ndarray, n_bands: int) -> np.ndarray | None:
     values = np.asarray(arr, dtype=np.float64).ravel()
-    if values.size != n_bands or not np.isfinite(values).all():
+    if values.size != n_bands:
         return None
+    if not np.isfinite(values).all():
+        return (
+            values  # band centres with a hole: refused by the caller, not taken for something else
+        )
     if values.max() < 30.0:  # band centres this small are micrometres, unless they are band numbers
         if np.array_equal(values, np.round(values)):
             return None
@@ -556,11 +619,11 @@ def _per_class(
     values = [str(v) for v in given]
     if len(values) == len(ids):
         return tuple(values)
-    if len(values) >= max(ids):
+    if len(values) == max(ids):
         return tuple(values[i - 1] for i in ids)
     raise SceneError(
         f"{path}: {len(values)} {what} for {len(ids)} classes (ids {_id_text(ids)}). Give one per class present, "
-        f"one per id 1..{max(ids)}, or a mapping from id to value."
+        f"one per id 1..{max(ids)}, or a mapping from id to value; none may be left over."
     )
 
 

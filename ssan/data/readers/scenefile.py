@@ -9,11 +9,13 @@ count that says it is one. A cube the size of a Pavia scene gets that scene's pu
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ssan.data import pavia
+from ssan.data.hashing import files_sha256
 from ssan.data.readers import envi, geotiff
 from ssan.data.readers.labels import LABEL_FORMATS, read_class_names, read_labels
 from ssan.data.readers.matfile import load_mat_scene, scene_from_arrays
@@ -35,17 +37,18 @@ def load_file_scene(
     *,
     cube_var: str | None = None,
     gt_var: str | None = None,
-    class_names: str | tuple[str, ...] | None = None,
-    wavelengths: str | None = None,
+    class_names: str | Path | Sequence[str] | None = None,
+    wavelengths: str | Path | None = None,
     name: str | None = None,
     nan_policy: str = "refuse",
     **mat_options,
 ) -> Scene:
-    """A checked `Scene` from a cube file and an optional label file; `class_names` a list or a names spec
-    (file or comma-separated), `wavelengths` a spec for `sensors.parse_wavelengths`; `mat_options` go to
-    `load_mat_scene` (e.g. class_colors, wavelengths_var)."""
+    """A checked `Scene` from a cube file and an optional label file; `class_names` a list, typed text or a
+    `Path` (see `labels.read_class_names`), `wavelengths` typed text or a `Path` (see
+    `sensors.parse_wavelengths`): text is never read as a path. `mat_options` go to `load_mat_scene`
+    (e.g. class_colors, wavelengths_var)."""
     cube_path = Path(cube_path).expanduser()
-    names = read_class_names(class_names) if isinstance(class_names, str) else class_names
+    names = read_class_names(class_names) if class_names is not None else None
     suffix = cube_path.suffix.lower()
     if suffix == ".mat":
         scene = load_mat_scene(
@@ -68,6 +71,7 @@ def load_file_scene(
         raise SceneError(
             f"{cube_path}: --cube-var names a variable in a .mat file; this cube is not one. Leave it out."
         )
+    identity = None
     if suffix in geotiff.SUFFIXES:  # before ENVI: a cube.tif beside a cube.hdr is still the TIFF
         raw, file_wl = geotiff.read_tiff(cube_path)
         wl_note = "Wavelengths from the GeoTIFF's GDAL metadata." if file_wl is not None else None
@@ -79,6 +83,9 @@ def load_file_scene(
     elif envi.is_envi(cube_path):
         image = envi.read_envi(cube_path)
         raw, file_wl, wl_note = image.data, image.wavelengths, image.wavelength_note
+        identity = files_sha256(
+            [image.header, image.data_file]
+        )  # the header says how to read the data
     else:
         if not cube_path.exists():
             raise SceneError(
@@ -117,16 +124,18 @@ def load_file_scene(
         name=name,
         class_names=names if names is not None else _names_for(file_names, labels),
         nan_policy=nan_policy,
+        sha256=identity,
     )
     return _published_names(scene, names if names is not None else file_names)
 
 
 def _names_for(file_names: tuple[str, ...] | None, labels: np.ndarray) -> tuple[str, ...] | None:
-    """File names by id 1..N used only when they cover every id present."""
+    """File names by id 1..N used only when they cover every id present, cut to the largest id (a
+    classification header may name classes its map does not hold)."""
     if file_names is None:
         return None
     top = int(np.max(labels)) if labels.size else 0
-    return file_names if len(file_names) >= top else None
+    return file_names[:top] if len(file_names) >= top else None
 
 
 def _published_names(scene: Scene, names: tuple[str, ...] | None) -> Scene:
