@@ -2,4 +2,5 @@
 
 from ssan.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a reader's child process imports this module
+    raise SystemExit(main())

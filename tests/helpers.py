@@ -157,7 +157,13 @@ def fitted_for(
         EXPLAIN_PRESET,
         prep,
         SceneIdentity.of(scene),
-        SplitRecord("fraction:0.3", 0, train, np.zeros(0, np.int64)),
+        SplitRecord(
+            "fraction:0.3",
+            0,
+            train,
+            np.zeros(0, np.int64),
+            sizes={"train": train.size, "val": 0, "test": labelled.size - train.size},
+        ),
         seed,
         network=network,
     )

@@ -8,15 +8,17 @@ import json
 
 import numpy as np
 import pytest
-from tests.factories import toy_scene
 
+import ssan
 from ssan.cli import main
 from ssan.data.scene import Scene, SceneError, rosis_wavelengths
 from ssan.data.splits import make_split
 from ssan.models import get_preset
 from ssan.models.checkpoint_schema import MAX_HISTORY
 from ssan.models.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from ssan.models.presets import apply_overrides
 from ssan.training.trainer import train
+from tests.helpers import toy_scene
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_scenes_and_presets_a_checkpoint_cannot_hold_are_refused_up_front():
     with pytest.raises(SceneError, match="at most 1,000 classes"):
         Scene("s", cube, labels, many, wl, source="test")
     with pytest.raises(ValueError, match="iterations must be at most 1,000,000"):
-        get_preset("quick", iterations=MAX_HISTORY + 1)
+        apply_overrides(get_preset("quick"), {"iterations": MAX_HISTORY + 1})
 
 
 def test_train_over_a_finished_run_keeps_it_until_the_new_one_is_tested(tmp_path, monkeypatch):
@@ -87,7 +89,7 @@ def test_train_over_a_finished_run_keeps_it_until_the_new_one_is_tested(tmp_path
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("ssan.evaluation.metrics.evaluate", interrupted)
+    monkeypatch.setattr(ssan, "evaluate", interrupted, raising=False)  # what the CLI calls
     assert main([*args, "--seed", "1"]) == 130
     assert (out / "model.json").read_bytes() == finished
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

@@ -21,6 +21,7 @@ from ssan.cli import build_parser
 from ssan.data.catalog import load_scene
 from ssan.data.scene import SceneError
 from ssan.models import build_network, get_preset, tensor_shapes
+from ssan.models.presets import apply_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W, B = 12, 10, 6
@@ -79,10 +80,12 @@ def test_a_tiff_mask_of_the_wrong_size_is_refused_before_decoding(tmp_path):
 
 
 def test_a_network_over_the_caps_is_refused_before_anything_is_allocated():
-    huge = get_preset("quick", conv_channels=(1024, 1024), patch_size=101)
+    huge = apply_overrides(get_preset("quick"), {"conv_channels": (1024, 1024), "patch_size": 101})
     with pytest.raises(ValueError, match="parameters, more than the 200,000,000 allowed"):
         build_network("ssan", 103, 9, huge)
-    big_batch = get_preset("paper", batch_size=8192, patch_size=101, conv_channels=(256, 256))
+    big_batch = apply_overrides(
+        get_preset("paper"), {"batch_size": 8192, "patch_size": 101, "conv_channels": (256, 256)}
+    )
     with pytest.raises(ValueError, match=r"one training batch .* GiB of activations"):
         tensor_shapes("ssan", 103, 9, big_batch)
     assert models.MAX_TRAINING_BYTES >= 16 * 2**30

@@ -8,10 +8,10 @@ import threading
 import time
 
 import pytest
-from factories import TINY_JOB as TINY
-from factories import tiny_job_scene, tiny_job_split, wait_until
 
 from ssan.models.checkpoints import load_checkpoint
+from tests.helpers import TINY_JOB as TINY
+from tests.helpers import tiny_job_scene, tiny_job_split, wait_until
 from ui.jobs import TrainJob
 from ui.tasks import CANCELLED, DONE, PENDING, RUNNING, Pool, max_jobs
 

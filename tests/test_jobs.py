@@ -6,11 +6,11 @@ import threading
 
 import numpy as np
 import pytest
-from factories import TINY_JOB as TINY
-from factories import tiny_job_scene, tiny_job_split, toy_scene, wait_until
 
 from ssan.data.splits import make_split
 from ssan.models.checkpoints import load_checkpoint
+from tests.helpers import TINY_JOB as TINY
+from tests.helpers import tiny_job_scene, tiny_job_split, toy_scene, wait_until
 from ui.jobs import TrainJob
 from ui.tasks import CANCELLED, DONE, FAILED, PENDING
 

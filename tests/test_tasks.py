@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from factories import wait_until
 
+from tests.helpers import wait_until
 from ui import explain_jobs, tasks
 from ui.tasks import (
     CANCELLED,

@@ -39,14 +39,16 @@ h3 { padding-top: 0.2rem !important; padding-bottom: 0.2rem !important; }
 )
 
 METHOD = "SSAN (Mei/Pan et al. 2019)"
+# No icons: `st.navigation` makes the open page's icon the favicon, and a Material icon is fetched from
+# fonts.gstatic.com; the app must work offline (the browser test refuses every request off this machine).
 PAGES = (
-    ("pages/0_Scene.py", "Scene", ":material/satellite_alt:"),
-    ("pages/1_Train.py", "Train", ":material/model_training:"),
-    ("pages/2_Spectral_attention.py", "Spectral attention", ":material/show_chart:"),
-    ("pages/3_Spatial_attention.py", "Spatial attention", ":material/grid_on:"),
-    ("pages/4_Compare.py", "Compare", ":material/leaderboard:"),
-    ("pages/5_Does_attention_explain.py", "Does attention explain?", ":material/psychology:"),
-    ("pages/6_Inside_SSAN.py", "Inside SSAN", ":material/account_tree:"),
+    ("pages/0_Scene.py", "Scene"),
+    ("pages/1_Train.py", "Train"),
+    ("pages/2_Spectral_attention.py", "Spectral attention"),
+    ("pages/3_Spatial_attention.py", "Spatial attention"),
+    ("pages/4_Compare.py", "Compare"),
+    ("pages/5_Does_attention_explain.py", "Does attention explain?"),
+    ("pages/6_Inside_SSAN.py", "Inside SSAN"),
 )
 
 
@@ -73,10 +75,7 @@ def navigation() -> Any:
     Runs before every page, so it first lets the background import of the model code finish."""
     loaders.wait_for_warm_up()
     return st.navigation(
-        [
-            st.Page(path, title=label, icon=icon, default=i == 0)
-            for i, (path, label, icon) in enumerate(PAGES)
-        ]
+        [st.Page(path, title=label, default=i == 0) for i, (path, label) in enumerate(PAGES)]
     )
 
 

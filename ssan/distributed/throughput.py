@@ -115,16 +115,15 @@ def measure_sweep(
     dev = pick_device(device)
     say(f"sweep: {runs} sequential {SWEEP_MODEL.upper()} runs on {describe_device(dev)}")
     start = time.perf_counter()
-    with (
-        tempfile.TemporaryDirectory() as runs
-    ):  # every run trained, none read back from a runs folder
+    # Every run trained, none read back from a runs folder.
+    with tempfile.TemporaryDirectory() as runs_dir:
         sequential = compare(
             scene,
             SWEEP_SPLIT,
             [SWEEP_MODEL],
             seeds,
             SWEEP_PRESET,
-            runs_dir=runs,
+            runs_dir=runs_dir,
             reuse=False,
             device=device,
             overrides=overrides,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import spectral.io.envi as envi
 
-from ssan.data.readers.matfile import _check_declared, max_scene_bytes
+from ssan.data.readers.matfile import check_declared, max_scene_bytes
 from ssan.data.scene import SceneError
 from ssan.data.sensors import check_band_centres
 
@@ -98,7 +98,7 @@ def read_envi(path: str | Path) -> EnviImage:
             f"{image.shape[1]} samples x {image.shape[2]} bands of {image.sample_size} bytes) needs {expected:,}. "
             "The file is truncated or belongs to another header; copy or export it again."
         )
-    _check_declared(
+    check_declared(
         header,
         {header.name: (tuple(image.shape), int(image.sample_size))},
         max_scene_bytes(),

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from ssan.data.readers.matfile import _check_declared, max_scene_bytes
+from ssan.data.readers.matfile import check_declared, max_scene_bytes
 from ssan.data.scene import SceneError
 from ssan.data.sensors import check_band_centres
 
@@ -47,7 +47,7 @@ def read_tiff(
                 )
             series = tif.series[0]
             # the declared size is checked before anything is decompressed
-            _check_declared(
+            check_declared(
                 path,
                 {path.name: (tuple(series.shape), series.dtype.itemsize)},
                 max_scene_bytes(),

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ssan.data.readers import envi, geotiff
-from ssan.data.readers.matfile import _pick_labels, names_variable, read_mat
+from ssan.data.readers.matfile import names_variable, pick_labels, read_mat
 from ssan.data.scene import SceneError
 from ssan.data.sensors import read_text_file
 
@@ -33,7 +33,7 @@ def read_labels(
     suffix = path.suffix.lower()
     if suffix == ".mat":
         variables = read_mat(path)
-        var, labels = _pick_labels(variables, path, gt_var, shape)
+        var, labels = pick_labels(variables, path, gt_var, shape)
         return labels, names_variable(variables), f"variable '{var}'"
     if gt_var is not None:
         raise SceneError(

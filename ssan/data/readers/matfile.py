@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import functools
 import math
+import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import h5py
@@ -124,7 +128,7 @@ def load_peak_bytes(arrays: Mapping[str, tuple[tuple[int, ...], int]]) -> int:
     return stored + (4 + 1) * max(counts, default=0)
 
 
-def _check_declared(
+def check_declared(
     path: Path,
     arrays: Mapping[str, tuple[tuple[int, ...], int]],
     limit: int,
@@ -153,6 +157,38 @@ def _out_of_memory(path: Path) -> str:
 
 
 def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
+    """A v5 file's variables, read in a child process: scipy's reader can crash the interpreter on a damaged
+    file (a segfault in `_mio5_utils`, found by the reader fuzz test), which in the app would end every
+    session's server. A crash of the child is one clear line instead."""
+    try:
+        arrays, others = _v5_reader().submit(_read_v5_here, path, limit).result()
+    except BrokenProcessPool:
+        _V5_READER.clear()  # the next file gets a fresh child
+        raise SceneError(
+            f"{path}: the MATLAB v5 reader crashed on this file ({path.stat().st_size:,} bytes): it is damaged "
+            f"or not a MAT file. Download or export it again. {MAT_HELP}"
+        ) from None
+    return arrays | {name: _placeholder(shape) for name, shape in others.items()}
+
+
+_V5_READER: list[ProcessPoolExecutor] = []  # one child process, started on the first v5 file
+_V5_READER_LOCK = threading.Lock()
+
+
+def _v5_reader() -> ProcessPoolExecutor:
+    """The child process that reads v5 files (spawned, so it shares no thread or lock with this one)."""
+    with _V5_READER_LOCK:
+        if not _V5_READER:
+            _V5_READER.append(
+                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            )
+        return _V5_READER[0]
+
+
+def _read_v5_here(
+    path: Path, limit: int
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
+    """The plain arrays of a v5 file, and the shapes of the variables that are not (cells, structs, sparse)."""
     declared = scipy.io.whosmat(path)  # headers only: nothing is decompressed beyond them
     arrays = [name for name, _, cls in declared if cls in V5_ARRAY_CLASSES]
     # a small cell array of class names is read too (one string per class)
@@ -163,7 +199,7 @@ def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
         and NAMES_VARIABLE.fullmatch(name)
         and int(np.prod(shape)) <= MAX_CLASS_NAMES
     ]
-    _check_declared(
+    check_declared(
         path,
         {
             name: (shape, V5_ARRAY_CLASSES[cls])
@@ -173,11 +209,15 @@ def _read_v5(path: Path, limit: int) -> dict[str, np.ndarray]:
         limit,
     )
     data = scipy.io.loadmat(path, variable_names=arrays) if arrays else {}
-    return {
-        name: data[name] if name in data else _placeholder(shape)
-        for name, shape, _ in declared
-        if not name.startswith("__")
+    read = {
+        name: data[name] for name, _, _ in declared if name in data and not name.startswith("__")
     }
+    others = {
+        name: tuple(shape)
+        for name, shape, _ in declared
+        if name not in read and not name.startswith("__")
+    }
+    return read, others
 
 
 def _placeholder(shape: tuple[int, ...]) -> np.ndarray:
@@ -190,7 +230,7 @@ def _read_hdf5(path: Path, limit: int) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
         refuse_outside_storage(f, path)
-        _check_declared(
+        check_declared(
             path,
             {
                 name: (tuple(node.shape)[::-1], node.dtype.itemsize)
@@ -297,7 +337,7 @@ def load_mat_scene(
     gt_vars = read_mat(gt_file) if gt_path is not None else cube_vars
 
     cube_name, raw_cube = _pick_cube(cube_vars, cube_path, cube_var)
-    _, raw_labels = _pick_labels(gt_vars, gt_file, gt_var, raw_cube.shape[:2])
+    _, raw_labels = pick_labels(gt_vars, gt_file, gt_var, raw_cube.shape[:2])
     if class_names is None:
         class_names = _up_to_top_id(names_variable(gt_vars), raw_labels)
     return scene_from_arrays(
@@ -497,7 +537,7 @@ def _pick_cube(
     return var, arr
 
 
-def _pick_labels(
+def pick_labels(
     variables: Mapping[str, np.ndarray], path: Path, var: str | None, shape: tuple[int, int]
 ) -> tuple[str, np.ndarray]:
     """The label map: the named variable, else the only 2-D map of the cube's size."""
