@@ -531,14 +531,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ssan import evaluate, load_model
 
     fitted = load_model(args.checkpoint)
-    scene = _load_scene(
-        _scene_of(args, fitted),
-        args.gt,
-        args.cube_var,
-        args.gt_var,
-        args.class_names,
-        args.wavelengths,
-    )
+    scene = _checkpoint_scene(args, fitted)
     fitted.scene.check(scene)  # refuses a scene the model does not fit
     seed = fitted.seed if args.seed is None else args.seed
     if args.split:
@@ -588,14 +581,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.ray is None:
         _refuse_without_ray(args, "--tile-rows", "--ray-cpus-per-tile", "--ray-gpus-per-tile")
     fitted = load_model(args.checkpoint)
-    scene = _load_scene(
-        _scene_of(args, fitted),
-        args.gt,
-        args.cube_var,
-        args.gt_var,
-        args.class_names,
-        args.wavelengths,
-    )
+    scene = _checkpoint_scene(args, fitted)
     sampler = fitted.sampler(scene)  # refuses a scene the model does not fit
     if note := fitted.scene.same_data(scene):
         print(f"warning: {note}")
@@ -964,14 +950,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     from ssan.inference.trace import trace_pixel
 
     fitted = load_model(args.checkpoint)
-    scene = _load_scene(
-        _scene_of(args, fitted),
-        args.gt,
-        args.cube_var,
-        args.gt_var,
-        args.class_names,
-        args.wavelengths,
-    )
+    scene = _checkpoint_scene(args, fitted)
     trace = trace_pixel(fitted, scene, args.pixel)
     if args.json:
         print(json.dumps(trace.to_dict()))
@@ -1064,6 +1043,18 @@ def _split(scene: Scene, spec: str, seed: int) -> Split:
     from ssan import make_split
 
     return make_split(scene, spec, seed)
+
+
+def _checkpoint_scene(args: argparse.Namespace, fitted) -> Scene:
+    """The scene a checkpoint command works on: --scene with its file options, else the checkpoint's own."""
+    return _load_scene(
+        _scene_of(args, fitted),
+        args.gt,
+        args.cube_var,
+        args.gt_var,
+        args.class_names,
+        args.wavelengths,
+    )
 
 
 def _scene_of(args: argparse.Namespace, fitted) -> str:

@@ -61,29 +61,12 @@ def overview_figure(
         else:
             _spatial_row(fig, i, trace, edited)
     classes = list(scene.class_names)
-    fig.add_trace(
-        go.Bar(
-            y=classes,
-            x=trace.probabilities,
-            orientation="h",
-            marker_color=ORIGINAL,
-            name="original",
-        ),
-        row=1,
-        col=5,
-    )
-    if edited is not None:
-        fig.add_trace(
-            go.Bar(
-                y=classes,
-                x=edited.probabilities,
-                orientation="h",
-                marker_color=EDITED,
-                name="edited",
-            ),
-            row=1,
-            col=5,
-        )
+    for t, colour, name in ((trace, ORIGINAL, "original"), (edited, EDITED, "edited")):
+        if t is not None:
+            bars = go.Bar(
+                y=classes, x=t.probabilities, orientation="h", marker_color=colour, name=name
+            )
+            fig.add_trace(bars, row=1, col=5)
     fig.update_yaxes(autorange="reversed", side="right", row=1, col=5, tickfont={"size": 10})
     fig.update_xaxes(range=[0, 1], row=1, col=5)
     fig.update_layout(
