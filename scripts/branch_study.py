@@ -12,7 +12,7 @@ split named in its heading, mean ± sample std over the seeds):
 - `demo`: the demo town, `paper` split, with the per-class accuracy of the planted pairs;
 - `switches`: quick SSAN and ARNN on the crop with each of the quick preset's departures from
   the authors' recipe undone in turn (the per-band embedding, the branch loss, the 800-iteration
-  cosine schedule), and with the relative input switched on, so the README's presets section
+  cosine schedule), and with the relative input switched on, so docs/method.md's presets section
   rests on measurements;
 - `fits`: how far a network can be expected to reach on the crop's 225 training pixels: a plain
   multilayer perceptron and a logistic regression on the same spectra and splits, with the share

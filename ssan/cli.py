@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         choices=sorted(PRESETS),
         default="quick",
-        help="quick: small network, fast on a CPU, with the changes the README lists (the default to "
+        help="quick: small network, fast on a CPU, with the changes docs/method.md lists (the default to "
         "pick); paper: the authors' configuration as published (minutes per run on a GPU, hours on a "
         "CPU)",
     )

@@ -116,7 +116,7 @@ def choose_file() -> None:
             "Class names (optional)",
             "scene_names",
             placeholder="Asphalt, Meadows, Gravel, …",
-            help="In class id order, comma-separated, or the path of a text file with one name per line. "
+            help="In class id order, comma-separated or one per line (typed text, never a file on the server). "
             "Empty: the names in the file (ENVI header, a names variable), else Class 1…C.",
         )
     with n2:
@@ -125,8 +125,8 @@ def choose_file() -> None:
             "Wavelengths in nm (optional)",
             "scene_wavelengths",
             placeholder="400-2500",
-            help="START-END spread evenly, a comma-separated list, or a text file with one value per "
-            "band. Empty: from the file, else a guess by band count (marked as a guess).",
+            help="START-END spread evenly, or a comma-separated list, one value per band (typed text, "
+            "never a file on the server). Empty: from the file, else a guess by band count (marked as a guess).",
         )
     up, typed = st.tabs(["Upload files", "Path on this machine"])
     with up:

@@ -50,7 +50,7 @@ def settings_and_start(ctx: Context) -> None:
                 "train_preset",
                 options=list(PRESETS),
                 disabled=not neural,
-                help="quick: small network, fast on a CPU, with the changes the README lists (the default "
+                help="quick: small network, fast on a CPU, with the changes docs/method.md lists (the default "
                 "to pick); paper: the authors' configuration as published (minutes per run on a GPU, hours "
                 "on a CPU).",
             )

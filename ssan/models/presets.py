@@ -218,7 +218,7 @@ def _validate(p: Preset) -> None:
 PRESETS: dict[str, Preset] = {
     # The authors' configuration, number for number (EtPan/SSAN ssan.py); meant for a GPU.
     "paper": Preset(name="paper"),
-    # Chosen by measurement on 2 CPU cores (README, "Presets"): GRU 64 / FC 256 / batch 64
+    # Chosen by measurement on 2 CPU cores (docs/method.md): GRU 64 / FC 256 / batch 64
     # takes about 60-75 ms per SSAN step, so 800 steps and 16 validations take about a minute.
     # Centred GRU input ([-1, 1]) and each band's own 16-d embedding let the small BiGRU learn
     # fine spectral differences and weigh bands; 800 steps on a cosine-decayed rate let it learn
