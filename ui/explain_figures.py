@@ -18,6 +18,7 @@ from ui.figures import (
     PLANTED_FILL,
     TRANSPARENT,
     class_map_figure,
+    legend_square,
     wavelength_title,
 )
 
@@ -86,16 +87,7 @@ def pixel_bands_figure(
                 line_width=0,
                 layer="below",
             )
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name="planted bands",
-                hoverinfo="skip",
-                marker={"symbol": "square", "size": 12, "color": PLANTED_FILL},
-            )
-        )
+        fig.add_trace(legend_square("planted bands", PLANTED_FILL))
     fig.add_trace(
         go.Bar(
             x=wl,

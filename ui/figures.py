@@ -55,6 +55,19 @@ def grid_step_for(shape: tuple[int, int], max_points: int = 120_000) -> int:
     return step
 
 
+def legend_square(name: str, colour: str) -> go.Scatter:
+    """A legend entry only: a coloured square named `name`, with no data to draw."""
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        name=name,
+        hoverinfo="skip",
+        showlegend=True,
+        marker={"symbol": "square", "size": 12, "color": colour},
+    )
+
+
 def _png_data_uri(image: np.ndarray) -> str:
     """A uint8 RGB/RGBA array as a PNG data URI: a light, byte-stable payload for `go.Image(source=...)`."""
     buffer = io.BytesIO()
@@ -255,16 +268,7 @@ def _add_planted(
         fig.add_vrect(
             x0=float(x0), x1=float(x1), fillcolor=PLANTED_FILL, line_width=0, layer="below", **extra
         )
-    fig.add_trace(
-        go.Scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            name="planted bands",
-            hoverinfo="skip",
-            marker={"symbol": "square", "size": 12, "color": PLANTED_FILL},
-        )
-    )
+    fig.add_trace(legend_square("planted bands", PLANTED_FILL))
 
 
 def spectrum_figure(
@@ -640,17 +644,7 @@ def class_map_figure(
         )
     )
     for name, colour in zip(class_names, class_colors):
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=name,
-                hoverinfo="skip",
-                showlegend=True,
-                marker={"symbol": "square", "size": 12, "color": colour},
-            )
-        )
+        fig.add_trace(legend_square(name, colour))
     _image_axes(fig, np.shape(class_map))
     fig.update_layout(legend={"itemclick": False, "itemdoubleclick": False})
     return _finish(fig, title, l=0, b=0, t=40 if title else 0)
@@ -676,17 +670,7 @@ def split_map_figure(
     )
     for i, (name, colour) in enumerate(zip(role_names, role_colours)):
         label = name if counts is None else f"{name} ({counts[i]:,})"
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=label,
-                hoverinfo="skip",
-                showlegend=True,
-                marker={"symbol": "square", "size": 12, "color": colour},
-            )
-        )
+        fig.add_trace(legend_square(label, colour))
     _image_axes(fig, np.shape(roles))
     fig.update_layout(legend={"itemclick": False, "itemdoubleclick": False})
     return _finish(fig, title, l=0, b=0, t=40 if title else 0)
