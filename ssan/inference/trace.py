@@ -325,13 +325,18 @@ def trace_network(net: nn.Module, spectra: Tensor, patches: Tensor) -> Trace:
 
 
 def trace_pixel(fitted: FittedModel, scene: Scene, pixel: tuple[int, int]) -> Trace:
-    """The trace of `fitted`'s network for the pixel at (row, col) of `scene`, on the CPU."""
+    """The trace of `fitted`'s network for the pixel at (row, col) of `scene`, where its weights are."""
+    return trace_network(fitted.network, *pixel_inputs(fitted, scene, pixel))
+
+
+def pixel_inputs(
+    fitted: FittedModel, scene: Scene, pixel: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
+    """The network inputs (spectra (1, B), patches (1, k, p, p)) of the pixel at (row, col), on the device
+    of `fitted`'s weights; refused for a model that is not a neural network."""
     if fitted.network is None:
         raise ValueError(
             f"{fitted.model_name.upper()} is not a neural network: there is no forward pass to trace."
         )
-    sampler = fitted.sampler(scene)
-    net = fitted.network
-    device = fitted.inference_device()
-    spectra, patches = network_inputs(net, sampler, pixel_indices(scene, [pixel])[0], device)
-    return trace_network(net, spectra, patches)
+    flat = pixel_indices(scene, [pixel])[0]
+    return network_inputs(fitted.network, fitted.sampler(scene), flat, fitted.inference_device())

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from ssan.data.scene import Scene
-from ssan.inference.trace import Trace, trace_network
-from ssan.models.fitted import FittedModel, network_inputs, pixel_indices
+from ssan.inference.trace import Trace, pixel_inputs, trace_network
+from ssan.models.fitted import FittedModel, pixel_indices
 
 BAND_FILLS = ("training mean", "zero", "another pixel", "scale")
 
@@ -151,14 +151,8 @@ def what_if(
     """Trace `pixel` as it is and with the edits: `band_edit` on its spectrum, `occlusion` on its patch,
     and `spatial_pixel` feeding the spatial branch another pixel's patch (the spectral branch keeps
     `pixel`'s spectrum)."""
-    if fitted.network is None:
-        raise ValueError(
-            f"{fitted.model_name.upper()} is not a neural network: there is nothing to trace."
-        )
-    net = fitted.network
-    sampler = fitted.sampler(scene)
-    device = fitted.inference_device()
-    spectra, patches = network_inputs(net, sampler, pixel_indices(scene, [pixel])[0], device)
+    spectra, patches = pixel_inputs(fitted, scene, pixel)
+    net, sampler, device = fitted.network, fitted.sampler(scene), spectra.device
     original = trace_network(net, spectra, patches)
 
     if band_edit is not None and net.uses_spectra:
@@ -172,7 +166,7 @@ def what_if(
         edited = edit_spectrum(spectrum, band_edit, mean=mean, source=source)
         spectra = torch.from_numpy(edited[None].astype(np.float32)).to(device)
     if spatial_pixel is not None and net.uses_patches:
-        _, patches = network_inputs(net, sampler, pixel_indices(scene, [spatial_pixel])[0], device)
+        _, patches = pixel_inputs(fitted, scene, spatial_pixel)
     if occlusion is not None and net.uses_patches:
         patch = occlude_patch(patches[0].cpu().numpy(), occlusion)
         patches = torch.from_numpy(patch[None].astype(np.float32)).to(device)
