@@ -39,8 +39,18 @@ def overview_figure(
     spectral, spatial = "spectral.spectrum" in trace, "spatial.patch" in trace
     rows = [r for r, on in (("spectral", spectral), ("spatial", spatial)) if on]
     titles = {
-        "spectral": ("spectrum x", "BiGRU states g", "α = softmax(e)", "spectral scores"),
-        "spatial": ("patch (PC 1)", "mask m", "conv 2 maps (pooled)", "spatial scores"),
+        "spectral": (
+            "spectrum x",
+            "BiGRU states g",
+            "α = softmax(e)" if "spectral.alpha" in trace else "pooled states (no attention)",
+            "spectral scores",
+        ),
+        "spatial": (
+            "patch (PC 1)",
+            "mask m" if "spatial.mask" in trace else "(no mask)",
+            "conv 2 maps (pooled)",
+            "spatial scores",
+        ),
     }
     subplot_titles = [t for r in rows for t in titles[r]]
     fig = make_subplots(
