@@ -223,8 +223,13 @@ def test_make_split_reads_a_fixed_split_from_two_files(small, tmp_path):
     take = (small.labels > 0) & (rng.random(small.shape) < 0.3)
     scipy.io.savemat(tmp_path / "Tr.mat", {"tr": np.where(take, small.labels, 0).astype(np.uint8)})
     scipy.io.savemat(tmp_path / "Ts.mat", {"ts": np.where(take, 0, small.labels).astype(np.uint8)})
-    split = ssan.make_split(small, f"fixed:{tmp_path / 'Tr.mat'},{tmp_path / 'Ts.mat'}", seed=0)
-    assert split.protocol == "fixed" and split.train.size + split.val.size == int(take.sum())
+    spec = f"fixed:{tmp_path / 'Tr.mat'},{tmp_path / 'Ts.mat'}"
+    split = ssan.make_split(small, spec, seed=0)
+    assert split.protocol == spec and split.train.size + split.val.size == int(take.sum())
+    again = ssan.make_split(small, split.protocol, seed=0)
+    assert np.array_equal(again.train, split.train) and np.array_equal(again.test, split.test), (
+        "the protocol rebuilds the split"
+    )
     assert "Tr.mat + Ts.mat" in split.description, "paths keep their case"
     with pytest.raises(ValueError, match="two label-map files"):
         ssan.make_split(small, "fixed", seed=0)

@@ -205,8 +205,9 @@ def test_fixed_split_from_two_mat_files(demo, tmp_path):
     take = (demo.labels > 0) & (rng.random(demo.shape) < 0.1)
     scipy.io.savemat(tmp_path / "TR.mat", {"tr": np.where(take, demo.labels, 0).astype(np.uint8)})
     scipy.io.savemat(tmp_path / "TS.mat", {"ts": np.where(take, 0, demo.labels).astype(np.uint8)})
-    split = make_split(demo, f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}", seed=0)
-    assert split.protocol == "fixed" and split.train.size + split.val.size == int(take.sum())
+    spec = f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}"
+    split = make_split(demo, spec, seed=0)
+    assert split.protocol == spec and split.train.size + split.val.size == int(take.sum())
     assert "TR.mat + TS.mat" in split.description
 
 

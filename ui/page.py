@@ -14,7 +14,7 @@ import streamlit as st
 from ssan.data.scene import Scene
 from ssan.data.splits import Split
 from ui import loaders
-from ui.state import bound, init_state, switch_scene
+from ui.state import bound, init_state, scene_key, switch_scene
 from ui.tasks import CANCELLED, TaskSnapshot
 
 if TYPE_CHECKING:
@@ -180,6 +180,8 @@ def split_protocol() -> str:
         return f"{kind}:{int(st.session_state.split_n)}"
     if kind == "fraction":
         return f"fraction:{float(st.session_state.split_fraction):g}"
+    if kind == "fixed":  # the maps chosen for this scene; the paper split until there are some
+        return st.session_state.split_fixed.get(scene_key(st.session_state.scene_spec), "paper")
     return kind
 
 

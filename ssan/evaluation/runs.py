@@ -249,7 +249,10 @@ def saved_runs(
 def checkpoint_folder(root: str | Path, fitted: FittedModel) -> Path:
     """A new folder for `fitted` under `root`/<scene>/, named by model, preset, split, seed and time."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    split = re.sub(r"[^A-Za-z0-9.]+", "-", str(fitted.split.protocol or "split"))
+    protocol = str(fitted.split.protocol or "split")
+    if protocol.startswith("fixed:"):  # a fixed split is named by its two maps, not their folders
+        protocol = "fixed-" + "-".join(Path(p).stem for p in protocol[6:].split(","))
+    split = re.sub(r"[^A-Za-z0-9.]+", "-", protocol)
     name = f"{fitted.model_name}-{fitted.preset.name}-{split}-seed{fitted.seed}-{stamp}"
     return Path(root) / safe_name(fitted.scene.name) / name
 
