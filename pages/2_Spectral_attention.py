@@ -83,8 +83,9 @@ if fitted.has_spectral_attention:
     mean_att = loaders.class_attention(path, mtime, ctx.spec, "spectral")
     line = planted_verdict(scene, mean_att)
     if line:
-        st.markdown(line)
-        st.caption(SEED_NOTE)
+        with st.container(key="planted_verdict"):
+            st.markdown(line)
+            st.caption(SEED_NOTE)
     page.plot(loaders.class_attention_chart(path, mtime, ctx.spec), key="class_attention")
     st.caption(
         "Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "

@@ -124,11 +124,11 @@ def presenting() -> bool:
 def intro(*paragraphs: str) -> None:
     """A page's explanation: shown in full, or folded under "About this page" in presentation mode so the
     figures start near the top of a 1280×720 screen."""
-    if presenting():
-        with st.expander("About this page"):
-            for text in paragraphs:
-                st.markdown(text)
-    else:
+    with (
+        st.expander("About this page", key="about_page")
+        if presenting()
+        else st.container(key="intro")
+    ):
         for text in paragraphs:
             st.markdown(text)
 
@@ -268,7 +268,7 @@ def model_label(path: Path, fitted: FittedModel) -> str:
 def require_model(ctx: Context) -> FittedModel:
     """The active model, captioned; without one, say how to get one and stop the page."""
     if ctx.model is None:
-        st.info(
+        st.container(key="no_model").info(
             "There is no model for this scene yet. Train one (the quick preset takes one to two minutes on a CPU) "
             "or load a checkpoint on the Train page."
         )
@@ -277,7 +277,9 @@ def require_model(ctx: Context) -> FittedModel:
     where = (
         "" if presenting() else " · change it on the Train page"
     )  # one line less on the projector
-    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)}{where}.")
+    st.container(key="model_line").caption(
+        f"Model: {model_label(ctx.model_path, ctx.model)}{where}."
+    )
     return ctx.model
 
 
@@ -289,7 +291,9 @@ def sidebar_status(ctx: Context) -> None:
             f"**Scene** · {loaders.spec_label(ctx.spec)} ({ctx.scene.shape[0]}×{ctx.scene.shape[1]}, "
             f"{ctx.scene.n_bands} bands)"
         )
-        st.caption(f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}")
+        st.container(key="status_split").caption(
+            f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}"
+        )
         if ctx.model is not None:
             model = model_label(ctx.model_path, ctx.model)
         else:
