@@ -27,16 +27,15 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def scene():
-    return ssan.load_scene("demo")
+def scene(demo):
+    """The demo scene `ssan.load_scene("demo")` gives, built once per session (conftest)."""
+    return demo
 
 
 @pytest.fixture(scope="module")
-def small():
+def small(small_demo):
     """The demo town at its smallest (60 x 60): same bands and classes, so the shipped model fits it."""
-    from ssan.data.demo import make_demo_scene
-
-    return make_demo_scene(shape=(60, 60))
+    return small_demo
 
 
 @pytest.fixture(scope="module")

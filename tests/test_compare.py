@@ -13,7 +13,6 @@ import pytest
 import scipy.io
 
 from ssan.cli import main
-from ssan.data.catalog import load_scene
 from ssan.data.splits import make_split
 from ssan.evaluation.compare import (
     Report,
@@ -46,11 +45,6 @@ TINY = {
     "batch_size": 32,
     "conv_channels": (4, 8),
 }
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_scene("demo")
 
 
 @pytest.fixture(scope="module")
