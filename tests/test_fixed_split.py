@@ -4,6 +4,7 @@ standard PaviaU pair offered on a scene of PaviaU's shape."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ import scipy.io
 from streamlit.testing.v1 import AppTest
 
 from ssan.data.splits import make_split
-from tests.helpers import SCENE, TRAIN, app, chart
+from ssan.models.checkpoints import load_checkpoint
+from tests.helpers import SCENE, TIMEOUT, TRAIN, app, split_counts
 
 
 @pytest.fixture(autouse=True)
@@ -32,15 +34,6 @@ def demo_maps(demo, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """A disjoint train/test pair on the demo: a seeded `share` of the labelled pixels to train, the rest test."""
     take = (demo.labels > 0) & (np.random.default_rng(0).random(demo.shape) < share)
     return np.where(take, demo.labels, 0), np.where(take, 0, demo.labels)
-
-
-def split_counts(at: AppTest) -> dict[str, int]:
-    """Pixels per role of the split drawn on the Scene page, read from the split map's legend."""
-    names = [t["name"] for t in chart(at, "split_map")["data"][1:]]
-    return {
-        role: int(count.rstrip(")").replace(",", ""))
-        for role, count in (n.rsplit(" (", 1) for n in names)
-    }
 
 
 def upload_maps(at: AppTest, train: bytes, test: bytes, names=("TR.mat", "TS.mat")) -> AppTest:
@@ -88,6 +81,19 @@ def test_uploaded_maps_split_the_demo_on_every_page(demo):
     at.switch_page(TRAIN).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="w_split_kind").value == "fixed"
+    at.session_state["train_model"] = "knn"
+    at.run()
+    at.button(key="start_training").click().run()
+    _, job = at.session_state["train_job"]
+    assert job.join(timeout=TIMEOUT)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (saved,) = job.snapshot().checkpoints
+    fitted = load_checkpoint(saved)
+    assert fitted.split.protocol == protocol and fitted.split.n_test == split.test.size, (
+        "trained on the fixed split, and the record names its maps"
+    )
+    assert "-fixed-TR-TS-seed0-" in Path(saved).name, "the folder names the maps, not their folders"
     at.switch_page(SCENE).run()
     again = upload_maps(app(SCENE), *files)
     assert again.session_state["split_fixed"][("demo",)] == protocol, (
