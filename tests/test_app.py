@@ -363,11 +363,9 @@ def test_pavia_offline_says_where_to_put_the_files(tmp_path, monkeypatch):
     )
     at.button(key="download").click().run()
     assert not at.exception
-    message = at.error[0].value
-    assert (
-        "Could not download" in message
-        and str(tmp_path / "data") in message
-        and "PaviaU.mat" in message
+    (error,) = at.error
+    assert str(tmp_path / "data") in error.value and "PaviaU.mat" in error.value, (
+        "where to put which file"
     )
 
 
@@ -470,20 +468,19 @@ def test_bad_uploads_give_a_specific_message_and_keep_the_scene(tmp_path, upload
     files = own_scene_files(tmp_path / "files")
     short = own_scene_files(tmp_path / "short", rows=20)
     at = upload(app(), [("cube.hdr", files["cube.hdr"])], [("mask.png", files["mask.png"])])
-    (error,) = at.error
-    assert error.value.startswith(
-        "cube.hdr: an ENVI header without its data file. Upload both together"
-    )
+    (error,) = at.error  # its wording: tests/test_uploads.py
+    assert error.value.startswith("cube.hdr: ") and "\n" not in error.value
     at = upload(at, [("cube.tif", files["cube.tif"])], [("mask.png", short["mask.png"])])
     (error,) = at.error
-    assert "mask.png: the label map is 20x36 but the cube is 30x36 pixels" in error.value
+    assert (
+        error.value.startswith("mask.png: ") and "20x36" in error.value and "30x36" in error.value
+    )
     assert str(tmp_path) not in error.value, (
         "the message names the files as uploaded, not the upload folder"
     )
     at = upload(at, [("cube.tif", files["cube.tif"])])
-    assert at.error[0].value.startswith(
-        "cube.tif: this cube holds no labels. Upload its ground truth too"
-    )
+    (error,) = at.error
+    assert error.value.startswith("cube.tif: ") and "\n" not in error.value
     assert at.session_state["scene_spec"] == ("demo",), "the previous scene stays loaded"
 
 
@@ -792,7 +789,7 @@ def test_one_sessions_bad_checkpoint_does_not_break_another_sessions_pages(runs_
         at.switch_page(page).run()
         assert not at.exception, (page, [e.message for e in at.exception])
         if page in (TRAIN, COMPARE):
-            notes = [w.value for w in at.warning if "Skipped an unreadable checkpoint" in w.value]
+            notes = [w.value for w in at.warning]  # one per unreadable checkpoint
             assert len(notes) == 2, (page, notes)
             assert any("format_version: must be an integer" in n for n in notes)
             assert any("split: must be an object" in n for n in notes)
