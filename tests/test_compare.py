@@ -289,7 +289,8 @@ def old_engine(demo, split_spec, model, seed):
     return evaluate(fitted, demo, split).to_dict()
 
 
-def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(demo, tmp_path):
+def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(small_demo, tmp_path):
+    demo = small_demo  # the demo's bands and classes on fewer test pixels to score
     args = (demo, "per-class:10", ["knn", "arnn"], [0], "quick")
     first = compare(*args, runs_dir=tmp_path, device="cpu", overrides=CHEAP)
     assert not any(r.reused for r in first.runs)
@@ -309,7 +310,8 @@ def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(demo, tmp
         assert run.metrics == old_engine(demo, "per-class:10", run.model, 0), run.model
 
 
-def test_a_run_is_reused_only_for_the_same_split_preset_seed_and_data(demo, tmp_path):
+def test_a_run_is_reused_only_for_the_same_split_preset_seed_and_data(small_demo, tmp_path):
+    demo = small_demo  # the demo's bands and classes on fewer test pixels to score
     base = dict(runs_dir=tmp_path, device="cpu", overrides=CHEAP)
     compare(demo, "per-class:10", ["knn", "arnn"], [0], "quick", **base)
 
