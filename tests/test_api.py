@@ -15,6 +15,7 @@ import pytest
 import scipy.io
 
 import ssan
+from ssan.data.splits import protocol_label
 from ssan.evaluation.metrics import predict_map
 from ssan.inference.attention import pixel_attention
 
@@ -229,6 +230,7 @@ def test_make_split_reads_a_fixed_split_from_two_files(small, tmp_path):
     assert np.array_equal(again.train, split.train) and np.array_equal(again.test, split.test), (
         "the protocol rebuilds the split"
     )
+    assert protocol_label(split.protocol) == "fixed:Tr.mat,Ts.mat", "named by its maps for a person"
     assert "Tr.mat + Ts.mat" in split.description, "paths keep their case"
     with pytest.raises(ValueError, match="two label-map files"):
         ssan.make_split(small, "fixed", seed=0)

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from ssan.data.splits import make_split
 from ssan.models.checkpoints import load_checkpoint
-from tests.helpers import SCENE, TIMEOUT, TRAIN, app, split_counts
+from tests.helpers import SCENE, TIMEOUT, TRAIN, app, shown, split_counts
 
 
 @pytest.fixture(autouse=True)
@@ -93,7 +93,12 @@ def test_uploaded_maps_split_the_demo_on_every_page(demo):
     assert fitted.split.protocol == protocol and fitted.split.n_test == split.test.size, (
         "trained on the fixed split, and the record names its maps"
     )
-    assert "-fixed-TR-TS-seed0-" in Path(saved).name, "the folder names the maps, not their folders"
+    assert "-fixed-TR.mat-TS.mat-seed0-" in Path(saved).name, (
+        "the folder names the maps, not their folders"
+    )
+    assert (
+        "fixed:TR.mat,TS.mat" in shown(at, "status_split") and "split-maps" not in fitted.summary()
+    )
     at.switch_page(SCENE).run()
     again = upload_maps(app(SCENE), *files)
     assert again.session_state["split_fixed"][("demo",)] == protocol, (

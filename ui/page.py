@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ssan.data.scene import Scene
-from ssan.data.splits import Split
+from ssan.data.splits import Split, protocol_label
 from ui import loaders
 from ui.state import bound, init_state, scene_key, switch_scene
 from ui.tasks import CANCELLED, TaskSnapshot
@@ -292,7 +292,7 @@ def sidebar_status(ctx: Context) -> None:
             f"{ctx.scene.n_bands} bands)"
         )
         st.container(key="status_split").caption(
-            f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}"
+            f"**Split** · {protocol_label(ctx.split.protocol)}, seed {ctx.split.seed}"
         )
         if ctx.model is not None:
             model = model_label(ctx.model_path, ctx.model)

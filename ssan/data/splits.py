@@ -220,6 +220,14 @@ def parse_split_spec(spec: str) -> tuple[str, float | None]:
     )
 
 
+def protocol_label(protocol: str) -> str:
+    """`protocol` for a person: a fixed split by its two maps' file names, not their folders."""
+    kind, _, files = protocol.partition(":")
+    if kind.strip().lower() != "fixed" or not files:
+        return protocol
+    return "fixed:" + ",".join(Path(p.strip()).name for p in files.split(","))
+
+
 def make_split(
     scene: Scene,
     spec: str = "paper",

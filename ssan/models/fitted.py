@@ -21,7 +21,7 @@ from torch import nn
 
 from ssan.data.preprocess import PixelSampler, Preprocessing
 from ssan.data.scene import Scene
-from ssan.data.splits import SplitRecord
+from ssan.data.splits import SplitRecord, protocol_label
 from ssan.evaluation.metrics import predict_pixels
 from ssan.inference.attention import PixelAttention, pixel_attention
 from ssan.inference.precision import autocast
@@ -344,7 +344,7 @@ class FittedModel:
         preset = f" ({self.preset.name})" if self.is_neural else ""
         text = (
             f"{self.model_name.upper()}{preset} on {self.scene.name}, "
-            f"{self.split.protocol} split (seed {self.split.seed}), training seed {self.seed}"
+            f"{protocol_label(self.split.protocol)} split (seed {self.split.seed}), training seed {self.seed}"
         )
         if self.metrics:
             text += f": OA {100 * self.metrics['oa']:.2f}%, AA {100 * self.metrics['aa']:.2f}%, kappa {self.metrics['kappa']:.4f}"
