@@ -35,16 +35,7 @@ from ssan.evaluation.reference import (
 from ssan.evaluation.runs import runs_dir
 from ssan.models import MODEL_NAMES
 from ssan.training.trainer import train
-
-TINY = {
-    "iterations": 4,
-    "eval_every": 2,
-    "rnn_hidden": 8,
-    "fc_hidden": 32,
-    "fusion_hidden": 32,
-    "batch_size": 32,
-    "conv_channels": (4, 8),
-}
+from tests.helpers import TINY
 
 
 @pytest.fixture(scope="module")
