@@ -87,9 +87,15 @@ def fixed_maps() -> None:
         paths = [
             folder / role / safe_file_name(f.name) for role, f in (("train", train), ("test", test))
         ]
-        for path, upload in zip(paths, (train, test)):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(upload.getvalue())
+        try:
+            for path, upload in zip(paths, (train, test)):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(upload.getvalue())
+        except OSError as exc:
+            st.error(
+                f"Could not keep the maps in {folder} ({exc}); set SSAN_DATA_DIR to a writable folder."
+            )
+            return
         shown = {str(path): upload.name for path, upload in zip(paths, (train, test))}
         use_fixed_maps(f"fixed:{paths[0]},{paths[1]}", shown)
 
