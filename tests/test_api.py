@@ -22,24 +22,24 @@ from ssan.inference.attention import pixel_attention
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "demo-ssan"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model():
     return ssan.load_model(ASSET)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def scene(demo):
     """The demo scene `ssan.load_scene("demo")` gives, built once per session (conftest)."""
     return demo
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def small(small_demo):
     """The demo town at its smallest (60 x 60): same bands and classes, so the shipped model fits it."""
     return small_demo
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pairs(scene):
     """Twelve labelled pixels, as (row, col), in no particular order."""
     rows, cols = np.nonzero(scene.labels)
@@ -127,7 +127,7 @@ def test_a_mask_gives_a_label_map_and_row_major_probabilities(model, scene, pair
     assert np.allclose(proba, model.predict_proba(scene, np.argwhere(mask)), atol=1e-6)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def small_map(model, small):
     return model.predict(small)
 

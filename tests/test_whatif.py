@@ -11,9 +11,10 @@ from ssan.inference.whatif import BandEdit, Occlusion, edit_spectrum, occlude_pa
 SHIPPED = "assets/demo-ssan"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shipped(shipped, demo):
-    """The shipped checkpoint and the demo scene, from the session's (conftest)."""
+    """The shipped checkpoint and the demo scene, from the session's (conftest): read-only, so shared
+    by every worker's tests without an xdist group."""
     return shipped, demo
 
 
