@@ -523,8 +523,8 @@ def test_switching_and_loading_models(runs_dir):
 
 def test_training_a_quick_model_from_the_train_page(runs_dir, paper_split):
     at = app(TRAIN)
-    at.session_state["adv_iterations"] = 30
-    at.session_state["adv_eval_every"] = 10
+    at.session_state["adv_iterations"] = 12
+    at.session_state["adv_eval_every"] = 6
     at.run()
     deadline = time.monotonic() + TIMEOUT
     while has(at, "estimate_measuring"):  # the estimate is timed in the background
@@ -532,7 +532,7 @@ def test_training_a_quick_model_from_the_train_page(runs_dir, paper_split):
         time.sleep(0.2)
         at.run()
     estimate = shown(at, "estimate")
-    assert "30 iterations" in estimate and f"{paper_split.test.size:,}" in estimate, (
+    assert "12 iterations" in estimate and f"{paper_split.test.size:,}" in estimate, (
         "the advanced setting's iterations, then the paper split's test pixels"
     )
     at.button(key="start_training").click().run()
@@ -546,7 +546,7 @@ def test_training_a_quick_model_from_the_train_page(runs_dir, paper_split):
     saved = list(runs_dir.rglob("model.json"))
     assert len(saved) == 1
     curve = chart(at, "train_job_curve")
-    assert len(values(curve["data"][0]["x"])) == 30
+    assert len(values(curve["data"][0]["x"])) == 12, "one point per iteration"
     assert at.session_state["model_dirs"][("demo",)] == str(saved[0].parent)
     at.switch_page(SPECTRAL).run()
     assert saved[0].parent.name in shown(at, "model_line")
