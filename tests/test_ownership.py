@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ssan.data.uploads import store_checkpoint_upload
+from ssan.evaluation.runs import saved_runs
 from tests.helpers import ASSET, COMPARE, TIMEOUT, TRAIN, app
 from ui import owners
 
@@ -164,3 +165,24 @@ def test_an_upload_is_never_another_sessions_compare_default(fresh_owners):
     mine.session_state["_owner_id"] = me(at)
     mine.run().switch_page(COMPARE).run()
     assert "own-run" in mine.selectbox(key="ckpt_ssan").value
+
+
+def test_compare_never_reuses_an_upload_as_a_trained_run(fresh_owners, demo):
+    path, _ = store_checkpoint_upload(
+        {n: (ASSET / n).read_bytes() for n in ("model.safetensors", "model.json")}, fresh_owners
+    )
+    trained = saved_copy(fresh_owners, "cli-run")
+    assert [p for p, _ in saved_runs(fresh_owners, demo)] == [trained]
+    assert path.is_dir()
+
+
+def test_a_run_trained_on_the_train_page_is_its_sessions(fresh_owners):
+    trainer, other = app(TRAIN), app(TRAIN)
+    trainer.session_state["train_model"] = "knn"
+    trainer.run()
+    trainer.button(key="start_training").click().run()
+    _, job = trainer.session_state["train_job"]
+    assert job.join(timeout=TIMEOUT)
+    (run,) = job.snapshot().checkpoints
+    assert owners.owner_of(run) == me(trainer)
+    assert len(manageable(trainer.run())) == 1 and manageable(other.run()) == []

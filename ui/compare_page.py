@@ -260,8 +260,9 @@ def train_missing(ctx: Context, saved: list[tuple[Path, FittedModel]], expanded:
             f"`python -m ssan compare --split {ctx.split.protocol} --seeds {ctx.split.seed} --preset {preset}` "
             "trains them; runs it saved show here too."
         )
+        trained = [(p, f) for p, f in saved if not owners.uploaded(p)]  # what `compare` reuses
         missing = missing_models(
-            saved, MODEL_NAMES, ctx.split, compare_presets(preset), ctx.split.seed, ctx.scene
+            trained, MODEL_NAMES, ctx.split, compare_presets(preset), ctx.split.seed, ctx.scene
         )
         if ss.get("_compare_missing") != missing:  # the default follows what is missing
             ss["_compare_missing"] = missing
