@@ -114,14 +114,15 @@ def test_the_app_deletes_a_refused_upload_at_once_and_prunes_after_it(monkeypatc
     at = app(SCENE)
     stale = entry(upload_dir() / "feedfacefeedface", "cube.mat", 10, 30, time.time())
     at.radio(key="w_scene_choice").set_value("file").run()
-    at.file_uploader(key="upload_cube").set_value(
-        [("cube.mat", b"MATLAB 5.0 MAT-file, but nothing more" * 4, "application/octet-stream")]
-    )
-    at.run()
-    at.button(key="load_upload").click().run()
-    assert at.error and not at.exception
-    assert list(upload_dir().iterdir()) == [], "the refused upload left nothing behind"
-    assert not stale.exists(), "an upload prunes the old ones"
+    cube = ("cube.mat", b"MATLAB 5.0 MAT-file, but nothing more" * 4, "application/octet-stream")
+    for gt in (None, [("labels.txt", b"1 2 3", "text/plain")]):  # a bad cube; a bad label file
+        at.file_uploader(key="upload_cube").set_value([cube])
+        at.file_uploader(key="upload_gt").set_value(gt)
+        at.run()
+        at.button(key="load_upload").click().run()
+        assert at.error and not at.exception
+        assert list(upload_dir().iterdir()) == [], "the refused upload left nothing behind"
+        assert not stale.exists(), "an upload prunes the old ones"
 
 
 def test_the_app_prunes_at_start_but_keeps_a_connected_sessions_scene(monkeypatch):

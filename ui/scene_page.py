@@ -86,20 +86,23 @@ def load_uploads(cube: list, gt: list, names: str, wavelengths: str) -> None:
     (a refused upload is deleted at once; older uploads are pruned)."""
     from ssan.data.uploads import discard_upload, shown_names, store_scene_upload
 
+    cube_path = gt_path = None
     try:
         cube_path = store_scene_upload([(f.name, f.getvalue()) for f in cube], "cube")
         gt_path = store_scene_upload([(f.name, f.getvalue()) for f in gt], "labels") if gt else None
     except ValueError as exc:
         st.error(shown_names(str(exc)))
-        return
-    if gt_path is None and cube_path.suffix.lower() != ".mat":
-        st.error(
-            f"{cube_path.name}: this cube holds no labels. Upload its ground truth too ({LABEL_FORMATS})."
-        )
         loaded = False
     else:
-        spec = loaders.file_spec(cube_path, gt_path, names, wavelengths)
-        loaded = try_load(spec, shown=shown_names)
+        if gt_path is None and cube_path.suffix.lower() != ".mat":
+            st.error(
+                f"{cube_path.name}: this cube holds no labels. Upload its ground truth too "
+                f"({LABEL_FORMATS})."
+            )
+            loaded = False
+        else:
+            spec = loaders.file_spec(cube_path, gt_path, names, wavelengths)
+            loaded = try_load(spec, shown=shown_names)
     if not loaded:
         for path in (cube_path, gt_path):
             if path is not None:
