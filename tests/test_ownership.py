@@ -25,6 +25,8 @@ def fresh_owners(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv(owners.STUDENTS_MAY_EDIT_ENV, raising=False)
     monkeypatch.setattr(owners, "_owners", {})
+    monkeypatch.setattr(owners, "_shared", {})
+    monkeypatch.setattr(owners, "_shared_stamp", [])
     monkeypatch.setattr(owners, "_jobs", [])
     monkeypatch.setattr(owners, "_in_use", {})
     return runs
@@ -93,13 +95,32 @@ def test_owners_decide_who_may_edit_and_what_is_a_default(fresh_owners, monkeypa
     assert owners.owner_of(mine.with_name("renamed")) == owners.LECTURER
 
 
+def test_owners_are_shared_with_the_other_server_processes(fresh_owners, monkeypatch):
+    run = saved_copy(fresh_owners, "run")
+    owners.record(run, "a")
+    owners.record(run, "b", replace=False)
+    monkeypatch.setattr(owners, "_owners", {})  # another process, sharing the runs folder
+    assert owners.owner_of(run) == "a" and not owners.may_edit(run, "b")
+    owners.moved(run, run.with_name("renamed"))
+    monkeypatch.setattr(owners, "_owners", {})
+    assert owners.owner_of(run.with_name("renamed")) == "a"
+    assert owners.owner_of(run) == owners.LECTURER
+    owners.forget(run.with_name("renamed"))
+    monkeypatch.setattr(owners, "_owners", {})
+    assert owners.owner_of(run.with_name("renamed")) == owners.LECTURER
+    lines = (fresh_owners / owners.OWNERS_FILE).read_text().splitlines()
+    assert len(lines) == 4, "one line per change (the refused second upload wrote none)"
+
+
 def test_a_training_jobs_runs_belong_to_its_session_as_soon_as_listed(fresh_owners):
+    fresh_owners.mkdir()
     job = FakeJob()
     owners.claim_job(job, "a")
     run = fresh_owners / "demo" / "knn-run"
     assert owners.owner_of(run) == owners.LECTURER
     job.checkpoints = (run,)
     assert owners.owner_of(run) == "a"
+    assert len((fresh_owners / owners.OWNERS_FILE).read_text().splitlines()) == 1, "written once"
     job.finished = True
     owners.owner_of(run)
     assert owners._jobs == [] and owners.owner_of(run) == "a", (

@@ -1,13 +1,15 @@
 """Who made each saved run, what a browser session may change, and pruning of uploads and caches.
 
 A run trained or uploaded from the app belongs to the browser session that did it (`ui.state.owner_id`);
-every other run (trained with the CLI, there before the server started, the shipped checkpoint) is the
-lecturer's. A session may rename or delete only its own runs; the lecturer's are read-only to students
+every run no session recorded (trained with the CLI, copied into the runs folder, the shipped checkpoint)
+is the lecturer's. A session may rename or delete only its own runs; the lecturer's are read-only to students
 unless the server runs with SSAN_STUDENTS_MAY_EDIT=1. The Compare page's default run and a scene's
 default model come only from the session's own runs and the lecturer's, never from an upload.
 
-Owners live in this server process's memory: after a restart, or in another server process, every run
-is the lecturer's (so read-only to students).
+Owners are kept in the runs folder's OWNERS_FILE, so every server process sharing that folder (see
+scripts/serve_hall.py) knows them, and a run stays its session's after a restart (read-only then, its
+session being gone). Where that file cannot be written, the owner is known to this process only, and the
+other processes count the run as the lecturer's.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from ssan.evaluation.runs import UPLOADED, runs_dir
 
 LECTURER = "lecturer"
 STUDENTS_MAY_EDIT_ENV = "SSAN_STUDENTS_MAY_EDIT"
+# One line per change, "owner<TAB>absolute run folder"; a folder's last line wins, an empty owner: deleted.
+OWNERS_FILE = ".owners.tsv"
 
 
 class _Saving(Protocol):
@@ -32,7 +36,9 @@ class _Saving(Protocol):
 
 
 _lock = threading.Lock()
-_owners: dict[str, str] = {}  # absolute run folder -> owner id
+_owners: dict[str, str] = {}  # absolute run folder -> owner id, as this process recorded it
+_shared: dict[str, str] = {}  # the same, as OWNERS_FILE says (every process's records)
+_shared_stamp: list[tuple] = []  # (file, mtime_ns, size) when _shared was read
 _jobs: list[tuple[_Saving, str]] = []  # (training job, owner): its checkpoints are the owner's
 _in_use: dict[str, tuple[Callable[[], bool], frozenset[Path]]] = {}  # owner -> (alive, paths)
 _pruned_at_start = threading.Event()
@@ -45,11 +51,50 @@ def _key(path: str | Path) -> str:
 def record(path: str | Path, owner: str, replace: bool = True) -> None:
     """Note that `owner` made the run at `path` (with `replace` False, only when no owner is known yet:
     the same upload twice stays the first uploader's)."""
+    if not replace and owner_of(path) != LECTURER:
+        return
     with _lock:
-        if replace:
-            _owners[_key(path)] = owner
-        else:
-            _owners.setdefault(_key(path), owner)
+        _owners[_key(path)] = owner
+    _append(owner, path)
+
+
+def _append(owner: str, path: str | Path) -> None:
+    """Add a line to OWNERS_FILE (one write: appends of whole lines do not interleave between processes)."""
+    line = f"{owner}\t{_key(path)}\n"
+    if line.count("\t") != 1 or line.count("\n") != 1:
+        return  # a folder name no line can hold: this process's memory only
+    try:
+        fd = os.open(runs_dir() / OWNERS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # a read-only runs folder: this process's memory only
+
+
+def _read_shared() -> dict[str, str]:
+    """OWNERS_FILE as a table, re-read only when it changed (call under _lock)."""
+    file = runs_dir() / OWNERS_FILE
+    try:
+        info = file.stat()
+        stamp = (str(file.absolute()), info.st_mtime_ns, info.st_size)
+    except OSError:
+        stamp = (str(file.absolute()), None, None)
+    if _shared_stamp != [stamp]:
+        _shared.clear()
+        try:
+            text = file.read_text(errors="replace") if stamp[1] is not None else ""
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            owner, _, path = line.partition("\t")
+            if owner:
+                _shared[path] = owner
+            else:
+                _shared.pop(path, None)
+        _shared_stamp[:] = [stamp]
+    return _shared
 
 
 def claim_job(job: _Saving, owner: str) -> None:
@@ -65,7 +110,10 @@ def _settle() -> None:
     for job, owner in jobs:
         snap = job.snapshot()
         for path in getattr(snap, "checkpoints", ()):
-            record(path, owner)
+            with _lock:
+                known = _owners.get(_key(path)) == owner
+            if not known:
+                record(path, owner)
         if getattr(snap, "finished", False):
             with _lock:
                 if (job, owner) in _jobs:
@@ -75,8 +123,9 @@ def _settle() -> None:
 def owner_of(path: str | Path) -> str:
     """The browser session that trained or uploaded the run at `path`, else LECTURER."""
     _settle()
+    key = _key(path)
     with _lock:
-        return _owners.get(_key(path), LECTURER)
+        return _owners.get(key) or _read_shared().get(key, LECTURER)
 
 
 def uploaded(path: str | Path) -> bool:
@@ -122,16 +171,19 @@ def default_candidate(path: str | Path, owner: str) -> bool:
 
 def moved(old: str | Path, new: str | Path) -> None:
     """The run at `old` was renamed to `new`: its owner moves with it."""
-    with _lock:
-        owner = _owners.pop(_key(old), None)
-        if owner is not None:
-            _owners[_key(new)] = owner
+    owner = owner_of(old)
+    forget(old)
+    if owner != LECTURER:
+        record(new, owner)
 
 
 def forget(path: str | Path) -> None:
     """The run at `path` was deleted."""
+    key = _key(path)
     with _lock:
-        _owners.pop(_key(path), None)
+        known = _owners.pop(key, None) is not None or key in _read_shared()
+    if known:
+        _append("", path)
 
 
 def note_in_use(owner: str, paths: Iterable[str | Path], alive: Callable[[], bool]) -> None:
