@@ -74,8 +74,9 @@ class ClassMap:
 
 
 def map_key(checkpoint: str | Path, scene_sha256: str, precision: str) -> str:
-    """The sha256 naming a map: the checkpoint's weights and the sidecar sections a prediction depends on,
-    the scene's data digest, the precision, MAP_FORMAT and the ssan version."""
+    """The sha256 naming a map: the checkpoint's weights (their sha256 in the sidecar, which loading checks
+    against the file before a map is computed), the sidecar sections a prediction depends on, the scene's
+    data digest, the precision, MAP_FORMAT and the ssan version."""
     side = json.loads((Path(checkpoint) / SIDECAR).read_text())
     keyed = {
         "sidecar": {name: side.get(name) for name in KEYED_SECTIONS},
