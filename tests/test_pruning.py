@@ -38,6 +38,7 @@ def own_folders(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(owners, "_owners", {})
     monkeypatch.setattr(owners, "_in_use", {})
+    monkeypatch.setattr(owners, "_touched", {})
 
 
 def entry(folder: Path, name: str, size: int, age_days: float, now: float) -> Path:
@@ -137,3 +138,11 @@ def test_the_app_prunes_at_start_but_keeps_a_connected_sessions_scene(monkeypatc
     owners.note_in_use("left", [gone], lambda: False)  # that browser closed
     assert owners.prune_storage() == [gone.parent]
     assert kept.exists()
+
+
+def test_a_used_upload_looks_recent_to_every_process(monkeypatch):
+    now = time.time()
+    used = entry(upload_dir() / "0123456789abcdef", "cube.mat", 10, 30, now)
+    owners.note_in_use("student", [used], lambda: True)
+    monkeypatch.setattr(owners, "_in_use", {})  # another process: it knows no session of this one
+    assert prune([upload_dir()], 7, 2048) == [] and used.exists()

@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
 
 from ssan.data.download import data_dir
-from ssan.data.uploads import keep_limits, prune, upload_dir
+from ssan.data.uploads import FRESH_S, keep_limits, prune, upload_dir
 from ssan.evaluation.runs import UPLOADED, runs_dir
 
 LECTURER = "lecturer"
@@ -41,6 +42,7 @@ _shared: dict[str, str] = {}  # the same, as OWNERS_FILE says (every process's r
 _shared_stamp: list[tuple] = []  # (file, mtime_ns, size) when _shared was read
 _jobs: list[tuple[_Saving, str]] = []  # (training job, owner): its checkpoints are the owner's
 _in_use: dict[str, tuple[Callable[[], bool], frozenset[Path]]] = {}  # owner -> (alive, paths)
+_touched: dict[str, float] = {}  # owner -> when its upload folders' times were last set
 _pruned_at_start = threading.Event()
 
 
@@ -188,9 +190,24 @@ def forget(path: str | Path) -> None:
 
 def note_in_use(owner: str, paths: Iterable[str | Path], alive: Callable[[], bool]) -> None:
     """The files and run folders session `owner` uses now (its scene files, its chosen models): pruning
-    keeps them while `alive()` says the session is connected."""
+    keeps them while `alive()` says the session is connected, and, as their upload folders' modification
+    time is set to now (at most once a minute), so does pruning in every other process for a while."""
+    used = frozenset(Path(p).absolute() for p in paths if p)
+    now = time.time()
     with _lock:
-        _in_use[owner] = (alive, frozenset(Path(p).absolute() for p in paths if p))
+        before = _in_use.get(owner)
+        _in_use[owner] = (alive, used)
+        touched = _touched.get(owner, 0.0)
+        if before is not None and before[1] == used and now - touched < FRESH_S:
+            return
+        _touched[owner] = now
+    for path in used:
+        for folder in (upload_dir(), runs_dir() / UPLOADED):
+            if folder.absolute() in path.parents:
+                try:
+                    os.utime(folder.absolute() / path.relative_to(folder.absolute()).parts[0])
+                except OSError:
+                    pass  # gone already, or not ours: nothing to keep
 
 
 def in_use() -> set[Path]:
@@ -204,6 +221,7 @@ def in_use() -> set[Path]:
         else:
             with _lock:
                 _in_use.pop(owner, None)
+                _touched.pop(owner, None)
     return used
 
 
