@@ -133,9 +133,11 @@ def test_the_app_prunes_at_start_but_keeps_a_connected_sessions_scene(monkeypatc
     app(SCENE)
     assert not stale.exists(), "pruned on the server's first page"
     kept = entry(upload_dir() / "0123456789abcdef", "cube.mat", 10, 30, now)
-    owners.note_in_use("student", [kept], lambda: True)
     gone = entry(upload_dir() / "abcdef0123456789", "cube.mat", 10, 30, now)
-    owners.note_in_use("left", [gone], lambda: False)  # that browser closed
+    owners.note_in_use("student", [kept], lambda: True)
+    owners.note_in_use("left", [gone], lambda: False)  # that browser closed since
+    for folder in (kept.parent, gone.parent):  # and a month passed
+        os.utime(folder, (now - 30 * DAY, now - 30 * DAY))
     assert owners.prune_storage() == [gone.parent]
     assert kept.exists()
 
