@@ -148,3 +148,10 @@ def test_a_used_upload_looks_recent_to_every_process(monkeypatch):
     owners.note_in_use("student", [used], lambda: True)
     monkeypatch.setattr(owners, "_in_use", {})  # another process: it knows no session of this one
     assert prune([upload_dir()], 7, 2048) == [] and used.exists()
+
+
+def test_an_upload_folder_planted_as_a_link_is_never_pruned_through(tmp_path):
+    now = time.time()
+    precious = entry(tmp_path / "home", "thesis.tex", 10, 30, now)
+    upload_dir().symlink_to(precious.parent)
+    assert prune([upload_dir()], 0, 0, now=now) == [] and precious.exists()

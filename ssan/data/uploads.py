@@ -245,12 +245,16 @@ def prune(
 ) -> list[Path]:
     """Delete the entries (files and sub-folders) of `folders` older than `keep_days`, then the oldest
     until all of them together take at most `keep_mb` MB; an entry holding a path of `in_use`, or changed
-    in the last FRESH_S seconds, is kept. Returns what was deleted."""
+    in the last FRESH_S seconds, is kept; a folder that is a symlink or another user's is left alone.
+    Returns what was deleted."""
     now = time.time() if now is None else now
     used = [Path(p).absolute() for p in in_use]
     entries = []
     for folder in folders:
         try:
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue  # a planted link or another user's folder: never pruned through
             children = list(Path(folder).iterdir())
         except OSError:
             continue  # not there yet, or unreadable: nothing of ours to prune
