@@ -20,6 +20,7 @@ from torch import nn
 
 from ssan.explain.forwards import HeldForward, spatial_forward, spectral_forward
 from ssan.explain.inputs import Baseline, PixelBatch
+from ssan.models.fitted import on_cpu
 
 OCCLUSION_BATCH = 1024  # pixels x windows per forward pass: larger batches run slower on a CPU
 METHODS = {"ig": "Integrated Gradients", "ixg": "Input × gradient", "occlusion": "Occlusion"}
@@ -52,8 +53,9 @@ def pixel_attributions(
     settings: AttributionSettings = AttributionSettings(),
     progress: Callable[[str], None] | None = None,
 ) -> Attributions:
-    """Every method's attribution of the predicted class, for the inputs the network has attention over."""
-    net = net.cpu().eval()
+    """Every method's attribution of the predicted class, for the inputs the network has attention over (on the
+    CPU: `net` itself when it is there in eval mode, else a copy)."""
+    net = on_cpu(net)
     spectral, spatial = {}, {}
     if net.has_spectral_attention:
         spectral = _attribute(
