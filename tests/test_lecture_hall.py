@@ -144,13 +144,16 @@ def _wire(fig) -> dict:
     return json.loads(plotly.io.to_json(fig.to_dict(), validate=False))
 
 
-def test_a_click_adds_the_marker_to_the_shared_scene_figure() -> None:
-    """The per-click figure is the shared scene figure plus the marker: the same figure as built whole."""
+def test_a_ring_selects_a_point_of_the_shared_scene_figure() -> None:
+    """The figure ringing a pixel is the shared scene figure with that grid point selected: the same figure
+    as built whole, at any grid step; a revision makes it differ from the same ring without one."""
     rgb = np.arange(6 * 9 * 3, dtype=np.uint8).reshape(6, 9, 3)
-    base = clickable_image(rgb, pinned=[(0, 0)], height=300)
-    whole = clickable_image(rgb, marker=(2, 5), pinned=[(0, 0)], height=300)
-    assert _wire(with_selected(base, (2, 5))) == _wire(whole)
-    assert len(base.data) == len(whole.data) - 1  # the shared figure itself is never changed
+    for step in (1, 2):
+        base = clickable_image(rgb, pinned=[(0, 0)], grid_step=step, height=300)
+        whole = clickable_image(rgb, marker=(2, 5), pinned=[(0, 0)], grid_step=step, height=300)
+        assert _wire(with_selected(base, (2, 5), step)) == _wire(whole)
+        assert base.data[1].selectedpoints is None  # the shared figure itself is never changed
+    assert _wire(with_selected(base, (2, 5), 2, revision=1)) != _wire(whole)
 
 
 def test_a_click_sets_the_traces_of_the_shared_spectrum_frame() -> None:
@@ -182,8 +185,9 @@ def test_sessions_add_markers_to_one_shared_scene_figure_at_once() -> None:
             try:
                 fig = with_selected(base, (k, i % 30))
                 types = [trace.type for trace in fig.data]
-                if types != ["image", "scattergl", "scatter"] or fig.data[-1].x[0] != i % 30:
-                    errors.append(f"thread {k}: {types}, marker at {fig.data[-1].x}")
+                ring = fig.data[1].selectedpoints
+                if types != ["image", "scattergl"] or list(ring) != [k * 30 + i % 30]:
+                    errors.append(f"thread {k}: {types}, ring at {ring}")
             except ValueError as exc:
                 errors.append(f"thread {k}: {str(exc)[:80]}")
 

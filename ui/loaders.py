@@ -167,6 +167,7 @@ def false_colour_image(
     return false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
 def clickable_figure(
     spec: SceneSpec,
     rgb_nm: tuple[float, float, float],
@@ -175,12 +176,16 @@ def clickable_figure(
     marker: tuple[int, int] | None,
     pinned: tuple[tuple[int, int], ...],
     height: int,
+    revision: int = 0,
 ) -> go.Figure:
-    """The clickable scene image with the selected pixel's rings: the shared image and click grid of
-    `scene_figure` plus one small trace, so a click costs milliseconds, not a new image (never mutated:
-    Streamlit keys the chart's selection by its content)."""
+    """The clickable scene image with `marker`'s grid point selected (see `ui.viewer` for when it changes):
+    the shared image and click grid of `scene_figure` with one selected point, built once for every session
+    showing the same (never mutated: Streamlit keys the chart's selection by its content)."""
     base = scene_figure(spec, rgb_nm, stretch, opacity, pinned, height)
-    return base if marker is None else with_selected(base, marker)
+    if marker is None:
+        return base
+    shape = scene_for(spec).shape
+    return with_selected(base, marker, grid_step_for(shape), revision)
 
 
 @st.cache_resource(max_entries=16)
