@@ -44,15 +44,21 @@ def test_moves_other_than_a_click_send_a_figure_ringing_the_pixel():
     at.button(key="spatial_right").click().run()
     assert at.session_state["pixel"] == (10, 13) and ringed(at, "spatial_image") == (10, 13)
     assert scene_chart(at, "spatial_image").proto.id != kept
-    at.button(key="spatial_pin").click().run()  # pinned: the image changes, the ring stays on the pixel
+    at.button(
+        key="spatial_pin"
+    ).click().run()  # pinned: the image changes, the ring stays on the pixel
     assert ringed(at, "spatial_image") == (10, 13)
     at = click(at, "spatial_image", 50, 60)
     ring_figure = scene_chart(at, "spatial_image").proto.id
     assert ringed(at, "spatial_image") == (10, 13), "the browser rings the click"
-    at.button(key="spatial_pin0").click().run()  # back to the figure's own ring: a new figure all the same
+    at.button(
+        key="spatial_pin0"
+    ).click().run()  # back to the figure's own ring: a new figure all the same
     assert at.session_state["pixel"] == (10, 13) and ringed(at, "spatial_image") == (10, 13)
     assert scene_chart(at, "spatial_image").proto.id != ring_figure
-    at = click(at, "spatial_image", 50, 60)  # the same click as before counts again on the new figure
+    at = click(
+        at, "spatial_image", 50, 60
+    )  # the same click as before counts again on the new figure
     assert at.session_state["pixel"] == (50, 60)
     assert not at.exception
 
