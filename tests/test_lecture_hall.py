@@ -63,6 +63,27 @@ def test_the_cross_talk_check_sees_a_pixel_that_is_not_the_students() -> None:
     assert run.pixels == {(3, 4), (7, 8)}
 
 
+def test_the_driver_sees_the_maps_toggle_the_maps_and_the_verdict() -> None:
+    """`--until`: the Compare page's toggle and maps (the ground truth not counted, a map still computing
+    is waited for) and the explain page's verdict are read off the elements."""
+    from streamlit.proto.Element_pb2 import Element
+
+    driver = _driver()
+    run = driver.Run()
+    toggle, progress, verdict = Element(), Element(), Element()
+    toggle.checkbox.id, toggle.checkbox.label = "$$ID-1-w_show_maps", "Show the maps of the models"
+    progress.progress.text = "Classifying every pixel with RNN in the background: 1 of 9"
+    verdict.markdown.body = "**Verdict.** Attention ranks bands as well as Integrated Gradients."
+    maps = []
+    for title in ("Ground truth", "SSAN", "RNN"):
+        maps.append(Element())
+        maps[-1].plotly_chart.id = f"$$ID-2-map_{title}"
+    for element in (toggle, progress, verdict, *maps):
+        driver.read_element(element, run)
+    assert run.maps_toggle == "$$ID-1-w_show_maps"
+    assert (run.maps, run.maps_waiting, run.verdict) == (2, 1, True)
+
+
 def test_two_sessions_at_once_each_see_their_own_pixel() -> None:
     """A real server, two websocket sessions clicking different pixels at the same time: every click's page
     names its own pixel and no other, without an error."""
