@@ -192,7 +192,7 @@ def clickable_image(
     _image_axes(fig, (h, w))
     # An empty template: Plotly's default one is 7 KB that a picture without axes never shows, and copying
     # it costs 50 ms (see `with_selected`); Streamlit's theme still fills it in the browser.
-    # `uirevision`: a zoom survives the figure's updates (the same image, another ring).
+    # `uirevision`: Plotly keeps a zoom through the chart's own redraws (a resize, a theme change).
     fig.update_layout(
         clickmode="event+select",
         dragmode="zoom",
