@@ -20,7 +20,14 @@ from safetensors.torch import load_file, save_file
 
 from ssan.data.scene import SceneError
 from ui import loaders
-from ui.figures import clickable_image, spectrum_figure, with_selected, with_spectrum
+from ui.figures import (
+    clickable_image,
+    probability_figure,
+    spectrum_figure,
+    with_probabilities,
+    with_selected,
+    with_spectrum,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ("demo",)
@@ -218,3 +225,16 @@ def test_sessions_add_markers_to_one_shared_scene_figure_at_once() -> None:
     for thread in threads:
         thread.join()
     assert not errors, errors[:3]
+
+
+def test_a_click_sets_the_bars_of_the_shared_probability_frame() -> None:
+    """The per-pixel probability figure is the shared frame with the pixel's bars: the same as built whole."""
+    names, colours = ["a", "b", "c"], ["#111111", "#222222", "#333333"]
+    frame = probability_figure(np.full(3, 1 / 3), names, colours, 1)
+    proba = np.array([0.2, 0.5, 0.3])
+    assert _wire(with_probabilities(frame, proba, 2)) == _wire(
+        probability_figure(proba, names, colours, 2)
+    )
+    assert frame.data[0].marker.opacity[0] == 1.0  # the shared frame itself is never changed
+    with pytest.raises(SceneError, match="one probability per class"):
+        with_probabilities(frame, proba[:2], 2)

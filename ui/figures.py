@@ -432,25 +432,15 @@ def probability_figure(
     proba: np.ndarray, class_names: Sequence[str], class_colors: Sequence[str], predicted: int
 ) -> go.Figure:
     """Horizontal bars of the class probabilities; `predicted` is the class label (1..C), drawn solid and bold."""
-    p = np.asarray(proba, dtype=np.float64)
     n = len(class_names)
-    if p.shape != (n,):
-        raise SceneError(f"proba has shape {p.shape}; expected ({n},), one probability per class.")
-    if not 1 <= predicted <= n:
-        raise SceneError(
-            f"predicted must be a class label in 1..{n} (labels start at 1); got {predicted}."
-        )
-    ticks = [f"<b>{name}</b>" if i + 1 == predicted else name for i, name in enumerate(class_names)]
+    p = _check_probabilities(proba, n, predicted)
     fig = go.Figure(
         go.Bar(
             x=p,
             y=list(range(n)),
             orientation="h",
             customdata=list(class_names),
-            marker={
-                "color": list(class_colors),
-                "opacity": [1.0 if i + 1 == predicted else 0.45 for i in range(n)],
-            },
+            marker={"color": list(class_colors), "opacity": _bar_opacity(n, predicted)},
             texttemplate="%{x:.1%}",
             textposition="outside",
             cliponaxis=False,
@@ -458,9 +448,44 @@ def probability_figure(
         )
     )
     fig.update_xaxes(title_text="Probability", range=[0, 1.15], tickformat=".0%")
-    fig.update_yaxes(tickvals=list(range(n)), ticktext=ticks, autorange="reversed")
+    fig.update_yaxes(
+        tickvals=list(range(n)), ticktext=_bold(class_names, predicted), autorange="reversed"
+    )
     fig.update_layout(showlegend=False)
     return _finish(fig, height=80 + 26 * n, l=10, b=45, t=10)
+
+
+def with_probabilities(frame: go.Figure, proba: np.ndarray, predicted: int) -> go.Figure:
+    """`frame` (a `probability_figure` of the same classes, left unchanged) showing these probabilities: the
+    same figure as `probability_figure`, in a millisecond instead of ten (the frame was validated when built)."""
+    spec = frame.to_dict()
+    names = spec["data"][0]["customdata"]
+    p = _check_probabilities(proba, len(names), predicted)
+    fig = go.Figure(spec, _validate=False)
+    fig.data[0].x = p
+    fig.data[0].marker.opacity = _bar_opacity(len(names), predicted)
+    fig.layout.yaxis.ticktext = _bold(names, predicted)
+    return fig
+
+
+def _check_probabilities(proba: np.ndarray, n: int, predicted: int) -> np.ndarray:
+    p = np.asarray(proba, dtype=np.float64)
+    if p.shape != (n,):
+        raise SceneError(f"proba has shape {p.shape}; expected ({n},), one probability per class.")
+    if not 1 <= predicted <= n:
+        raise SceneError(
+            f"predicted must be a class label in 1..{n} (labels start at 1); got {predicted}."
+        )
+    return p
+
+
+def _bar_opacity(n: int, predicted: int) -> list[float]:
+    """The predicted class's bar solid, the others faded."""
+    return [1.0 if i + 1 == predicted else 0.45 for i in range(n)]
+
+
+def _bold(class_names: Sequence[str], predicted: int) -> list[str]:
+    return [f"<b>{name}</b>" if i + 1 == predicted else name for i, name in enumerate(class_names)]
 
 
 def spatial_attention_figure(

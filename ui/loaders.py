@@ -39,6 +39,7 @@ from ui.figures import (
     probability_figure,
     spectrum_figure,
     split_map_figure,
+    with_probabilities,
     with_selected,
     with_spectrum,
 )
@@ -390,12 +391,19 @@ def spectrum_frame(
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def pixel_probability_chart(model_path: str, mtime: float, spec: SceneSpec, flat: int) -> go.Figure:
-    """The model's class probabilities for one pixel, built once per pixel for every session (never mutated)."""
-    scene = scene_for(spec)
+    """The model's class probabilities for one pixel, built once per pixel for every session from the shared
+    frame of `probability_frame` (never mutated)."""
     att = pixel_readout(model_path, mtime, spec, flat)
-    return probability_figure(
-        att.probabilities[0], scene.class_names, scene.class_colors, int(att.predicted[0])
-    )
+    return with_probabilities(probability_frame(spec), att.probabilities[0], int(att.predicted[0]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def probability_frame(spec: SceneSpec) -> go.Figure:
+    """The scene's class-probability figure whose bars a click sets (`figures.with_probabilities`), shared by
+    every session (never mutated)."""
+    scene = scene_for(spec)
+    n = scene.n_classes
+    return probability_figure(np.full(n, 1 / n), scene.class_names, scene.class_colors, 1)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
