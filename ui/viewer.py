@@ -91,9 +91,8 @@ def _ring(
         ss[state] = (view, ring, revision, shown)
         return ring, revision
     ss[state] = (view, pixel, revision + 1, None)
-    ss.pop(
-        f"_applied_{key}", None
-    )  # the new figure starts without a selection: any next click is new
+    # The new figure starts without a selection: any click on it is new, even on a pixel clicked before.
+    ss.pop(f"_applied_{key}", None)
     return pixel, revision + 1
 
 
