@@ -39,6 +39,7 @@ from ui.figures import (
     probability_figure,
     spectrum_figure,
     split_map_figure,
+    with_probabilities,
     with_selected,
     with_spectrum,
 )
@@ -167,6 +168,7 @@ def false_colour_image(
     return false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
 def clickable_figure(
     spec: SceneSpec,
     rgb_nm: tuple[float, float, float],
@@ -175,12 +177,16 @@ def clickable_figure(
     marker: tuple[int, int] | None,
     pinned: tuple[tuple[int, int], ...],
     height: int,
+    revision: int = 0,
 ) -> go.Figure:
-    """The clickable scene image with the selected pixel's rings: the shared image and click grid of
-    `scene_figure` plus one small trace, so a click costs milliseconds, not a new image (never mutated:
-    Streamlit keys the chart's selection by its content)."""
+    """The clickable scene image with `marker`'s grid point selected (see `ui.viewer` for when it changes):
+    the shared image and click grid of `scene_figure` with one selected point, built once for every session
+    showing the same (never mutated: Streamlit keys the chart's selection by its content)."""
     base = scene_figure(spec, rgb_nm, stretch, opacity, pinned, height)
-    return base if marker is None else with_selected(base, marker)
+    if marker is None:
+        return base
+    shape = scene_for(spec).shape
+    return with_selected(base, marker, grid_step_for(shape), revision)
 
 
 @st.cache_resource(max_entries=16)
@@ -385,12 +391,19 @@ def spectrum_frame(
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def pixel_probability_chart(model_path: str, mtime: float, spec: SceneSpec, flat: int) -> go.Figure:
-    """The model's class probabilities for one pixel, built once per pixel for every session (never mutated)."""
-    scene = scene_for(spec)
+    """The model's class probabilities for one pixel, built once per pixel for every session from the shared
+    frame of `probability_frame` (never mutated)."""
     att = pixel_readout(model_path, mtime, spec, flat)
-    return probability_figure(
-        att.probabilities[0], scene.class_names, scene.class_colors, int(att.predicted[0])
-    )
+    return with_probabilities(probability_frame(spec), att.probabilities[0], int(att.predicted[0]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def probability_frame(spec: SceneSpec) -> go.Figure:
+    """The scene's class-probability figure whose bars a click sets (`figures.with_probabilities`), shared by
+    every session (never mutated)."""
+    scene = scene_for(spec)
+    n = scene.n_classes
+    return probability_figure(np.full(n, 1 / n), scene.class_names, scene.class_colors, 1)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
