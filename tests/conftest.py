@@ -4,6 +4,7 @@ that several modules use. Shared scenes are read-only, so a test that writes int
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from ssan.data.scene import Scene
 from ssan.data.splits import Split, make_split
+from ssan.hardware import THREADS_ENV
 from ssan.models.checkpoints import load_checkpoint
 from ssan.models.fitted import FittedModel
 from tests.helpers import ASSET, ROOT, demo_scene, read_only
@@ -30,11 +32,17 @@ def shared_real() -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """One intra-op thread per test process: reproducible numerics on any machine, and with one
-    xdist worker per core the processes do not fight over the cores."""
-    threads = torch.get_num_threads()
+    xdist worker per core the processes do not fight over the cores. Through $SSAN_TORCH_THREADS too,
+    which the CLI and the app read (and the CLI's child processes inherit)."""
+    threads, env = torch.get_num_threads(), os.environ.get(THREADS_ENV)
     torch.set_num_threads(1)
+    os.environ[THREADS_ENV] = "1"
     yield
     torch.set_num_threads(threads)
+    if env is None:
+        os.environ.pop(THREADS_ENV, None)
+    else:
+        os.environ[THREADS_ENV] = env
 
 
 @pytest.fixture(scope="session")
