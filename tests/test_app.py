@@ -531,6 +531,7 @@ def test_training_a_quick_model_from_the_train_page(runs_dir):
     assert len(saved) == 1
     curve = chart(at, "train_job_curve")
     assert len(values(curve["data"][0]["x"])) == 30
+    at.button(key="train_job_use_0").click().run()  # a trained model is used only when chosen
     assert at.session_state["model_dirs"][("demo",)] == str(saved[0].parent)
     at.switch_page(SPECTRAL).run()
     assert saved[0].parent.name in texts(at)

@@ -15,7 +15,7 @@ from ssan.data.scene import Scene
 from ssan.data.splits import Split
 from ui import loaders
 from ui.state import bound, init_state, switch_scene
-from ui.tasks import CANCELLED, TaskSnapshot
+from ui.tasks import TaskSnapshot
 
 if TYPE_CHECKING:
     from ssan.models.fitted import FittedModel
@@ -91,7 +91,6 @@ def setup(title: str) -> None:
         initial_sidebar_state="collapsed" if ss.present else "auto",
     )
     init_state()
-    adopt_trained_model()
     sync_presentation_url()
     st.markdown(PRESENT_CSS if ss.present else BASE_CSS, unsafe_allow_html=True)
     for message in ss.pop("_flash", []):
@@ -152,20 +151,6 @@ def chart_config(name: str, **extra: Any) -> dict:
         "displayModeBar": "hover",
         "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2},
     } | extra
-
-
-def adopt_trained_model() -> None:
-    """Once the Train page's job has saved its model, make it the active model of its scene (once,
-    before anything on the page reads the active model); a cancelled run is saved but never adopted."""
-    entry = st.session_state.get("train_job")
-    if entry is None or st.session_state.get("_adopted_job") is entry[1]:
-        return
-    spec, job = entry
-    snap = job.snapshot()
-    if snap.finished and snap.checkpoints:
-        if snap.state != CANCELLED:
-            choose_model(spec, snap.checkpoints[-1])
-        st.session_state["_adopted_job"] = job
 
 
 def flash(message: str) -> None:
