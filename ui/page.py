@@ -145,10 +145,12 @@ def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
 
 
 def chart_config(name: str, **extra: Any) -> dict:
-    """Plotly's config for every chart: toolbar on hover only, no logo, the camera button saves a 2× PNG."""
+    """Plotly's config for every chart: no toolbar (on hover it covered the image where students click, and
+    titles and legends; drag zooms and a double click zooms out without it), no logo; a chart given the
+    toolbar back (`displayModeBar=True`) saves a 2× PNG from its camera button."""
     return {
         "displaylogo": False,
-        "displayModeBar": "hover",
+        "displayModeBar": False,
         "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2},
     } | extra
 
