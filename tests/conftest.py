@@ -23,9 +23,14 @@ SMALL_DEMO = (60, 60)  # the smallest demo shape (every class keeps pixels), for
 
 @pytest.fixture(scope="session")
 def shared_real() -> Path:
-    """../shared/data/real relative to the repo root; tests using it skip outside the workplace."""
+    """../shared/data/real relative to the repo root; tests using it skip where its files are missing."""
     if not SHARED_REAL.is_dir():
-        pytest.skip(f"real data folder {SHARED_REAL} is absent (a clone outside the workplace)")
+        pytest.skip(
+            "needs real Pavia files that the repository does not hold (PaviaU_gt.mat, Pavia_gt.mat, "
+            "TRpavia_fixed.mat and TSpavia_fixed.mat from github.com/mhaut/HSI-datasets, Classification/; "
+            "UPavia_Subset.mat from github.com/jorgebaccauis/Coded-Aperture-Design-for-Compressive-"
+            f"Spectral-Subspace-Clustering, DataBases/): put them in {SHARED_REAL} to run these tests"
+        )
     return SHARED_REAL
 
 
