@@ -58,10 +58,11 @@ def run_cli(args: list[str]) -> tuple[float, str]:
     return took, done.stdout
 
 
-def cli_train(model: str, iterations: int, out: Path) -> float:
-    """Training seconds of `ssan train` (its own measure, as the app's)."""
+def cli_train(model: str, iterations: int, out: Path, threads: int | None = None) -> float:
+    """Training seconds of `ssan train` (its own measure, as the app's); `threads` as --threads."""
     _, stdout = run_cli(
         [
+            *(["--threads", str(threads)] if threads else []),
             "train",
             "--scene",
             "demo",
@@ -120,18 +121,26 @@ def app_train(scene, split, model: str, overrides: dict, runs: Path) -> dict:
 
 
 def section_train(scene, split, args, tmp: Path) -> dict | None:
-    cli, app, last = [], [], None
+    """The CLI, the app, and the CLI at its old default (torch's: a thread per core), alternated."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cli, app, every_core, last = [], [], [], None
     for r in range(args.repeats):
         cli.append(cli_train(args.model, args.iterations, tmp / f"cli-{r}"))
         last = app_train(
             scene, split, args.model, {"iterations": args.iterations}, tmp / f"app-{r}"
         )
         app.append(last["train"])
-        print(f"  repeat {r + 1}: CLI {cli[-1]:.1f} s, app {app[-1]:.1f} s", flush=True)
+        every_core.append(cli_train(args.model, args.iterations, tmp / f"all-{r}", cores))
+        print(
+            f"  repeat {r + 1}: CLI {cli[-1]:.1f} s, app {app[-1]:.1f} s, "
+            f"CLI on {cores} threads {every_core[-1]:.1f} s",
+            flush=True,
+        )
     print(
         f"train: quick {args.model.upper()}, {args.iterations} iterations, demo, {SPLIT} split: "
-        f"CLI {min(cli):.1f} s, app {min(app):.1f} s (best of {args.repeats}); "
-        f"app / CLI = {min(app) / min(cli):.2f}",
+        f"CLI {min(cli):.1f} s, app {min(app):.1f} s, CLI with a thread per core (its old default) "
+        f"{min(every_core):.1f} s (best of {args.repeats}); app / CLI = {min(app) / min(cli):.2f}; "
+        f"old CLI default / CLI = {min(every_core) / min(cli):.2f}",
         flush=True,
     )
     return last
