@@ -81,3 +81,14 @@ def test_a_trained_model_is_used_only_when_chosen(runs_dir):
     assert at.session_state["model_dirs"][("demo",)] == str(saved)
     assert at.radio(key="active_model").value == str(saved)
     assert at.button(key="train_job_use_0").disabled
+
+
+def test_a_cleared_setting_is_the_presets_value_not_the_minimum():
+    at = app(TRAIN)
+    field = at.number_input(key="w_adv_iterations")
+    field.set_value(30).run()
+    assert at.session_state["adv_iterations"] == 30
+    assert not at.button(key="reset_advanced").disabled
+    at.number_input(key="w_adv_iterations").set_value(None).run()
+    assert at.session_state["adv_iterations"] is None, "an emptied field does not snap to 1"
+    assert at.button(key="reset_advanced").disabled, "nothing left to reset: the preset's values"
