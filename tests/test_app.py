@@ -602,8 +602,8 @@ def test_compare_trains_a_baseline_and_shows_table_matrices_and_maps(runs_dir):
     # Over seeds: one seed saved for KNN, the others listed as missing.
     at.text_input(key="w_compare_seeds").set_value("0,1").run()
     seeds = at.dataframe[2].value
-    assert seeds.loc["KNN", "seeds done"] == "1 of 2" and seeds.loc["KNN", "OA %"].endswith(
-        "± 0.00"
+    assert seeds.loc["KNN", "seeds done"] == "1 of 2" and "±" not in seeds.loc["KNN", "OA %"], (
+        "one seed has no spread to show"
     )
     assert "seed 1: " in texts(at) and "KNN" in texts(at).split("seed 1: ")[1]
     at.toggle(key="w_cm_normalise").set_value(True).run()
