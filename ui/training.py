@@ -151,9 +151,8 @@ def progress_text(snap: JobSnapshot, cancelling: bool) -> tuple[float, str]:
         )
     if snap.scoring is not None:  # after the last iteration: the test pixels are being classified
         done, total = snap.scoring
-        return done / max(
-            total, 1
-        ), f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
+        text = f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
+        return done / max(total, 1), text
     if cancelling:
         return snap.fraction, (
             f"{name}: cancelling; stops before its next step or validation batch, then scores the best "
@@ -192,11 +191,13 @@ def monitor(slot: str, ctx: Context) -> None:
 
     def live(snap: JobSnapshot) -> None:
         if not snap.finished:
-            bar, cancel = st.columns([4, 1], vertical_alignment="center")
+            bar, cancel = st.columns([3, 1], vertical_alignment="center")
             fraction, text = progress_text(snap, job.stop.is_set())
             bar.progress(fraction, text=text)
             cancel.button(
-                "Cancel (keeps the best model so far)",
+                "Cancel training",
+                help="Stops before the next step or validation batch; the best model so far is kept, "
+                "scored and saved (marked cancelled).",
                 on_click=job.cancel,
                 key=f"{slot}_cancel",
                 disabled=job.stop.is_set(),
