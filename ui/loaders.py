@@ -409,27 +409,51 @@ def scene_digest(spec: SceneSpec) -> str:
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:
     """(checkpoint folder, model) for every usable checkpoint trained on this scene, newest first,
     the shipped demo checkpoint last; plus one message per checkpoint that could not be read."""
-    found, problems = [], []
-    use_torch()
-    from ssan.models.checkpoints import list_checkpoints
+    readable, problems = _readable_checkpoints(checkpoint_listing())
+    return [(path, fitted) for path, fitted in readable if fits(fitted, scene)], list(problems)
 
-    candidates = list_checkpoints(runs_dir())
-    if DEMO_CHECKPOINT.is_dir():
-        candidates.append(DEMO_CHECKPOINT)
-    for path in candidates:
+
+def checkpoint_listing() -> tuple[tuple[str, int, int], ...]:
+    """(folder, sidecar mtime in ns, weights size) of every checkpoint in the runs folder, newest first, and the
+    shipped one: a few stat calls that say whether any run was added, rewritten, renamed or deleted."""
+    use_torch()
+    from ssan.models.checkpoints import WEIGHTS, list_checkpoints
+
+    folders = list_checkpoints(runs_dir()) + ([DEMO_CHECKPOINT] if DEMO_CHECKPOINT.is_dir() else [])
+    listing = []
+    for folder in folders:
         try:
-            fitted = model_at(path)
-            usable = fits(fitted, scene)
+            listing.append(
+                (
+                    str(folder),
+                    (folder / SIDECAR).stat().st_mtime_ns,
+                    (folder / WEIGHTS).stat().st_size,
+                )
+            )
+        except OSError:  # deleted between the listing and the stat
+            continue
+    return tuple(listing)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _readable_checkpoints(
+    listing: tuple[tuple[str, int, int], ...],
+) -> tuple[tuple[tuple[Path, FittedModel], ...], tuple[str, ...]]:
+    """Every checkpoint of `listing` loaded once, and one message per checkpoint that could not be read:
+    the Train, Compare and explain pages list the saved runs on every render, so the list is read again
+    only when a run changes (the listing is the key)."""
+    use_torch()
+    found, problems = [], []
+    for folder, _, _ in listing:
+        try:
+            found.append((Path(folder), model_at(folder)))
         except Exception as exc:  # noqa: BLE001 - one unreadable checkpoint must never break a page
             problems.append(
-                f"{path}: {exc}"
+                f"{folder}: {exc}"
                 if isinstance(exc, ValueError)
-                else f"{path}: {type(exc).__name__}: {exc}"
+                else f"{folder}: {type(exc).__name__}: {exc}"
             )
-            continue
-        if usable:
-            found.append((path, fitted))
-    return found, problems
+    return tuple(found), tuple(problems)
 
 
 def fits(fitted: FittedModel, scene: Scene) -> bool:
