@@ -21,11 +21,8 @@ if TYPE_CHECKING:
     from ssan.models.fitted import FittedModel
 
 PRESENT_PARAM = "present"
-# Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
 BASE_CSS = """<style>
-.js-plotly-plot .modebar-container { opacity: 0; transition: opacity 0.15s; }
-.js-plotly-plot:hover .modebar-container { opacity: 1; }
-</style>"""
+</style>"""  # nothing yet off the projector (charts have no toolbar: see chart_config)
 # Projector: larger type and little padding above the first element.
 PRESENT_CSS = BASE_CSS.replace(
     "</style>",
