@@ -8,8 +8,8 @@ from ui import train_page as train
 page.setup("Train")
 ctx = page.context()
 train.header(ctx)
+training.monitor("train_job", ctx)  # at the top: progress, Cancel and the curve stay above the fold
 train.settings_and_start(ctx)
-training.monitor("train_job", ctx.spec)
 models = train.saved_models(ctx)
 train.manage_models(models)
 train.load_checkpoint_files(ctx)

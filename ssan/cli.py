@@ -26,6 +26,7 @@ from tqdm import tqdm
 from ssan import __version__
 from ssan.data.scene import Scene
 from ssan.data.splits import Split
+from ssan.hardware import THREADS_ENV, torch_threads
 from ssan.inference.precision import PRECISIONS
 from ssan.models import MODEL_NAMES, PRESETS
 
@@ -60,9 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage or help
         return int(exc.code or 0)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
+        torch.set_num_threads(torch_threads(args.threads))
         return args.handler(args)
     except KeyboardInterrupt:
         print("ssan: interrupted", file=sys.stderr)
@@ -99,8 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive_int,
         metavar="N",
-        help="CPU threads for torch (default: torch's choice, one per core); on a busy machine "
-        "--threads 1 can be far faster for the GRU models",
+        help=f"CPU threads for torch (default: ${THREADS_ENV}, else one fewer than the cores, as the app "
+        "uses); on a busy machine --threads 1 can be far faster for the GRU models",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

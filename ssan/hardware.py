@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from pathlib import Path
@@ -55,3 +56,26 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+THREADS_ENV = "SSAN_TORCH_THREADS"
+
+
+def torch_threads(requested: int | None = None) -> int:
+    """Torch's intra-op thread count, the same rule for the CLI and the app: `requested` (the CLI's
+    --threads), else $SSAN_TORCH_THREADS, else one fewer than the cores this process may use.
+
+    Leaving a core free matters most on a small machine: with every core in torch's pool, its threads
+    spin-wait against the app's server (or anything else running) and training slows several times.
+    """
+    if requested is not None:
+        return requested
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(
+                f"{THREADS_ENV}={text!r}: expected a positive whole number of threads."
+            )
+        return int(text)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) - 1)

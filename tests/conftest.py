@@ -4,6 +4,7 @@ that several modules use. Shared scenes are read-only, so a test that writes int
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from ssan.data.scene import Scene
 from ssan.data.splits import Split, make_split
+from ssan.hardware import THREADS_ENV
 from ssan.models.checkpoints import load_checkpoint
 from ssan.models.fitted import FittedModel
 from tests.helpers import ASSET, ROOT, demo_scene, read_only
@@ -21,20 +23,31 @@ SMALL_DEMO = (60, 60)  # the smallest demo shape (every class keeps pixels), for
 
 @pytest.fixture(scope="session")
 def shared_real() -> Path:
-    """../shared/data/real relative to the repo root; tests using it skip outside the workplace."""
+    """../shared/data/real relative to the repo root; tests using it skip where its files are missing."""
     if not SHARED_REAL.is_dir():
-        pytest.skip(f"real data folder {SHARED_REAL} is absent (a clone outside the workplace)")
+        pytest.skip(
+            "needs real Pavia files that the repository does not hold (PaviaU_gt.mat, Pavia_gt.mat, "
+            "TRpavia_fixed.mat and TSpavia_fixed.mat from github.com/mhaut/HSI-datasets, Classification/; "
+            "UPavia_Subset.mat from github.com/jorgebaccauis/Coded-Aperture-Design-for-Compressive-"
+            f"Spectral-Subspace-Clustering, DataBases/): put them in {SHARED_REAL} to run these tests"
+        )
     return SHARED_REAL
 
 
 @pytest.fixture(scope="session", autouse=True)
 def one_torch_thread():
     """One intra-op thread per test process: reproducible numerics on any machine, and with one
-    xdist worker per core the processes do not fight over the cores."""
-    threads = torch.get_num_threads()
+    xdist worker per core the processes do not fight over the cores. Through $SSAN_TORCH_THREADS too,
+    which the CLI and the app read (and the CLI's child processes inherit)."""
+    threads, env = torch.get_num_threads(), os.environ.get(THREADS_ENV)
     torch.set_num_threads(1)
+    os.environ[THREADS_ENV] = "1"
     yield
     torch.set_num_threads(threads)
+    if env is None:
+        os.environ.pop(THREADS_ENV, None)
+    else:
+        os.environ[THREADS_ENV] = env
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
+pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,6 @@ from ssan.evaluation.compare import (
     CompareStep,
     compare,
     parse_seeds,
-    percent_mean_std,
     summarise,
 )
 from ssan.evaluation.reference import NOTE, paper_result
@@ -359,7 +358,8 @@ def accuracy_tables(ctx: Context, chosen: Chosen) -> list[str]:
 
     st.subheader("Accuracy on the test pixels")
     frame = pd.DataFrame(table).set_index("model")
-    st.dataframe(frame.style.format(precision=2, na_rep="—"), width="stretch")
+    kappas = {c: "{:.3f}" for c in ("κ", "paper's κ") if c in frame.columns}
+    st.dataframe(frame.style.format(kappas, precision=2, na_rep="—"), width="stretch")
     if any("paper's OA %" in r for r in table):
         st.caption(NOTE)
     classes = pd.DataFrame(
@@ -414,8 +414,8 @@ def seed_study(ctx: Context, saved: list[tuple[Path, FittedModel]], preset: str)
     for summary in summarise(found, study):
         row = {"model": summary.model.upper(), "seeds done": f"{summary.n_runs} of {len(seeds)}"}
         row |= {
-            label: percent_mean_std(summary.mean[k], summary.std[k])
-            for label, k in zip(("OA %", "AA %", "κ × 100"), METRIC_KEYS)
+            label: seed_cell(summary.mean[k], summary.std[k], summary.n_runs, k == "kappa")
+            for label, k in zip(("OA %", "AA %", "κ"), METRIC_KEYS)
         }
         reported = paper_result(ctx.scene.name, summary.model)
         if reported is not None:
@@ -424,8 +424,14 @@ def seed_study(ctx: Context, saved: list[tuple[Path, FittedModel]], preset: str)
     if rows:
         st.dataframe(pd.DataFrame(rows).set_index("model"), width="stretch")
         st.caption(
-            f"Preset {preset}; sample standard deviation over the seeds each model finished (0 for one seed); "
-            "cancelled runs are left out."
+            f"Preset {preset}; sample standard deviation over the seeds each model finished (none for one "
+            "seed); cancelled runs are left out."
+            + (
+                f" More seeds: the button below, or before the lecture `{seeds_command(ctx, seeds, preset)}` "
+                "(the runs it saves show here)."
+                if absent
+                else ""
+            )
         )
     if absent:
         by_seed: dict[int, list[str]] = {}
@@ -446,6 +452,32 @@ def seed_study(ctx: Context, saved: list[tuple[Path, FittedModel]], preset: str)
         ):
             start_comparison(ctx, study, seeds, preset)
             st.rerun()
+
+
+def seed_cell(mean: float | None, std: float | None, n_runs: int, kappa: bool) -> str:
+    """One cell of the seeds table: a percentage (κ as itself, 3 decimals) ± its spread over seeds; no
+    spread for a single seed, whose spread is unknown rather than zero."""
+    if mean is None:
+        return "—"
+    scale, digits = (1, 3) if kappa else (100, 2)
+    text = f"{scale * mean:.{digits}f}"
+    return text if n_runs < 2 or std is None else f"{text} ± {scale * std:.{digits}f}"
+
+
+def seeds_command(ctx: Context, seeds: list[int], preset: str) -> str:
+    """The `ssan compare` command that trains these seeds on this scene and split, into the app's runs folder
+    (named when it is not the default, ./runs from where the app was started)."""
+    spec, runs = ctx.spec, loaders.runs_dir()
+    scene = (
+        f"--scene {spec[1]}" + (f" --gt {spec[2]}" if spec[2] else "")
+        if spec[0] == "file"
+        else f"--scene {spec[0]}"
+    )
+    return (
+        f"python -m ssan compare {scene} --split {ctx.split.protocol} "
+        f"--seeds {','.join(map(str, seeds))} --preset {preset}"
+        + ("" if runs == Path("runs") else f" --runs-dir {runs}")
+    )
 
 
 def confusion_matrices(ctx: Context, chosen: Chosen, names: list[str]) -> list[str]:

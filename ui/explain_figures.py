@@ -3,6 +3,7 @@ shows it under its title, so a figure never travels without saying what it was c
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -238,7 +239,20 @@ def branch_shares_figure(
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text="Share of the class's pixels", tickformat=".0%", range=[0, 1])
     fig.update_yaxes(autorange="reversed")
-    return _finish(fig, "Which branch decided, per class", provenance, height=140 + 28 * len(keep))
+    # A half-width column: the provenance wrapped (one line is cut at the figure's edge), and the legend
+    # at the figure's foot, below the axis title rather than on it (two rows when the names need them).
+    lines = textwrap.wrap(provenance, 60, break_long_words=False, break_on_hyphens=False)
+    fig = _finish(
+        fig,
+        "Which branch decided, per class",
+        "<br>".join(lines),
+        height=200 + 22 * len(lines) + 28 * len(keep),
+    )
+    fig.update_layout(
+        legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0.0},
+        margin={"t": 56 + 22 * len(lines), "b": 105},
+    )
+    return fig
 
 
 def agreement_figure(

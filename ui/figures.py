@@ -19,6 +19,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from ssan.data.scene import PALETTE, SceneError
+from ssan.data.splits import SPLIT_ROLE_COLOURS
 from ssan.evaluation.reference import LABEL as PAPER_LABEL
 from ssan.render.imaging import blend, colorize_labels, grid_axes
 
@@ -30,7 +31,8 @@ SELECTED_COLOR = "#ffd60a"
 PIN_COLORS = ("#ff4b4b", "#00d4ff", "#7defa1", "#ff8700", "#d66bff", "#ff66c4", "#29b09d")
 PLANTED_FILL = "rgba(255,140,0,0.22)"
 ATTENTION_COLOR = "#9467bd"
-SPLIT_COLORS = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#7f7f7f"}
+# The split map's colours (ssan.data.splits.SPLIT_ROLE_COLOURS), so the bars and the map read alike.
+SPLIT_COLORS = dict(zip(("train", "val", "test"), SPLIT_ROLE_COLOURS))
 METRICS = (("oa", "OA", "%"), ("aa", "AA", "%"), ("kappa", "κ (×100)", ""))
 METRIC_COLORS = ("#4c78a8", "#72b7b2", "#54a24b")
 PAPER_COLOR = "#e45756"

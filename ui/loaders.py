@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -56,11 +55,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_CHECKPOINT = ROOT / "assets" / "demo-ssan"
 SIDECAR = "model.json"  # ssan.models.checkpoints.SIDECAR, without importing torch for it
 
-# Leave one core to the page and the browser: with every core in torch's thread pool, its threads
-# spin-wait against the UI thread and a 2-core laptop trains several times slower. SSAN_TORCH_THREADS overrides.
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-TORCH_THREADS = int(os.environ.get("SSAN_TORCH_THREADS") or max(1, _CORES - 1))
-
 SceneSpec = tuple  # ("demo",) | ("paviau",) | ("paviac",) | ("file", cube, gt or "", mtimes, names, wavelengths)
 
 
@@ -69,8 +63,11 @@ def use_torch() -> None:
     a model calls this first, then imports the model-side ssan modules it uses."""
     import torch
 
-    if torch.get_num_threads() != TORCH_THREADS:
-        torch.set_num_threads(TORCH_THREADS)
+    from ssan.hardware import torch_threads  # the CLI's rule: $SSAN_TORCH_THREADS, else cores - 1
+
+    threads = torch_threads()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 _WARM_UP: list[threading.Thread] = []  # the one background import of this server, once started

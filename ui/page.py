@@ -15,17 +15,14 @@ from ssan.data.scene import Scene
 from ssan.data.splits import Split, protocol_label
 from ui import loaders, owners
 from ui.state import bound, init_state, owner_id, scene_key, switch_scene
-from ui.tasks import CANCELLED, TaskSnapshot, session_owner
+from ui.tasks import TaskSnapshot, session_owner
 
 if TYPE_CHECKING:
     from ssan.models.fitted import FittedModel
 
 PRESENT_PARAM = "present"
-# Plotly draws its toolbar over legends and titles; show it only while the pointer is on the chart.
 BASE_CSS = """<style>
-.js-plotly-plot .modebar-container { opacity: 0; transition: opacity 0.15s; }
-.js-plotly-plot:hover .modebar-container { opacity: 1; }
-</style>"""
+</style>"""  # nothing yet off the projector (charts have no toolbar: see chart_config)
 # Projector: larger type and little padding above the first element.
 PRESENT_CSS = BASE_CSS.replace(
     "</style>",
@@ -92,7 +89,6 @@ def setup(title: str) -> None:
         initial_sidebar_state="collapsed" if ss.present else "auto",
     )
     init_state()
-    adopt_trained_model()
     sync_presentation_url()
     st.markdown(PRESENT_CSS if ss.present else BASE_CSS, unsafe_allow_html=True)
     for message in ss.pop("_flash", []):
@@ -147,26 +143,14 @@ def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
 
 
 def chart_config(name: str, **extra: Any) -> dict:
-    """Plotly's config for every chart: toolbar on hover only, no logo, the camera button saves a 2× PNG."""
+    """Plotly's config for every chart: no toolbar (on hover it covered the image where students click, and
+    titles and legends; drag zooms and a double click zooms out without it), no logo; a chart given the
+    toolbar back (`displayModeBar=True`) saves a 2× PNG from its camera button."""
     return {
         "displaylogo": False,
-        "displayModeBar": "hover",
+        "displayModeBar": False,
         "toImageButtonOptions": {"format": "png", "filename": f"ssan-{name}", "scale": 2},
     } | extra
-
-
-def adopt_trained_model() -> None:
-    """Once the Train page's job has saved its model, make it the active model of its scene (once,
-    before anything on the page reads the active model); a cancelled run is saved but never adopted."""
-    entry = st.session_state.get("train_job")
-    if entry is None or st.session_state.get("_adopted_job") is entry[1]:
-        return
-    spec, job = entry
-    snap = job.snapshot()
-    if snap.finished and snap.checkpoints:
-        if snap.state != CANCELLED:
-            choose_model(spec, snap.checkpoints[-1])
-        st.session_state["_adopted_job"] = job
 
 
 def flash(message: str) -> None:

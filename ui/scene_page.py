@@ -48,6 +48,12 @@ def set_composite(bands: tuple[float, float, float], lo: float, hi: float) -> No
         ss[f"w_nm_{channel}"] = value
 
 
+def store_band(index: int) -> None:
+    """Slider callback: the moved channel's wavelength into the persistent `rgb_nm`."""
+    channel = ("Red", "Green", "Blue")[index]
+    ss.rgb_nm = tuple(ss[f"w_nm_{channel}"] if i == index else v for i, v in enumerate(ss.rgb_nm))
+
+
 def try_load(spec: tuple, progressbar=False, shown: Callable[[str], str] = str) -> bool:
     """Load the scene `spec` (downloading with `progressbar` when needed); show why on failure (through `shown`)."""
     try:
@@ -201,6 +207,20 @@ def scene_chooser() -> None:
             choose_file()
 
 
+# The library's notes name the CLI's flags; in the app, the fields that do the same.
+CLI_TO_APP = {
+    "with --wavelengths": "in the 'Wavelengths in nm' field under 'Your own files' in the scene chooser, then load the file again",
+    "with --class-names": "in the 'Class names' field under 'Your own files' in the scene chooser, then load the file again",
+}
+
+
+def in_app_words(note: str) -> str:
+    """A scene note as the app's user acts on it: a CLI flag replaced by the app's field for it."""
+    for cli, app in CLI_TO_APP.items():
+        note = note.replace(cli, app)
+    return note
+
+
 def scene_description(ctx: Context) -> None:
     """What the scene is: size, bands, classes, source, and its notes."""
     scene = ctx.scene
@@ -224,7 +244,7 @@ def scene_description(ctx: Context) -> None:
     ):
         st.container(key="scene_facts").markdown(showing)
         if scene.notes:
-            notes = "\n".join(f"- {note}" for note in scene.notes)
+            notes = "\n".join(f"- {in_app_words(note)}" for note in scene.notes)
             if page.presenting():
                 st.markdown(notes)  # already folded (expanders do not nest)
             else:
@@ -252,16 +272,20 @@ def image_and_spectrum(ctx: Context) -> None:
                     help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).",
                 )
             c1, c2, c3 = st.columns(3)
+            # Each slider gets its value through its key only: a default as well made Streamlit warn.
+            for ch, v in zip(("Red", "Green", "Blue"), ss.rgb_nm):
+                ss[f"w_nm_{ch}"] = float(np.clip(v, lo_nm, hi_nm))
             nm = [
                 c.slider(
                     f"{ch} (nm)",
                     lo_nm,
                     hi_nm,
-                    float(np.clip(v, lo_nm, hi_nm)),
                     step=1.0,
                     key=f"w_nm_{ch}",
+                    on_change=store_band,
+                    args=(i,),
                 )
-                for c, ch, v in zip((c1, c2, c3), ("Red", "Green", "Blue"), ss.rgb_nm)
+                for i, (c, ch) in enumerate(zip((c1, c2, c3), ("Red", "Green", "Blue")))
             ]
             ss.rgb_nm = tuple(nm)
             bound(

@@ -22,16 +22,18 @@ ss = st.session_state
 
 
 def header(ctx: Context) -> None:
-    """Title, the scene, and the split's controls (shared with the Scene page)."""
+    """Title and the scene (the running job's progress goes right under them)."""
     st.title("Train a model")
     st.markdown(f"On **{loaders.spec_label(ctx.spec)}** (choose the scene on the Scene page).")
-    split_controls()
-    st.caption(ctx.split.summary())
 
 
 def settings_and_start(ctx: Context) -> None:
-    """Model, preset, seed and advanced settings; the device and time estimate; the Train button."""
+    """The split's controls (shared with the Scene page); model, preset, seed and advanced settings; the
+    device and time estimate; the Train button."""
+    split_controls()
+    st.caption(ctx.split.summary())
     device = pick_device()
+    busy = training.running("train_job")
     left, right = st.columns([1, 1], gap="large")
     with left:
         model = bound(
@@ -94,9 +96,10 @@ def settings_and_start(ctx: Context) -> None:
             if st.button("Time a few steps to estimate", key="estimate"):
                 ss["_estimate_paper"] = True
                 st.rerun()
+        elif busy:  # timing steps now would take the cores from the training
+            st.markdown("**Estimated time:** measured once the training above has finished.")
         else:
             training.show_estimate(ctx, model, preset, overrides)
-        busy = training.running("train_job")
         if st.button(f"Train {model.upper()}", type="primary", disabled=busy, key="start_training"):
             try:
                 training.start_job("train_job", ctx, (model,), preset, int(seed), overrides)

@@ -8,12 +8,13 @@ so the page's buttons and result sections catch up.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import streamlit as st
 
 from ssan.models.fitted import CANCELLED_MARK
 from ssan.training.trainer import format_duration, pick_device
-from ui import loaders, owners
+from ui import loaders, owners, page
 from ui.figures import training_curve_figure
 from ui.jobs import JobSnapshot, TrainJob
 from ui.page import Context, plot
@@ -31,6 +32,8 @@ from ui.tasks import (
     session_owner,
     shared_task,
 )
+
+CURVE_HEIGHT = 260  # px: the progress, Cancel and the curve fit above the fold of a 1280x720 screen
 
 ADVANCED = {  # session key: (preset field, label, number_input kwargs); None in the session = the preset's value
     "adv_iterations": (
@@ -137,66 +140,76 @@ def running(slot: str) -> bool:
     return entry is not None and not entry[1].snapshot().finished
 
 
-def monitor(slot: str, spec: tuple) -> None:
-    """The live view of the job in `slot`: progress, ETA, cancel, loss/validation curve, then results;
-    only for a job on the scene `spec` (a job on another scene is named, never shown as this scene's)."""
+def progress_text(snap: JobSnapshot, cancelling: bool) -> tuple[float, str]:
+    """The progress bar's share and line: queue place, preparing, iteration with the time left (measured
+    from the run's own iterations and validations, scoring the test pixels included), scoring, cancelling."""
+    p, name = snap.progress, (snap.current_model or "").upper()
+    step = f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
+    if snap.queue_position is not None:
+        ahead = snap.queue_position - 1
+        return snap.fraction, (
+            f"{name}: waiting for a free training slot; you are number {snap.queue_position} in the "
+            f"queue ({ahead} job{'s' if ahead != 1 else ''} ahead, {max_jobs()} training at a time; "
+            f"{MAX_JOBS_ENV} sets it){step}"
+        )
+    if snap.scoring is not None:  # after the last iteration: the test pixels are being classified
+        done, total = snap.scoring
+        text = f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
+        return done / max(total, 1), text
+    if cancelling:
+        return snap.fraction, (
+            f"{name}: cancelling; stops before its next step or validation batch, then scores the best "
+            f"model so far{step}"
+        )
+    if p is None:
+        return snap.fraction, f"{name}: preparing…{step}"
+    best = (
+        ""
+        if p.best_val_accuracy is None
+        else f" · best validation {100 * p.best_val_accuracy:.1f}%"
+    )
+    return snap.fraction, (
+        f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
+        f"{format_duration(p.elapsed)} elapsed · about {format_duration(p.remaining + p.scoring)} left, "
+        f"scoring the test pixels included{step}"
+    )
+
+
+def monitor(slot: str, ctx: Context) -> None:
+    """The job in `slot`, meant for the top of the page: progress with the time left, Cancel and the
+    loss/validation curve while it runs, then its results with "Use this model" (a trained model never
+    replaces the active one by itself: the attention pages keep theirs until the user chooses). Only for a
+    job on this scene (a job on another scene is named, never shown as this scene's)."""
     entry = st.session_state.get(slot)
-    if entry is not None and entry[0] != spec:
+    if entry is not None and entry[0] != ctx.spec:
         state = "is training" if running(slot) else "trained"
         st.container(key=f"{slot}_elsewhere").caption(
             f"A job {state} on {loaders.spec_label(entry[0])}: choose that scene on the Scene page "
             "to follow it or see its results."
         )
         return
-
-    entry = st.session_state.get(slot)
     if entry is None:
         return
     job = entry[1]
 
     def live(snap: JobSnapshot) -> None:
         if not snap.finished:
-            p = snap.progress
-            name = (snap.current_model or "").upper()
-            step = (
-                f" · {len(snap.models)} models, #{snap.current + 1}" if len(snap.models) > 1 else ""
-            )
-            fraction = snap.fraction
-            if snap.queue_position is not None:
-                ahead = snap.queue_position - 1
-                text = (
-                    f"{name}: waiting for a free training slot; you are number {snap.queue_position} in the "
-                    f"queue ({ahead} job{'s' if ahead != 1 else ''} ahead, {max_jobs()} training at a time; "
-                    f"{MAX_JOBS_ENV} sets it){step}"
-                )
-            elif (
-                snap.scoring is not None
-            ):  # after the last iteration: the test pixels are being classified
-                done, total = snap.scoring
-                fraction = done / max(total, 1)
-                text = f"{name}: trained; scoring the test pixels, {done:,} of {total:,}{step}"
-            elif p is None:
-                text = f"{name}: preparing…{step}"
-            else:
-                best = (
-                    ""
-                    if p.best_val_accuracy is None
-                    else f" · best validation {100 * p.best_val_accuracy:.1f}%"
-                )
-                text = (
-                    f"{name}: iteration {p.iteration}/{p.iterations} · loss {p.loss:.3f}{best} · "
-                    f"elapsed {format_duration(p.elapsed)} · about {format_duration(p.remaining)} left "
-                    f"(then scoring the test pixels){step}"
-                )
-            st.progress(fraction, text=text)
-            st.button(
-                "Cancel (keeps the best model so far)",
+            bar, cancel = st.columns([3, 1], vertical_alignment="center")
+            fraction, text = progress_text(snap, job.stop.is_set())
+            bar.progress(fraction, text=text)
+            cancel.button(
+                "Cancel training",
+                help="Stops before the next step or validation batch; the best model so far is kept, "
+                "scored and saved (marked cancelled).",
                 on_click=job.cancel,
                 key=f"{slot}_cancel",
                 disabled=job.stop.is_set(),
+                width="stretch",
             )
         if snap.history:
-            plot(training_curve_figure(list(snap.history)), key=f"{slot}_curve")
+            fig = training_curve_figure(list(snap.history))
+            fig.update_layout(height=CURVE_HEIGHT)
+            plot(fig, key=f"{slot}_curve")
 
     follow(job, live, slot)  # when it ends, the whole page reruns: the start button, the results
     snap = job.snapshot()
@@ -214,15 +227,27 @@ def monitor(slot: str, spec: tuple) -> None:
                 "Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
                 "it is not made the active model or used by default."
             )
-        for name, metrics, path, fitted in zip(
-            snap.models, snap.metrics, snap.checkpoints, job.results
+        for i, (name, metrics, path, fitted) in enumerate(
+            zip(snap.models, snap.metrics, snap.checkpoints, job.results)
         ):
             c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
             c1.metric(f"{name.upper()} OA", f"{100 * metrics['oa']:.2f}%")
             c2.metric("AA", f"{100 * metrics['aa']:.2f}%")
-            c3.metric("κ", f"{metrics['kappa']:.4f}")
+            c3.metric("κ", f"{metrics['kappa']:.3f}")
             mark = f"{CANCELLED_MARK}. " if fitted.cancelled else ""
             c4.caption(
                 f"{mark}Trained in {format_duration(fitted.train_seconds)}, then scored on "
                 f"{metrics['n_pixels']:,} test pixels. Saved to `{path}`."
+            )
+            if fitted.cancelled:
+                continue
+            active = ctx.model_path is not None and Path(ctx.model_path) == Path(path)
+            c4.button(
+                "Use this model" if not active else "In use: the active model",
+                key=f"{slot}_use_{i}",
+                on_click=page.choose_model,
+                args=(ctx.spec, str(path)),
+                disabled=active,
+                help="Make it the active model of this scene: the attention pages then show it. Until you "
+                "do, they keep the model they show now.",
             )

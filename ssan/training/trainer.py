@@ -37,13 +37,16 @@ from ssan.models.fitted import (
 )
 from ssan.models.presets import apply_overrides
 from ssan.models.seeding import use_dropout_generator
+from ssan.training.eta import TrainingClock
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
 class Progress:
-    """One training step as the callback sees it; `val_accuracy` is set on validation steps only."""
+    """One training step as the callback sees it; `val_accuracy` is set on validation steps only.
+    `remaining` is the training's time left (iterations and validations, from their measured times,
+    `ssan.training.eta`) and `scoring` the time that scoring the test pixels will take after it."""
 
     iteration: int
     iterations: int
@@ -52,6 +55,7 @@ class Progress:
     best_val_accuracy: float | None
     elapsed: float
     remaining: float
+    scoring: float = 0.0
 
     @property
     def fraction(self) -> float:
@@ -120,7 +124,8 @@ def train(
     `model` is one of knn, svm, rnn, cnn, arnn, acnn, ssan; `preset` "quick" (CPU, about a minute on the demo)
     or "paper" (the authors' settings, for a GPU); `overrides` changes settings of the preset by name
     (e.g. {"iterations": 100}). The validation pixels pick the best weights; the test pixels are never read.
-    `progress` is called after every step; setting `stop` ends the run early, keeping the best weights so far.
+    `progress` is called after every step; setting `stop` ends the run early (checked before every step and
+    every validation batch), keeping the best weights so far.
     """
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"the training seed must be a non-negative integer; got {seed!r}.")
@@ -205,7 +210,9 @@ def _fit_network(
 
     best_state, best_acc, best_it, since_best = None, None, None, 0
     history: list[dict] = []
-    start = time.perf_counter()
+    clock = TrainingClock(
+        cfg.iterations, cfg.eval_every, cfg.batch_size, split.val.size, split.test.size
+    )
     it = 0
     for it in range(1, cfg.iterations + 1):
         if stop is not None and stop.is_set():
@@ -215,8 +222,14 @@ def _fit_network(
         idx = torch.from_numpy(next(batches)).to(device)
         loss = step(tuple(x[idx] if x.numel() else x for x in train_x), train_y[idx])
         record = {"iteration": it, "loss": float(loss.detach()), "val_accuracy": None}
+        clock.lap()
         if it % cfg.eval_every == 0 or it == cfg.iterations:
-            acc = validation_accuracy(net, sampler, split.val, val_y, device)
+            acc = validation_accuracy(net, sampler, split.val, val_y, device, stop)
+            if acc is None:  # cancelled during the validation: these weights stay unjudged
+                fitted.cancelled = True
+                history.append(record)
+                break
+            clock.lap(validation=True)
             record["val_accuracy"] = acc
             if best_acc is None or acc > best_acc:
                 best_state, best_acc, best_it, since_best = _cpu_state(net), acc, it, 0
@@ -224,7 +237,6 @@ def _fit_network(
                 since_best += 1
         history.append(record)
         if progress is not None:
-            elapsed = time.perf_counter() - start
             progress(
                 Progress(
                     it,
@@ -232,8 +244,9 @@ def _fit_network(
                     record["loss"],
                     record["val_accuracy"],
                     best_acc,
-                    elapsed,
-                    elapsed / it * (cfg.iterations - it),
+                    clock.elapsed,
+                    clock.remaining(it),
+                    clock.scoring(),
                 )
             )
         if cfg.early_stop_patience and since_best >= cfg.early_stop_patience:
@@ -249,7 +262,7 @@ def _fit_network(
     fitted.network = net
     fitted.history = history
     fitted.best_iteration, fitted.best_val_accuracy = best_it, best_acc
-    fitted.train_seconds = time.perf_counter() - start
+    fitted.train_seconds = clock.elapsed
     fitted.device = describe_device(device)
     return fitted
 
@@ -310,8 +323,10 @@ def validation_accuracy(
     pixels: np.ndarray,
     targets: np.ndarray,
     device: torch.device,
-) -> float:
-    """Share of `pixels` whose predicted class is `targets` (NaN for no pixel), as validation measures it."""
+    stop: threading.Event | None = None,
+) -> float | None:
+    """Share of `pixels` whose predicted class is `targets` (NaN for no pixel), as validation measures it;
+    None when `stop` was set before one of its batches (a cancel waits for one batch, not the whole set)."""
     if pixels.size == 0:
         return float("nan")
     batch_size = inference_batch_size(device)
@@ -319,6 +334,8 @@ def validation_accuracy(
     correct = 0
     with torch.inference_mode():
         for s in range(0, pixels.size, batch_size):
+            if stop is not None and stop.is_set():
+                return None
             logits = net(*network_inputs(net, sampler, pixels[s : s + batch_size], device))
             correct += int(
                 (logits.argmax(1).cpu().numpy() + 1 == targets[s : s + batch_size]).sum()
