@@ -67,7 +67,7 @@ def on_screen(locator: Locator, what: str) -> dict:
 
 
 def above_the_fold(locator: Locator, what: str) -> None:
-    """Without scrolling: `locator` ends within the first 720 px of the page."""
+    """Where the page is scrolled now (no scrolling to it): `locator` ends within the 720-px screen."""
     expect(locator).to_be_visible(timeout=60_000)
     box = locator.bounding_box()
     assert box["y"] + box["height"] <= HEIGHT, f"{what} ends at {box['y'] + box['height']:.0f} px"
@@ -114,8 +114,7 @@ def click_pixel(page: Page, image: str, pixel: tuple[int, int]) -> float:
     area = page.locator(f"{key(image)} .nsewdrag").first
     area.scroll_into_view_if_needed()
     box = area.bounding_box()
-    before = page.locator(IDLE).count()
-    assert before == 1
+    expect(page.locator(IDLE)).to_have_count(1)
     start = time.perf_counter()
     page.mouse.click(
         box["x"] + (pixel[1] + 0.5) / SIDE * box["width"],
@@ -138,9 +137,8 @@ def shoot(page: Page, step: int, tmp_path: Path) -> None:
 
 
 def no_error(page: Page) -> None:
-    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id(
-        "stException"
-    ).first.inner_text()
+    errors = page.get_by_test_id("stException")
+    assert errors.count() == 0, errors.first.inner_text()
 
 
 def test_the_readme_lecture_runs_as_written(page: Page, lecture_url: str, tmp_path: Path):
