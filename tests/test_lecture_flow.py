@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import COMPARE, ENTRY, ROOT, SCENE, SPATIAL, SPECTRAL, TIMEOUT
+from tests.helpers import COMPARE, ENTRY, INSIDE, ROOT, SCENE, SPATIAL, SPECTRAL, TIMEOUT
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +129,19 @@ def test_the_mask_note_is_unfolded_and_pin_sits_above_the_pixel_fields():
     assert not folded(at, "mask_note")
     assert order.index("spatial_figure") < order.index("mask_note")
     assert order.index("spatial_pin") < order.index("spatial_row")
+
+
+def test_the_what_if_fields_sit_above_the_overview():
+    at = presenting(INSIDE)
+    at.radio(key="inside_edit").set_value("bands replaced").run()
+    at.selectbox(key="inside_band_fill").set_value("another pixel").run()
+    assert not at.exception
+    order = keys_in_order(at)
+    fields = ("inside_band_bands", "inside_band_fill", "inside_band_row", "inside_band_col")
+    assert max(order.index(f) for f in fields) < order.index("inside_overview"), (
+        "the edit's fields come before the overview, on the same screen"
+    )
+    rows = {
+        id(next(b for b in reversed(around(at, f)) if b.type == "flex_container")) for f in fields
+    }
+    assert len(rows) == 1, "the fields share one row"
