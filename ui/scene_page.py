@@ -21,6 +21,9 @@ from ui.state import bound, switch_scene
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
+PRESENT_SPECTRUM_HEIGHT = (
+    300  # under the heading and the pin buttons, most of it above the fold at 1280×720
+)
 RGB = ("Red", "Green", "Blue")
 COMPOSITES = {"True colour": (640.0, 550.0, 470.0), "Colour infrared": (800.0, 650.0, 550.0)}
 SCENE_CHOICES = {
@@ -283,6 +286,7 @@ def image_and_spectrum(ctx: Context) -> None:
                 planted=planted,
                 wavelengths_estimated=scene.wavelengths_estimated,
                 value_title="Value (as stored)",
+                height=PRESENT_SPECTRUM_HEIGHT if page.presenting() else None,
             ),
             key="scene_spectrum",
         )
