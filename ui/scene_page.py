@@ -21,9 +21,8 @@ from ui.state import bound, switch_scene
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
-PRESENT_SPECTRUM_HEIGHT = (
-    300  # under the heading and the pin buttons, most of it above the fold at 1280×720
-)
+# On the projector the spectrum sits under the heading and the pin buttons: most of it above the fold at 1280×720.
+PRESENT_SPECTRUM_HEIGHT = 300
 RGB = ("Red", "Green", "Blue")
 COMPOSITES = {"True colour": (640.0, 550.0, 470.0), "Colour infrared": (800.0, 650.0, 550.0)}
 SCENE_CHOICES = {
