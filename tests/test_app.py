@@ -681,7 +681,8 @@ def test_a_cancelled_run_is_marked_and_never_used_by_default(runs_dir):
     assert any("CANCELLED" in o for o in radio.options) and "never made active" in texts(at)
 
 
-def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir):
+def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir, monkeypatch):
+    monkeypatch.setenv("SSAN_STUDENTS_MAY_EDIT", "1")  # a CLI run is the lecturer's: else read-only
     run = saved_copy(runs_dir, "ssan-run")
     at = app(TRAIN)
     at.radio(key="active_model").set_value(str(run)).run()

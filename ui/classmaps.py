@@ -1,10 +1,11 @@
-"""Whole-scene classification maps cached on disk, one per checkpoint weights and scene content.
+"""Whole-scene classification maps cached on disk, one per model, scene content, precision and code version.
 
-Classifying every pixel takes seconds on the demo and minutes for Pavia on a CPU; the result
-depends only on the weights (their sha256, recorded in the checkpoint's sidecar) and on the
-scene's cube, so it is computed once and kept as a small .npy file under the data folder's
-`maps/` (a retrained or edited checkpoint has other weights, hence another file; a bfloat16
-map and a float32 map are different files). On the page a map is a `ui.tasks.Task` in the maps
+Classifying every pixel takes seconds on the demo and minutes for Pavia on a CPU, so a map is
+computed once and kept as a small .npy file under the data folder's `maps/`, named by a sha256
+over everything that changes it (`map_key`): the weights' sha256 and the sidecar's model, preset,
+classical settings, preprocessing (scaling, PCA) and scene sections, the scene's data, the
+precision, MAP_FORMAT and the ssan version. A checkpoint with the shipped weights but another
+preprocessing therefore never reads, or writes, the shipped model's map. On the page a map is a `ui.tasks.Task` in the maps
 pool (one map at a time: maps started together would only compete for the same cores), shared by
 every session that asks for it.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+import ssan
 from ssan.data.download import data_dir
 from ssan.data.preprocess import PixelSampler
 from ssan.data.scene import Scene
@@ -29,6 +31,12 @@ from ssan.models.checkpoints import SIDECAR
 from ssan.models.fitted import FittedModel
 from ui import loaders
 from ui.tasks import MAPS, REGISTRY, Task, session_owner
+
+MAP_FORMAT = (
+    2  # raise when a map file's meaning changes: the maps written before are then never read
+)
+# The sidecar's sections a map depends on (not its split, metrics or history: those change no prediction).
+KEYED_SECTIONS = ("weights_sha256", "model", "preset", "classical_params", "preprocessing", "scene")
 
 
 def maps_dir() -> Path:
@@ -65,17 +73,30 @@ class ClassMap:
     precision: PrecisionChoice
 
 
+def map_key(checkpoint: str | Path, scene_sha256: str, precision: str) -> str:
+    """The sha256 naming a map: the checkpoint's weights (their sha256 in the sidecar, which loading checks
+    against the file before a map is computed), the sidecar sections a prediction depends on, the scene's
+    data digest, the precision, MAP_FORMAT and the ssan version."""
+    side = json.loads((Path(checkpoint) / SIDECAR).read_text())
+    keyed = {
+        "sidecar": {name: side.get(name) for name in KEYED_SECTIONS},
+        "scene": scene_sha256,
+        "precision": precision,
+        "format": MAP_FORMAT,
+        "ssan": ssan.__version__,
+    }
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
+
+
 def map_path(
     checkpoint: str | Path,
     scene: Scene,
     scene_sha256: str | None = None,
     precision: str = "float32",
 ) -> Path:
-    """The cache file of `checkpoint`'s `precision` map of `scene`, named by the weights' and the scene's hashes."""
-    weights = json.loads((Path(checkpoint) / SIDECAR).read_text())["weights_sha256"]
-    return (
-        maps_dir() / f"{weights[:24]}-{(scene_sha256 or scene_digest(scene))[:24]}-{precision}.npy"
-    )
+    """The cache file of `checkpoint`'s `precision` map of `scene`, named by `map_key`."""
+    key = map_key(checkpoint, scene_sha256 or scene_digest(scene), precision)
+    return maps_dir() / f"{key[:40]}-{precision}.npy"
 
 
 def cached_class_map(
@@ -130,14 +151,21 @@ def cached_map(
 
 
 def _read_cached(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
-    """The cached map at `path` if it is there, readable and of the scene's shape."""
+    """The cached map at `path` if it is there, readable and of the scene's shape (its mtime then set to
+    now: pruning removes the maps read least recently first)."""
     if not path.is_file():
         return None
     try:
         cached = np.load(path, allow_pickle=False)
     except (OSError, ValueError):
         return None
-    return cached if cached.shape == shape else None
+    if cached.shape != shape:
+        return None
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only data folder: the map is still good
+    return cached
 
 
 def class_map_task(model_path: str, mtime: float, spec: tuple) -> Task:

@@ -28,12 +28,12 @@ from ssan.evaluation.runs import best_run, by_model, missing_models, seed_runs
 from ssan.models import MODEL_LABELS, MODEL_NAMES, PRESETS, Preset
 from ssan.models.fitted import CANCELLED_MARK, FittedModel
 from ssan.training.trainer import format_duration, resolve_preset
-from ui import loaders, page
+from ui import loaders, owners, page
 from ui.classmaps import class_map_task
 from ui.controls import SPLIT_KINDS
 from ui.figures import class_map_figure, confusion_matrix_figure, metrics_comparison_figure
 from ui.page import Context
-from ui.state import bound, set_value
+from ui.state import bound, owner_id, set_value
 from ui.tasks import (
     CANCELLED,
     FAILED,
@@ -81,8 +81,10 @@ def run_label(path: Path, fitted: FittedModel, best: Path | None) -> str:
 
 def choose_checkpoints(ctx: Context, saved: list[tuple[Path, FittedModel]]) -> Chosen:
     """Per model, the saved run on this split that stands for it: the best finished run by validation
-    accuracy unless one was picked by hand (a cancelled run only then)."""
+    accuracy among this session's own and the lecturer's runs, unless one was picked by hand (a cancelled
+    run, an upload or another session's run only then)."""
     ss = st.session_state
+    me = owner_id()
     runs = by_model(saved, ctx.split)
     chosen: Chosen = {}
     with st.expander(
@@ -90,10 +92,11 @@ def choose_checkpoints(ctx: Context, saved: list[tuple[Path, FittedModel]]) -> C
     ):
         st.caption(
             "Per model, the saved run shown below. By default the finished run with the best validation "
-            "accuracy (never the test pixels); cancelled runs are marked and only used when you pick them."
+            "accuracy (never the test pixels) among your own runs and the lecturer's; cancelled runs are "
+            "marked, and they, uploaded checkpoints and other sessions' runs are only used when you pick them."
         )
         for model, candidates in runs.items():
-            best = best_run(candidates)
+            best = best_run((p, f) for p, f in candidates if owners.default_candidate(p, me))
             best_path = best[0] if best else None
             # Options are the labels themselves (unique: each names its folder), mapped back to the runs.
             by_label = {NOT_USED: None} | {
@@ -141,10 +144,12 @@ def comparing(ctx: Context) -> bool:
 def start_comparison(ctx: Context, models: list[str], seeds: list[int], preset: str) -> None:
     """Train the runs of `models` × `seeds` on this split that are not saved yet, in the background, with the
     library's `compare` (the CLI's engine); the same request from another session follows the same task."""
-    scene, protocol, runs = ctx.scene, ctx.split.protocol, loaders.runs_dir()
+    scene, protocol, runs, me = ctx.scene, ctx.split.protocol, loaders.runs_dir(), owner_id()
 
     def work(task: Task):
         def step(s: CompareStep) -> None:
+            if s.checkpoint is not None and not s.reused:  # trained for the session that started it
+                owners.record(s.checkpoint, me)
             task.report(s.fraction, progress_text(s), s)
 
         return compare(
@@ -255,8 +260,9 @@ def train_missing(ctx: Context, saved: list[tuple[Path, FittedModel]], expanded:
             f"`python -m ssan compare --split {ctx.split.protocol} --seeds {ctx.split.seed} --preset {preset}` "
             "trains them; runs it saved show here too."
         )
+        trained = [(p, f) for p, f in saved if not owners.uploaded(p)]  # what `compare` reuses
         missing = missing_models(
-            saved, MODEL_NAMES, ctx.split, compare_presets(preset), ctx.split.seed, ctx.scene
+            trained, MODEL_NAMES, ctx.split, compare_presets(preset), ctx.split.seed, ctx.scene
         )
         if ss.get("_compare_missing") != missing:  # the default follows what is missing
             ss["_compare_missing"] = missing
@@ -412,7 +418,9 @@ def seed_study(ctx: Context, saved: list[tuple[Path, FittedModel]], preset: str)
     seed_splits: dict[int, Split] = {
         s: loaders.split_for(ctx.spec, split.protocol, s) for s in seeds
     }
-    found, absent = seed_runs(saved, study, seed_splits, compare_presets(preset))
+    me = owner_id()  # by default, as above: never an upload or another session's run
+    defaults = [(p, f) for p, f in saved if owners.default_candidate(p, me)]
+    found, absent = seed_runs(defaults, study, seed_splits, compare_presets(preset))
     rows = []
     for summary in summarise(found, study):
         row = {"model": summary.model.upper(), "seeds done": f"{summary.n_runs} of {len(seeds)}"}

@@ -13,9 +13,9 @@ import streamlit as st
 
 from ssan.data.scene import Scene
 from ssan.data.splits import Split
-from ui import loaders
-from ui.state import bound, init_state, switch_scene
-from ui.tasks import CANCELLED, TaskSnapshot
+from ui import loaders, owners
+from ui.state import bound, init_state, owner_id, switch_scene
+from ui.tasks import CANCELLED, TaskSnapshot, session_owner
 
 if TYPE_CHECKING:
     from ssan.models.fitted import FittedModel
@@ -74,6 +74,7 @@ def navigation() -> Any:
     """The app's pages for `st.navigation`, in the sidebar under their titles; Scene is the default.
     Runs before every page, so it first lets the background import of the model code finish."""
     loaders.wait_for_warm_up()
+    owners.prune_once_at_start()
     return st.navigation(
         [st.Page(path, title=label, default=i == 0) for i, (path, label) in enumerate(PAGES)]
     )
@@ -195,22 +196,33 @@ def context(with_model: bool = True) -> Context:
         switch_scene(("demo",))
         st.stop()
     path, model = active_model(spec, scene) if with_model else (None, None)
+    ss = st.session_state
+    files = spec[1:3] if spec[0] == "file" else ()
+    owners.note_in_use(owner_id(), [*files, *ss.model_dirs.values(), path], session_owner())
     ctx = Context(spec, scene, split, path, model)
     sidebar_status(ctx)
     return ctx
 
 
 def active_model(spec: tuple, scene: Scene) -> tuple[Path | None, FittedModel | None]:
-    """The model chosen for this scene; by default the shipped demo checkpoint, else the newest."""
+    """The model chosen for this scene; by default the shipped demo checkpoint, else the newest of the
+    session's own and the lecturer's runs. A chosen model that has gone (renamed or deleted in another
+    session) is said in one line, and the choice dropped."""
     models, _ = loaders.models_for_scene(scene)
-    if not models:
-        return None, None
     chosen = st.session_state.model_dirs.get(spec)
     for path, fitted in models:
         if str(path) == chosen:
             return path, fitted
-    # Never a cancelled run by default: the shipped demo checkpoint, else the newest finished run.
-    usable = [(p, f) for p, f in models if not f.cancelled]
+    if chosen:
+        st.warning(
+            f"The model you chose, {Path(chosen).name}, is no longer among this scene's saved models "
+            "(renamed or deleted, maybe in another session): the default model is used instead; choose "
+            "another on the Train page."
+        )
+        forget_model(chosen)
+    # Never a cancelled run or another's upload by default: the shipped demo checkpoint, else the newest run.
+    me = owner_id()
+    usable = [(p, f) for p, f in models if not f.cancelled and owners.default_candidate(p, me)]
     default = next(
         ((p, f) for p, f in usable if p == loaders.DEMO_CHECKPOINT), usable[0] if usable else None
     )
@@ -255,6 +267,15 @@ def forget_model(old: Path | str, new: Path | str | None = None) -> None:
         for key, path in ss.compare_choice.items()
         if path != old or new is not None
     }
+
+
+def prune_after_upload() -> None:
+    """Prune old uploads and caches (`ui.owners.prune_storage`) after an upload; a bad setting is said in
+    one line."""
+    try:
+        owners.prune_storage()
+    except ValueError as exc:
+        st.warning(f"Old uploads were not pruned: {exc}")
 
 
 def model_label(path: Path, fitted: FittedModel) -> str:

@@ -12,7 +12,7 @@ from ssan.data.catalog import list_scenes
 from ssan.data.download import data_dir
 from ssan.data.readers import CUBE_FORMATS, LABEL_FORMATS
 from ssan.data.scene import Scene
-from ui import loaders, page
+from ui import loaders, owners, page
 from ui.controls import split_controls
 from ui.figures import class_counts_figure, pin_color, spectrum_figure
 from ui.page import Context
@@ -89,24 +89,33 @@ def choose_pavia(key: str) -> None:
 
 
 def load_uploads(cube: list, gt: list, names: str, wavelengths: str) -> None:
-    """Store the uploaded cube (and label) files and load them as the scene; say what is wrong otherwise."""
-    from ssan.data.uploads import (  # imports the checkpoint code (torch): not on the first screen
-        shown_names,
-        store_scene_upload,
-    )
+    """Store the uploaded cube (and label) files and load them as the scene; say what is wrong otherwise
+    (a refused upload is deleted at once; older uploads are pruned)."""
+    from ssan.data.uploads import discard_upload, shown_names, store_scene_upload
 
+    cube_path = gt_path = None
     try:
         cube_path = store_scene_upload([(f.name, f.getvalue()) for f in cube], "cube")
         gt_path = store_scene_upload([(f.name, f.getvalue()) for f in gt], "labels") if gt else None
     except ValueError as exc:
         st.error(shown_names(str(exc)))
-        return
-    if gt_path is None and cube_path.suffix.lower() != ".mat":
-        st.error(
-            f"{cube_path.name}: this cube holds no labels. Upload its ground truth too ({LABEL_FORMATS})."
-        )
-        return
-    if try_load(loaders.file_spec(cube_path, gt_path, names, wavelengths), shown=shown_names):
+        loaded = False
+    else:
+        if gt_path is None and cube_path.suffix.lower() != ".mat":
+            st.error(
+                f"{cube_path.name}: this cube holds no labels. Upload its ground truth too "
+                f"({LABEL_FORMATS})."
+            )
+            loaded = False
+        else:
+            spec = loaders.file_spec(cube_path, gt_path, names, wavelengths)
+            loaded = try_load(spec, shown=shown_names)
+    if not loaded:
+        for path in (cube_path, gt_path):
+            if path is not None:
+                discard_upload(path, owners.in_use())
+    page.prune_after_upload()
+    if loaded:
         st.rerun()
 
 

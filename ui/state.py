@@ -9,6 +9,7 @@ it before every draw and copies its value back on change (`bound`).
 from __future__ import annotations
 
 import copy
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,14 @@ def init_state() -> None:
     for name, value in DEFAULTS.items():
         if name not in st.session_state:
             st.session_state[name] = copy.deepcopy(value)
+
+
+def owner_id() -> str:
+    """This browser session's own id (random, kept in its session state): the owner of the runs it trains
+    or uploads (see ui.owners)."""
+    if "_owner_id" not in st.session_state:
+        st.session_state["_owner_id"] = secrets.token_hex(8)
+    return st.session_state["_owner_id"]
 
 
 def wkey(name: str) -> str:

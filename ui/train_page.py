@@ -13,10 +13,10 @@ from ssan.models import CLASSICAL_MODELS, MODEL_LABELS, MODEL_NAMES, PRESETS, ge
 from ssan.models.checkpoints import CheckpointError
 from ssan.models.fitted import CANCELLED_MARK, FittedModel
 from ssan.training.trainer import describe_device, pick_device
-from ui import loaders, page, training
+from ui import loaders, owners, page, training
 from ui.controls import split_controls
 from ui.page import Context
-from ui.state import bound
+from ui.state import bound, owner_id
 
 ss = st.session_state
 
@@ -139,8 +139,15 @@ def saved_models(ctx: Context) -> list[tuple[Path, FittedModel]]:
 
 
 def manage_models(models: list[tuple[Path, FittedModel]]) -> None:
-    """Rename or delete the saved runs under the runs folder (never the shipped checkpoint)."""
-    own = [(p, f) for p, f in models if loaders.runs_dir().resolve() in Path(p).resolve().parents]
+    """Rename or delete this session's saved runs under the runs folder (the lecturer's too when the server
+    allows it; never the shipped checkpoint)."""
+    saved = [(p, f) for p, f in models if loaders.runs_dir().resolve() in Path(p).resolve().parents]
+    own = [(p, f) for p, f in saved if owners.may_edit(p, owner_id())]
+    if len(own) < len(saved):
+        st.caption(
+            "Runs trained or uploaded in another browser session, and the lecturer's runs, are read-only "
+            f"here ({owners.STUDENTS_MAY_EDIT_ENV}=1 on the server lets everyone change the lecturer's)."
+        )
     if own:
         with st.expander("Rename or delete a saved model"):
             by_label = {page.model_label(p, f): Path(p) for p, f in own}
@@ -154,10 +161,12 @@ def manage_models(models: list[tuple[Path, FittedModel]]) -> None:
                     "Rename", key="rename_model", disabled=new_name.strip() in ("", target.name)
                 ):
                     try:
+                        owners.check_edit(target, owner_id())
                         renamed = rename_run(target, new_name.strip(), loaders.runs_dir())
                     except (ValueError, OSError) as exc:
                         st.error(str(exc))
                     else:
+                        owners.moved(target, renamed)
                         page.forget_model(target, renamed)
                         page.flash(f"Renamed {target.name} to {renamed.name}.")
                         st.rerun()
@@ -165,10 +174,12 @@ def manage_models(models: list[tuple[Path, FittedModel]]) -> None:
                 sure = st.checkbox("Yes, delete this model's files", key="confirm_delete")
                 if st.button("Delete", key="delete_model", disabled=not sure):
                     try:
+                        owners.check_edit(target, owner_id())
                         delete_run(target, loaders.runs_dir())
                     except (ValueError, OSError) as exc:
                         st.error(str(exc))
                     else:
+                        owners.forget(target)
                         page.forget_model(target)
                         ss.pop("confirm_delete", None)
                         page.flash(f"Deleted {target.name}.")
@@ -193,6 +204,8 @@ def load_checkpoint_files(ctx: Context) -> None:
             except CheckpointError as exc:
                 st.error(str(exc))
             else:
+                owners.record(path, owner_id(), replace=False)
+                page.prune_after_upload()
                 if loaders.fits(fitted, ctx.scene):
                     page.choose_model(ctx.spec, path)
                     page.flash(

@@ -13,11 +13,11 @@ import streamlit as st
 
 from ssan.models.fitted import CANCELLED_MARK
 from ssan.training.trainer import format_duration, pick_device
-from ui import loaders
+from ui import loaders, owners
 from ui.figures import training_curve_figure
 from ui.jobs import JobSnapshot, TrainJob
 from ui.page import Context, plot
-from ui.state import set_value
+from ui.state import owner_id, set_value
 from ui.tasks import (
     CANCELLED,
     DONE,
@@ -83,6 +83,7 @@ def start_job(
         runs_dir=loaders.runs_dir(),
         owner_alive=session_owner(),
     )
+    owners.claim_job(job, owner_id())  # its runs are this session's
     st.session_state[slot] = (ctx.spec, job.start())
 
 

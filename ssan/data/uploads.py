@@ -1,4 +1,5 @@
-"""Uploaded files onto disk: a scene's cube and label files and a checkpoint's two files, checked on the way.
+"""Uploaded files onto disk: a scene's cube and label files and a checkpoint's two files, checked on the way;
+and pruning, so uploads and caches never fill the disk.
 
 Plain functions of names and bytes (no Streamlit), so the tests call them directly as well as
 through AppTest's uploader.
@@ -12,14 +13,20 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssan.data.hashing import file_sha256
 from ssan.data.readers.envi import DATA_SUFFIXES
 from ssan.data.scene import SceneError
-from ssan.models.checkpoints import SIDECAR, WEIGHTS, CheckpointError, load_checkpoint
-from ssan.models.fitted import FittedModel
+from ssan.evaluation.runs import UPLOADED
+
+# The checkpoint code imports torch (seconds): loaded by `store_checkpoint_upload` only, so the app can
+# prune uploads on its first screen.
+if TYPE_CHECKING:
+    from ssan.models.fitted import FittedModel
 
 NAME_BYTES = 120  # an uploaded file's name is cut to this many UTF-8 bytes (file systems allow 255)
 CUBE_UPLOADS = (
@@ -29,6 +36,9 @@ LABEL_UPLOADS = (
     "a .mat file, a GeoTIFF (.tif), a PNG mask (.png), or an ENVI classification: its .hdr and its "
     "data file together"
 )
+KEEP_DAYS_ENV, KEEP_MB_ENV = "SSAN_KEEP_DAYS", "SSAN_KEEP_MB"
+KEEP_DAYS, KEEP_MB = 7.0, 2048.0  # what pruning keeps by default: a week, 2 GB
+FRESH_S = 60.0  # an entry changed this recently may be being written: pruning leaves it alone
 _SINGLE = {"cube": (".mat", ".tif", ".tiff"), "labels": (".mat", ".tif", ".tiff", ".png")}
 
 
@@ -52,6 +62,7 @@ def store_scene_upload(
     sub = _private_folder(_private_folder(folder or upload_dir()) / group[:16])
     for (name, data), digest in zip(stored, digests):
         _write_once(sub / name, data, digest)
+    os.utime(sub)  # uploaded again: pruning counts its age from now
     return sub / stored[-1][0]
 
 
@@ -168,6 +179,8 @@ def _short(text: str, max_bytes: int) -> str:
 def store_checkpoint_upload(files: dict[str, bytes], root: Path) -> tuple[Path, FittedModel]:
     """Save an uploaded checkpoint ({file name: bytes}: one .safetensors and one .json) under
     `root`/uploaded/ and load it; an unusable pair is removed again and raises CheckpointError."""
+    from ssan.models.checkpoints import SIDECAR, WEIGHTS, CheckpointError, load_checkpoint
+
     weights = [n for n in files if n.lower().endswith(".safetensors")]
     sidecars = [n for n in files if n.lower().endswith(".json")]
     if len(weights) != 1 or len(sidecars) != 1 or len(files) != 2:
@@ -176,7 +189,7 @@ def store_checkpoint_upload(files: dict[str, bytes], root: Path) -> tuple[Path, 
             f"sidecar); got {sorted(files) or 'none'}. Both are in the checkpoint folder ({WEIGHTS}, {SIDECAR})."
         )
     digest = hashlib.sha256(files[weights[0]] + files[sidecars[0]]).hexdigest()[:12]
-    uploaded = root / "uploaded"
+    uploaded = root / UPLOADED
     folder = uploaded / f"{_short(Path(weights[0]).stem, 100)}-{digest}"
     uploaded.mkdir(parents=True, exist_ok=True)
     staging = Path(
@@ -192,6 +205,7 @@ def store_checkpoint_upload(files: dict[str, bytes], root: Path) -> tuple[Path, 
         except OSError:  # the same upload is already there (same content hash)
             if not folder.is_dir():
                 raise
+            os.utime(folder)  # uploaded again: pruning counts its age from now
         return folder, fitted
     except Exception as exc:
         if isinstance(exc, CheckpointError):
@@ -201,3 +215,98 @@ def store_checkpoint_upload(files: dict[str, bytes], root: Path) -> tuple[Path, 
         ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def keep_limits(env: Mapping[str, str] = os.environ) -> tuple[float, float]:
+    """(days, MB) that pruning keeps: $SSAN_KEEP_DAYS (default 7) and $SSAN_KEEP_MB (default 2048);
+    ValueError naming the variable when one is not a number ≥ 0."""
+    limits = []
+    for name, default, unit in ((KEEP_DAYS_ENV, KEEP_DAYS, "days"), (KEEP_MB_ENV, KEEP_MB, "MB")):
+        text = env.get(name, "").strip()
+        try:
+            value = float(text) if text else default
+        except ValueError:
+            value = -1.0
+        if not 0 <= value < float("inf"):
+            raise ValueError(
+                f"{name}={text!r} is not a number of {unit} ≥ 0; set it to one, or unset it for "
+                f"{default:g} {unit}."
+            )
+        limits.append(value)
+    return limits[0], limits[1]
+
+
+def prune(
+    folders: Sequence[Path],
+    keep_days: float,
+    keep_mb: float,
+    in_use: Collection[Path] = (),
+    now: float | None = None,
+) -> list[Path]:
+    """Delete the entries (files and sub-folders) of `folders` older than `keep_days`, then the oldest
+    until all of them together take at most `keep_mb` MB; an entry holding a path of `in_use`, or changed
+    in the last FRESH_S seconds, is kept; a folder that is a symlink or another user's is left alone.
+    Returns what was deleted."""
+    now = time.time() if now is None else now
+    used = [Path(p).absolute() for p in in_use]
+    entries = []
+    for folder in folders:
+        try:
+            info = os.lstat(folder)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue  # a planted link or another user's folder: never pruned through
+            children = list(Path(folder).iterdir())
+        except OSError:
+            continue  # not there yet, or unreadable: nothing of ours to prune
+        for entry in children:
+            try:
+                entries.append((entry.lstat().st_mtime, _size(entry), entry))
+            except OSError:
+                continue  # removed meanwhile
+    entries.sort(key=lambda e: e[0])  # oldest first
+    total = sum(size for _, size, _ in entries)
+    deleted = []
+    for mtime, size, entry in entries:
+        too_old = now - mtime > keep_days * 86400
+        if not (too_old or total > keep_mb * 1e6) or now - mtime < FRESH_S:
+            continue
+        if any(p == entry.absolute() or entry.absolute() in p.parents for p in used):
+            continue
+        _remove(entry)
+        total -= size
+        deleted.append(entry)
+    return deleted
+
+
+def discard_upload(path: Path, in_use: Collection[Path] = ()) -> bool:
+    """Delete the upload folder that holds `path` (a refused upload), unless a path of `in_use` lies in
+    it; only folders directly under `upload_dir()` are touched. Returns whether it was deleted."""
+    folder = Path(path).absolute().parent
+    if folder.parent != upload_dir().absolute() or not folder.is_dir():
+        return False
+    if any(folder == Path(p).absolute() or folder in Path(p).absolute().parents for p in in_use):
+        return False
+    _remove(folder)
+    return True
+
+
+def _size(entry: Path) -> int:
+    """Bytes taken by a file, or by the files under a folder (links not followed)."""
+    if not entry.is_dir() or entry.is_symlink():
+        return entry.lstat().st_size
+    total = 0
+    for root, _, files in os.walk(entry):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def _remove(entry: Path) -> None:
+    """Delete a file, a link (never what it points to) or a folder tree; gone already is fine."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)

@@ -90,7 +90,8 @@ def parse_seeds(text: str) -> list[int]:
 class CompareStep:
     """Where a comparison is: run `run` of `runs` (model, seed); `training` is set during network training,
     `scoring` (pixels scored, test pixels) while the trained model classifies the test pixels; `reused`
-    marks a run read back from the runs folder; `elapsed` counts seconds since the comparison began."""
+    marks a run read back from the runs folder; `elapsed` counts seconds since the comparison began;
+    `checkpoint` is where a finished run is saved."""
 
     run: int
     runs: int
@@ -101,6 +102,7 @@ class CompareStep:
     scoring: tuple[int, int] | None = None
     reused: bool = False
     elapsed: float = 0.0
+    checkpoint: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -380,6 +382,7 @@ def compare(
                     finished=True,
                     reused=result.reused,
                     elapsed=time.perf_counter() - started,
+                    checkpoint=result.checkpoint,
                 )
             )
         if not report.complete:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 Saved = tuple[Path, "FittedModel"]
 RUNS_DIR_ENV = "SSAN_RUNS_DIR"
+UPLOADED = "uploaded"  # the runs folder's sub-folder of checkpoints uploaded in the app (ssan.data.uploads)
 WEIGHTS, SIDECAR = "model.safetensors", "model.json"  # as ssan.models.checkpoints names them
 
 
@@ -222,13 +223,17 @@ def saved_runs(
     protocol: str | None = None,
 ) -> list[Saved]:
     """The readable checkpoints under `root` trained on `scene` (newest first), of `models` and on splits of
-    `protocol` when given. The sidecar is read first, so other runs cost no weights loading; an unreadable
+    `protocol` when given; never an uploaded checkpoint (`root`/uploaded: not a run trained here, so never
+    reused as one). The sidecar is read first, so other runs cost no weights loading; an unreadable
     checkpoint is skipped."""
     from ssan.models.checkpoints import list_checkpoints, load_checkpoint
 
     models = None if models is None else set(models)
+    uploads = (Path(root) / UPLOADED).resolve()
     found = []
     for path in list_checkpoints(root):
+        if uploads in path.resolve().parents:
+            continue
         try:
             side = json.loads((path / SIDECAR).read_text())
             if (
