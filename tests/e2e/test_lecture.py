@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Error, Locator, Page, expect
 
 from ssan.data.catalog import load_scene
 from ssan.evaluation.compare import compare
@@ -55,10 +55,22 @@ def settle(page: Page, timeout: float = 60_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout)
 
 
+def scroll_to(locator: Locator) -> None:
+    """Scroll `locator` into view; again if a rerun redrew it meanwhile (the maps redraw the page once done)."""
+    for attempt in range(3):
+        try:
+            locator.scroll_into_view_if_needed(timeout=10_000)
+            return
+        except Error:
+            if attempt == 2:
+                raise
+            locator.page.wait_for_selector(IDLE, timeout=60_000)
+
+
 def on_screen(locator: Locator, what: str) -> dict:
     """Scroll `locator` into view and require it whole inside the 1280×720 screen; returns its box."""
     expect(locator).to_be_visible(timeout=60_000)
-    locator.scroll_into_view_if_needed()
+    scroll_to(locator)
     box = locator.bounding_box()
     assert box is not None, f"{what}: not drawn"
     assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, f"{what}: {box} leaves the screen"
@@ -98,7 +110,7 @@ def go(page: Page, link: str, title: str) -> float:
 def choose(page: Page, name: str, option: str | re.Pattern) -> None:
     """Pick `option` in the select box with key `name` (in view first: its list closes when the page scrolls)."""
     box = page.locator(key(name))
-    box.scroll_into_view_if_needed()
+    scroll_to(box)
     page.wait_for_timeout(300)
     box.locator("button[aria-label=Open]").click()
     page.get_by_role("option", name=option).click()
@@ -112,7 +124,7 @@ def top(page: Page) -> None:
 def click_pixel(page: Page, image: str, pixel: tuple[int, int]) -> float:
     """Click `pixel` on the clickable image `image` (a key); returns the seconds until the page redrew."""
     area = page.locator(f"{key(image)} .nsewdrag").first
-    area.scroll_into_view_if_needed()
+    scroll_to(area)
     box = area.bounding_box()
     expect(page.locator(IDLE)).to_have_count(1)
     start = time.perf_counter()
@@ -161,7 +173,8 @@ def test_the_readme_lecture_runs_as_written(page: Page, lecture_url: str, tmp_pa
     toggle.locator("label").click()
     settle(page)
     expect(page.locator(key("map_SSAN"))).to_be_visible(timeout=SLOW)
-    page.locator(key("map_SSAN")).scroll_into_view_if_needed()
+    settle(page)  # the maps, once done, redraw the whole page once
+    scroll_to(page.locator(key("map_SSAN")))
     shoot(page, 1, tmp_path)
     timing(
         "step 1, first visit of Does attention explain? (attributions computed)",
@@ -196,7 +209,7 @@ def test_the_readme_lecture_runs_as_written(page: Page, lecture_url: str, tmp_pa
     top(page)
     shoot(page, 2, tmp_path)
     split_map = page.locator(key("split_map"))
-    split_map.scroll_into_view_if_needed()
+    scroll_to(split_map)
     expect(page.get_by_text("leakage 100")).to_be_visible()
     choose(page, "w_split_kind", re.compile("^disjoint"))
     n = page.locator(f"{key('w_split_n')} input")
