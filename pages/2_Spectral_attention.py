@@ -64,7 +64,7 @@ with right:
         st.caption("Shaded: bands planted in the demo scene, where two class pairs differ.")
     # Directly under the figure, unfolded: on the projector what the lecture reads aloud follows α.
     if fitted.has_spectral_attention:
-        with st.container(key="spectral_verdict"):
+        with st.container(key="planted_verdict"):
             line = planted_verdict(
                 scene, loaders.class_attention(path, mtime, ctx.spec, "spectral")
             )

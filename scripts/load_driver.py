@@ -10,6 +10,12 @@ speaks to Streamlit (BackMsg `rerun_script` with the widget states; ForwardMsg d
 browser's cache of large messages). Each student then clicks K pixels of the scene image 2–4 s apart
 (seeded; no two students share a pixel), the way Plotly's `on_select` reports a click.
 
+With `--until maps` (the Compare page) or `--until verdict` (the explain page) each student also waits, as a
+browser does, for the page's background work to be shown: it turns on the maps' toggle, reruns the page's
+progress fragments every second as the browser's timer does, and records the seconds from connecting until
+every map (or the verdict) is on its page. `--runs DIR` serves the checkpoints of DIR; each level gets an
+empty map cache, so every level computes its maps.
+
 Measured per level: page open (connect → script finished), click (selection sent → script finished),
 bytes received per click, errors (exception or error elements, timeouts), cross-talk (a student's page
 naming any pixel but the one it clicked), the server's CPU (cores, over the students' run) and peak memory
@@ -30,6 +36,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -42,12 +49,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[1]
+SPECTRAL_PAGE = "pages/2_Spectral_attention.py"
 SCENE_KEYS = ("-spectral_image", "-spatial_image")  # the clickable scene's widget keys (ui.viewer)
 HEADING = re.compile(r"Pixel \(row (\d+), col (\d+)\)")
 SIDEBAR = re.compile(r"\*\*Pixel\*\* · row (\d+), col (\d+)")
 TRACE = re.compile(r"pixel \((\d+), (\d+)\)")
 FINISHED = ForwardMsg.ScriptFinishedStatus
 RUN_TIMEOUT_S = 120.0  # a script run that takes longer counts as an error
+MAPS_TOGGLE = "Show the maps"  # the Compare page's toggle (ui.compare_page.class_maps)
+MAP_PROGRESS = "Classifying every pixel"
+VERDICT = "**Verdict.**"
 
 
 @dataclass
@@ -60,6 +71,10 @@ class Run:
     errors: list[str] = field(default_factory=list)
     scene_id: str | None = None
     scene_shape: tuple[int, int] | None = None
+    maps_toggle: str | None = None  # the widget id of the Compare page's maps toggle
+    maps: int = 0  # class maps shown (the ground truth not counted)
+    maps_waiting: int = 0  # maps still being computed
+    verdict: bool = False
 
 
 @dataclass
@@ -68,6 +83,9 @@ class Student:
 
     index: int
     opens: list[float] = field(default_factory=list)
+    until: float | None = (
+        None  # seconds from connecting until the background work was shown (--until)
+    )
     clicks: list[float] = field(default_factory=list)
     click_bytes: list[int] = field(default_factory=list)
     open_bytes: int = 0
@@ -82,17 +100,37 @@ class Session:
         self.ws = ws
         self.page_name = page_name
         self.cache: set[str] = set()
+        self.widgets: dict[
+            str, str | bool
+        ] = {}  # the values this browser has set, sent with every run
+        self.fragments: dict[str, float] = {}  # fragment id → seconds between its automatic reruns
+        self.page_hash = (
+            ""  # the page's script hash, as the server named it: a browser sends it back
+        )
 
-    async def rerun(self, widgets: dict[str, str] | None = None) -> Run:
-        """Ask for a script run with `widgets` (widget id → string value) and read until it has finished."""
+    async def rerun(
+        self, widgets: dict[str, str | bool] | None = None, fragment: str | None = None
+    ) -> Run:
+        """Ask for a script run (of `fragment` only, as the browser's timer does, when given) with `widgets`
+        (widget id → string or bool value) set, and read until it has finished."""
+        self.widgets.update(widgets or {})
         msg = BackMsg()
         state = msg.rerun_script
         state.page_name = self.page_name
+        state.page_script_hash = self.page_hash
         state.query_string = ""
         state.cached_message_hashes.extend(sorted(self.cache))
-        for wid, value in (widgets or {}).items():
+        if fragment is not None:
+            state.fragment_id, state.is_auto_rerun = fragment, True
+        else:
+            self.fragments.clear()  # a full run registers the page's fragments anew
+        for wid, value in self.widgets.items():
             widget = state.widget_states.widgets.add()
-            widget.id, widget.string_value = wid, value
+            widget.id = wid
+            if isinstance(value, bool):
+                widget.bool_value = value
+            else:
+                widget.string_value = value
         start = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         run = Run()
@@ -106,10 +144,18 @@ class Session:
                 self.cache.add(fwd.hash)
             if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 read_element(fwd.delta.new_element, run)
+            elif kind == "navigation" and fwd.navigation.page_script_hash:
+                self.page_hash = fwd.navigation.page_script_hash
+            elif kind == "auto_rerun":
+                self.fragments[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
             elif kind == "script_finished":
                 if fwd.script_finished == FINISHED.FINISHED_EARLY_FOR_RERUN:
+                    self.fragments.clear()  # the whole page runs again and registers its fragments anew
                     continue  # the page asked for one more run (st.rerun): the click is not shown yet
-                if fwd.script_finished != FINISHED.FINISHED_SUCCESSFULLY:
+                if fwd.script_finished not in (
+                    FINISHED.FINISHED_SUCCESSFULLY,
+                    FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY,
+                ):
                     run.errors.append(f"script finished with status {fwd.script_finished}")
                 run.seconds = time.perf_counter() - start
                 return run
@@ -126,6 +172,11 @@ def read_element(element, run: Run) -> None:
         run.pixels.update(_pixels(HEADING, element.heading.body))
     elif kind == "markdown":
         run.pixels.update(_pixels(SIDEBAR, element.markdown.body))
+        run.verdict |= element.markdown.body.startswith(VERDICT)
+    elif kind == "checkbox" and element.checkbox.label.startswith(MAPS_TOGGLE):
+        run.maps_toggle = element.checkbox.id
+    elif kind == "progress" and element.progress.text.startswith(MAP_PROGRESS):
+        run.maps_waiting += 1
     elif kind == "plotly_chart":
         chart = element.plotly_chart
         if chart.id.endswith(SCENE_KEYS):
@@ -139,6 +190,7 @@ def read_element(element, run: Run) -> None:
                 run.scene_shape = (round(y_range[0] + 0.5), round(x_range[1] + 0.5))
         else:
             run.pixels.update(_pixels(TRACE, chart.spec))
+            run.maps += "-map_" in chart.id and not chart.id.endswith("-map_Ground truth")
 
 
 def _pixels(pattern: re.Pattern, text: str) -> set[tuple[int, int]]:
@@ -163,8 +215,10 @@ async def student(
     seed: int,
     deadline: float,
     taken: set,
+    until: str | None = None,
 ) -> Student:
-    """Open the page, then click `clicks` pixels `gap` seconds apart (until the deadline)."""
+    """Open the page, wait for its background work to be shown (`until`: "maps" or "verdict"), then click
+    `clicks` pixels `gap` seconds apart (until the deadline)."""
     result = Student(index)
     rng = random.Random(f"{seed}:{index}")
     url = f"ws://127.0.0.1:{port}/_stcore/stream"
@@ -183,6 +237,13 @@ async def student(
             result.opens.append(time.perf_counter() - start)
             result.open_bytes = run.bytes
             result.errors += run.errors
+            if until is not None:
+                shown = await wait_until(session, run, until, deadline)
+                if shown:
+                    result.until = time.perf_counter() - start
+                else:
+                    result.errors.append(f"the {until} were not shown before the deadline")
+                return result
             scene_id, shape = run.scene_id, run.scene_shape
             if scene_id is None or shape is None:
                 result.errors.append("the page showed no clickable scene image")
@@ -205,6 +266,30 @@ async def student(
     except (OSError, ConnectionClosed) as exc:
         result.errors.append(f"connection lost: {exc}")
     return result
+
+
+async def wait_until(session: Session, run: Run, until: str, deadline: float) -> bool:
+    """Rerun the page's progress fragments as the browser's timer does until every map (`until` = "maps",
+    after turning on the maps' toggle) or the verdict ("verdict") is on the page; False at the deadline."""
+    if until == "maps":
+        if run.maps_toggle is None:
+            run.errors.append("the page showed no maps toggle")
+            return False
+        run = await session.rerun({run.maps_toggle: True})
+
+    def shown(r: Run) -> bool:
+        return r.verdict if until == "verdict" else r.maps > 0 and r.maps_waiting == 0
+
+    while not shown(run):
+        if run.errors or time.monotonic() > deadline or not session.fragments:
+            return False  # an error, out of time, or nothing left to poll: the page stays as it is
+        await asyncio.sleep(min(session.fragments.values()))
+        for fragment in list(session.fragments):
+            if fragment in session.fragments:  # not dropped by a whole-page run meanwhile
+                run = await session.rerun(fragment=fragment)
+                if shown(run) or run.errors:
+                    break
+    return True
 
 
 def _fresh_pixel(rng: random.Random, shape: tuple[int, int], taken: set) -> tuple[int, int]:
@@ -389,13 +474,21 @@ async def level(n: int, args: argparse.Namespace, deadline: float) -> dict:
     profile = args.profile.with_suffix(f".{n}.txt") if args.profile else None
     # Several processes share the cores: one torch thread each, as scripts/serve_hall.py starts them.
     env = {"SSAN_TORCH_THREADS": "1"} if args.processes > 1 else {}
+    if args.runs is not None:
+        env["SSAN_RUNS_DIR"] = str(args.runs.resolve())
+    scratch = tempfile.TemporaryDirectory(prefix="ssan-hall-")  # this level's empty map cache
+    if args.until == "maps":
+        env["SSAN_DATA_DIR"] = scratch.name
     servers = [Server(args.server_arg, profile, env) for _ in range(args.processes)]
     page = page_name_of(args.page)
+    # Waiting for background work, warm up on the Spectral page: the model and scene load, nothing starts.
+    warm_page = page_name_of(SPECTRAL_PAGE) if args.until else page
     try:
         for server in servers:
             server.wait_ready()
         warm = [
-            await student(s.port, page, -1, 0, (0, 0), args.seed, deadline, set()) for s in servers
+            await student(s.port, warm_page, -1, 0, (0, 0), args.seed, deadline, set())
+            for s in servers
         ]
         sampler = Sampler([s.proc.pid for s in servers])
         sampler.start()
@@ -412,6 +505,7 @@ async def level(n: int, args: argparse.Namespace, deadline: float) -> dict:
                     args.seed,
                     deadline,
                     taken,
+                    args.until,
                 )
                 for i in range(n)
             )
@@ -422,6 +516,7 @@ async def level(n: int, args: argparse.Namespace, deadline: float) -> dict:
     finally:
         for server in servers:
             server.stop()
+        scratch.cleanup()
     memory = [(t, round(rss / 2**20)) for t, rss in sampler.trace]
     return summarise(n, students, warm[0], cores, peak) | {
         "driver_cores": driver,
@@ -439,6 +534,7 @@ def summarise(n: int, students: list[Student], warm: Student, cores: float, peak
         "warm_up_open_s": warm.opens[0] if warm.opens else None,
         "open": percentiles(opens),
         "click": percentiles(clicks),
+        "until": percentiles([s.until for s in students if s.until is not None]),
         "clicks": len(clicks),
         "open_kb": statistics.mean(s.open_bytes for s in students) / 1024,
         "click_kb": statistics.mean(click_bytes) / 1024 if click_bytes else None,
@@ -458,18 +554,21 @@ def percentiles(values: list[float]) -> dict:
     return {"p50": pick(0.5), "p95": pick(0.95), "max": ordered[-1]}
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], until: str | None = None) -> str:
     def s(v: float | None) -> str:
         return "–" if v is None else f"{v:.2f}"
 
+    shown = f" {until} shown p50 / max (s) |" if until else ""
     lines = [
-        "| students | page open p50 / p95 (s) | click p50 / p95 / max (s) | clicks | KB per click | errors | cross-talk | server CPU (cores) | peak RSS (MiB) | driver CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| students | page open p50 / p95 (s) |{shown} click p50 / p95 / max (s) | clicks | KB per click | errors | "
+        "cross-talk | server CPU (cores) | peak RSS (MiB) | driver CPU |",
+        "|---|---|" + ("---|" if until else "") + "---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        o, c = r["open"], r["click"]
+        o, c, u = r["open"], r["click"], r["until"]
+        waited = f" {s(u['p50'])} / {s(u['max'])} |" if until else ""
         lines.append(
-            f"| {r['students']} | {s(o['p50'])} / {s(o['p95'])} | {s(c['p50'])} / {s(c['p95'])} / {s(c['max'])} | "
+            f"| {r['students']} | {s(o['p50'])} / {s(o['p95'])} |{waited} {s(c['p50'])} / {s(c['p95'])} / {s(c['max'])} | "
             f"{r['clicks']} | {s(r['click_kb'])} | {r['errors']} | {r['crosstalk']} | {r['cpu_cores']:.2f} | "
             f"{r['peak_rss_mib']:.0f} | {r['driver_cores']:.2f} |"
         )
@@ -483,9 +582,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--clicks", type=int, default=6, help="pixels each student clicks")
     p.add_argument("--gap", default="2,4", help="seconds between a student's clicks, as MIN,MAX")
-    p.add_argument(
-        "--page", default="pages/2_Spectral_attention.py", help="the page the students open"
-    )
+    p.add_argument("--page", default=SPECTRAL_PAGE, help="the page the students open")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--max-seconds", type=float, default=600.0, help="stop clicking and skip levels after this"
@@ -494,6 +591,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--server-arg", action="append", default=[], help="extra `streamlit run` option, repeatable"
     )
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument(
+        "--until",
+        choices=("maps", "verdict"),
+        help="wait for the page's background work: every class map (--page pages/4_Compare.py) or the "
+        "explanation's verdict (--page pages/5_Does_attention_explain.py); use with --clicks 0",
+    )
+    p.add_argument(
+        "--runs",
+        type=Path,
+        help="the runs folder the server reads checkpoints from (SSAN_RUNS_DIR)",
+    )
     p.add_argument(
         "--processes",
         type=int,
@@ -515,6 +623,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(
             "--students and --processes must be at least 1, --gap two numbers MIN,MAX, --clicks not negative"
         )
+    if args.runs is not None and not args.runs.is_dir():
+        p.error(f"--runs {args.runs}: no such folder; give a runs folder with checkpoints in it")
     if not (ROOT / args.page).is_file():
         p.error(
             f"--page {args.page}: no such page file; give one under pages/, e.g. pages/2_Spectral_attention.py"
@@ -546,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {time.monotonic() - start:.0f} s in all"
     )
-    print(table(rows))
+    print(table(rows, args.until))
     if args.json:
         args.json.write_text(
             json.dumps({"load_average_end": os.getloadavg(), "levels": rows}, indent=1)

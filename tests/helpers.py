@@ -235,3 +235,44 @@ def click(at: AppTest, key: str, row: int, col: int) -> AppTest:
         }
     }
     return at.run()
+
+
+def has(at: AppTest, key: str) -> bool:
+    """Whether the page drew an element or container with `key`."""
+    try:
+        at.get_by_key(key)
+    except KeyError:
+        return False
+    return True
+
+
+def shown(at: AppTest, key: str) -> str:
+    """The text inside the keyed container `key` (its markdown, captions and alerts), for checking the
+    values it shows (a name, a number), never its sentences."""
+    return "\n".join(
+        str(node.value)
+        for node in at.get_by_key(key)
+        if node.type in ("markdown", "alert", "caption", "heading") and hasattr(node, "value")
+    )
+
+
+def marked(at: AppTest, key: str) -> tuple[int, int]:
+    """The pixel (row, col) the clickable image `key` marks as selected."""
+    trace = next(t for t in chart(at, key)["data"] if t.get("name") == "selected pixel")
+    return int(trace["y"][0]), int(trace["x"][0])
+
+
+def split_counts(at: AppTest) -> dict[str, int]:
+    """Pixels per role of the split drawn on the Scene page, read from the split map's legend."""
+    names = [t["name"] for t in chart(at, "split_map")["data"][1:]]
+    return {
+        role: int(count.rstrip(")").replace(",", ""))
+        for role, count in (n.rsplit(" (", 1) for n in names)
+    }
+
+
+def loaded_scene(at: AppTest) -> Scene:
+    """The scene the app has loaded (its `scene_spec`), from the app's own cache."""
+    from ui import loaders
+
+    return loaders.scene_for(at.session_state["scene_spec"])

@@ -15,31 +15,31 @@ import pytest
 import scipy.io
 
 import ssan
+from ssan.data.splits import protocol_label
 from ssan.evaluation.metrics import predict_map
 from ssan.inference.attention import pixel_attention
 
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "demo-ssan"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model():
     return ssan.load_model(ASSET)
 
 
-@pytest.fixture(scope="module")
-def scene():
-    return ssan.load_scene("demo")
+@pytest.fixture(scope="session")
+def scene(demo):
+    """The demo scene `ssan.load_scene("demo")` gives, built once per session (conftest)."""
+    return demo
 
 
-@pytest.fixture(scope="module")
-def small():
+@pytest.fixture(scope="session")
+def small(small_demo):
     """The demo town at its smallest (60 x 60): same bands and classes, so the shipped model fits it."""
-    from ssan.data.demo import make_demo_scene
-
-    return make_demo_scene(shape=(60, 60))
+    return small_demo
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pairs(scene):
     """Twelve labelled pixels, as (row, col), in no particular order."""
     rows, cols = np.nonzero(scene.labels)
@@ -127,7 +127,7 @@ def test_a_mask_gives_a_label_map_and_row_major_probabilities(model, scene, pair
     assert np.allclose(proba, model.predict_proba(scene, np.argwhere(mask)), atol=1e-6)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def small_map(model, small):
     return model.predict(small)
 
@@ -223,8 +223,14 @@ def test_make_split_reads_a_fixed_split_from_two_files(small, tmp_path):
     take = (small.labels > 0) & (rng.random(small.shape) < 0.3)
     scipy.io.savemat(tmp_path / "Tr.mat", {"tr": np.where(take, small.labels, 0).astype(np.uint8)})
     scipy.io.savemat(tmp_path / "Ts.mat", {"ts": np.where(take, 0, small.labels).astype(np.uint8)})
-    split = ssan.make_split(small, f"fixed:{tmp_path / 'Tr.mat'},{tmp_path / 'Ts.mat'}", seed=0)
-    assert split.protocol == "fixed" and split.train.size + split.val.size == int(take.sum())
+    spec = f"fixed:{tmp_path / 'Tr.mat'},{tmp_path / 'Ts.mat'}"
+    split = ssan.make_split(small, spec, seed=0)
+    assert split.protocol == spec and split.train.size + split.val.size == int(take.sum())
+    again = ssan.make_split(small, split.protocol, seed=0)
+    assert np.array_equal(again.train, split.train) and np.array_equal(again.test, split.test), (
+        "the protocol rebuilds the split"
+    )
+    assert protocol_label(split.protocol) == "fixed:Tr.mat,Ts.mat", "named by its maps for a person"
     assert "Tr.mat + Ts.mat" in split.description, "paths keep their case"
     with pytest.raises(ValueError, match="two label-map files"):
         ssan.make_split(small, "fixed", seed=0)

@@ -13,7 +13,6 @@ import pytest
 import scipy.io
 
 from ssan.cli import main
-from ssan.data.catalog import load_scene
 from ssan.data.splits import make_split
 from ssan.evaluation.compare import (
     Report,
@@ -36,21 +35,7 @@ from ssan.evaluation.reference import (
 from ssan.evaluation.runs import runs_dir
 from ssan.models import MODEL_NAMES
 from ssan.training.trainer import train
-
-TINY = {
-    "iterations": 4,
-    "eval_every": 2,
-    "rnn_hidden": 8,
-    "fc_hidden": 32,
-    "fusion_hidden": 32,
-    "batch_size": 32,
-    "conv_channels": (4, 8),
-}
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_scene("demo")
+from tests.helpers import TINY
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +190,9 @@ def test_fixed_split_from_two_mat_files(demo, tmp_path):
     take = (demo.labels > 0) & (rng.random(demo.shape) < 0.1)
     scipy.io.savemat(tmp_path / "TR.mat", {"tr": np.where(take, demo.labels, 0).astype(np.uint8)})
     scipy.io.savemat(tmp_path / "TS.mat", {"ts": np.where(take, 0, demo.labels).astype(np.uint8)})
-    split = make_split(demo, f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}", seed=0)
-    assert split.protocol == "fixed" and split.train.size + split.val.size == int(take.sum())
+    spec = f"fixed:{tmp_path / 'TR.mat'},{tmp_path / 'TS.mat'}"
+    split = make_split(demo, spec, seed=0)
+    assert split.protocol == spec and split.train.size + split.val.size == int(take.sum())
     assert "TR.mat + TS.mat" in split.description
 
 
@@ -294,7 +280,8 @@ def old_engine(demo, split_spec, model, seed):
     return evaluate(fitted, demo, split).to_dict()
 
 
-def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(demo, tmp_path):
+def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(small_demo, tmp_path):
+    demo = small_demo  # the demo's bands and classes on fewer test pixels to score
     args = (demo, "per-class:10", ["knn", "arnn"], [0], "quick")
     first = compare(*args, runs_dir=tmp_path, device="cpu", overrides=CHEAP)
     assert not any(r.reused for r in first.runs)
@@ -314,7 +301,8 @@ def test_a_second_comparison_trains_nothing_and_gives_the_same_numbers(demo, tmp
         assert run.metrics == old_engine(demo, "per-class:10", run.model, 0), run.model
 
 
-def test_a_run_is_reused_only_for_the_same_split_preset_seed_and_data(demo, tmp_path):
+def test_a_run_is_reused_only_for_the_same_split_preset_seed_and_data(small_demo, tmp_path):
+    demo = small_demo  # the demo's bands and classes on fewer test pixels to score
     base = dict(runs_dir=tmp_path, device="cpu", overrides=CHEAP)
     compare(demo, "per-class:10", ["knn", "arnn"], [0], "quick", **base)
 

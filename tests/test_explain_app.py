@@ -36,11 +36,26 @@ def explain_page() -> AppTest:
     return wait_for_results(at)
 
 
-def wait_for_results(at: AppTest, seconds: float = 120) -> AppTest:
-    """Rerun until the background test's verdict is on the page (AppTest does not run fragments by itself)."""
+def charts(at: AppTest) -> set[str]:
+    return {e.proto.id for e in at.get("plotly_chart")}
+
+
+def wait_for_results(at: AppTest, seconds: float = 180, pixel: str = "") -> AppTest:
+    """Rerun until the background work is on the page (AppTest does not run fragments by itself): the test's
+    verdict, the pixel's attributions (for `pixel`, e.g. "row 40, col 30", when given) and the branch map."""
+
+    def done() -> bool:
+        ids = charts(at)
+        return (
+            any(m.value.startswith("**Verdict.**") for m in at.markdown)
+            and any(i.endswith("explain_bands") for i in ids)
+            and any(i.endswith("branch_map") for i in ids)
+            and pixel in chart(at, "explain_bands")["layout"]["title"]["text"]
+        )
+
     deadline = time.monotonic() + seconds
-    while not any(m.value.startswith("**Verdict.**") for m in at.markdown):
-        assert time.monotonic() < deadline, "the background test did not finish"
+    while not done():
+        assert time.monotonic() < deadline, "the background work did not finish"
         time.sleep(0.5)
         at.run()
         assert not at.exception, [e.message for e in at.exception]
@@ -52,6 +67,7 @@ def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
     at.session_state["explain_pixels"] = PIXELS
     at.switch_page(PAGE).run()
     assert at.title[0].value == "Does attention explain?"
+    at = wait_for_results(at)
     body = texts(at)
     assert "Attention is not Explanation" in body and "NAACL 2019" in body
     assert "Attention is not not Explanation" in body and "EMNLP 2019" in body
@@ -65,10 +81,7 @@ def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
     assert [a["text"] for a in chart(at, "explain_patch")["layout"]["annotations"]][
         0
     ] == "Spatial mask"
-    assert (
-        chart(at, "branch_map")["data"][0]["type"] == "image"
-    )  # drawn whether or not the test has finished
-    at = wait_for_results(at)
+    assert chart(at, "branch_map")["data"][0]["type"] == "image"
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Verdict.**")]
     assert len(verdicts) == 2 and f"on {PIXELS} held-out pixels" in verdicts[0]
     spectral = chart(at, "deletion_spectral")
@@ -85,7 +98,7 @@ def test_the_page_shows_pixel_figures_verdict_curves_and_branches():
 def test_a_click_moves_the_explained_pixel():
     at = click(explain_page(), "explain_image", 40, 30)
     assert "Pixel (row 40, col 30)" in [s.value for s in at.subheader]
-    assert "pixel (row 40, col 30)" in chart(at, "explain_bands")["layout"]["title"]["text"]
+    at = wait_for_results(at, pixel="pixel (row 40, col 30)")
 
 
 def test_seed_stability_with_a_second_checkpoint(runs_dir):

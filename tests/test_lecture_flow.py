@@ -111,14 +111,14 @@ def test_the_scene_page_keeps_its_lecture_buttons_on_the_page():
     assert len(at.session_state["pinned"]) == 1
 
 
-def test_the_spectral_verdict_and_the_alpha_note_follow_the_figure_unfolded():
+def test_the_planted_verdict_and_the_alpha_note_follow_the_figure_unfolded():
     at = presenting(SPECTRAL)
     order = keys_in_order(at)
-    assert order.index("spectral_spectrum") + 1 == order.index("spectral_verdict"), (
+    assert order.index("spectral_spectrum") + 1 == order.index("planted_verdict"), (
         "the verdict is the next thing under the spectrum and α"
     )
-    assert not folded(at, "spectral_verdict")
-    verdict = next(n for n, _ in drawn(at.main) if getattr(n, "key", None) == "spectral_verdict")
+    assert not folded(at, "planted_verdict")
+    verdict = next(n for n, _ in drawn(at.main) if getattr(n, "key", None) == "planted_verdict")
     kinds = [child.type for child in verdict.children.values()]
     assert kinds == ["markdown", "caption"], "the verdict, then what α is"
 

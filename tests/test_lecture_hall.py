@@ -20,7 +20,14 @@ from safetensors.torch import load_file, save_file
 
 from ssan.data.scene import SceneError
 from ui import loaders
-from ui.figures import clickable_image, spectrum_figure, with_selected, with_spectrum
+from ui.figures import (
+    clickable_image,
+    probability_figure,
+    spectrum_figure,
+    with_probabilities,
+    with_selected,
+    with_spectrum,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ("demo",)
@@ -61,6 +68,27 @@ def test_the_cross_talk_check_sees_a_pixel_that_is_not_the_students() -> None:
     for element in (heading, chart):
         driver.read_element(element, run)
     assert run.pixels == {(3, 4), (7, 8)}
+
+
+def test_the_driver_sees_the_maps_toggle_the_maps_and_the_verdict() -> None:
+    """`--until`: the Compare page's toggle and maps (the ground truth not counted, a map still computing
+    is waited for) and the explain page's verdict are read off the elements."""
+    from streamlit.proto.Element_pb2 import Element
+
+    driver = _driver()
+    run = driver.Run()
+    toggle, progress, verdict = Element(), Element(), Element()
+    toggle.checkbox.id, toggle.checkbox.label = "$$ID-1-w_show_maps", "Show the maps of the models"
+    progress.progress.text = "Classifying every pixel with RNN in the background: 1 of 9"
+    verdict.markdown.body = "**Verdict.** Attention ranks bands as well as Integrated Gradients."
+    maps = []
+    for title in ("Ground truth", "SSAN", "RNN"):
+        maps.append(Element())
+        maps[-1].plotly_chart.id = f"$$ID-2-map_{title}"
+    for element in (toggle, progress, verdict, *maps):
+        driver.read_element(element, run)
+    assert run.maps_toggle == "$$ID-1-w_show_maps"
+    assert (run.maps, run.maps_waiting, run.verdict) == (2, 1, True)
 
 
 def test_two_sessions_at_once_each_see_their_own_pixel() -> None:
@@ -144,13 +172,16 @@ def _wire(fig) -> dict:
     return json.loads(plotly.io.to_json(fig.to_dict(), validate=False))
 
 
-def test_a_click_adds_the_marker_to_the_shared_scene_figure() -> None:
-    """The per-click figure is the shared scene figure plus the marker: the same figure as built whole."""
+def test_a_ring_selects_a_point_of_the_shared_scene_figure() -> None:
+    """The figure ringing a pixel is the shared scene figure with that grid point selected: the same figure
+    as built whole, at any grid step; a revision makes it differ from the same ring without one."""
     rgb = np.arange(6 * 9 * 3, dtype=np.uint8).reshape(6, 9, 3)
-    base = clickable_image(rgb, pinned=[(0, 0)], height=300)
-    whole = clickable_image(rgb, marker=(2, 5), pinned=[(0, 0)], height=300)
-    assert _wire(with_selected(base, (2, 5))) == _wire(whole)
-    assert len(base.data) == len(whole.data) - 1  # the shared figure itself is never changed
+    for step in (1, 2):
+        base = clickable_image(rgb, pinned=[(0, 0)], grid_step=step, height=300)
+        whole = clickable_image(rgb, marker=(2, 5), pinned=[(0, 0)], grid_step=step, height=300)
+        assert _wire(with_selected(base, (2, 5), step)) == _wire(whole)
+        assert base.data[1].selectedpoints is None  # the shared figure itself is never changed
+    assert _wire(with_selected(base, (2, 5), 2, revision=1)) != _wire(whole)
 
 
 def test_a_click_sets_the_traces_of_the_shared_spectrum_frame() -> None:
@@ -182,8 +213,9 @@ def test_sessions_add_markers_to_one_shared_scene_figure_at_once() -> None:
             try:
                 fig = with_selected(base, (k, i % 30))
                 types = [trace.type for trace in fig.data]
-                if types != ["image", "scattergl", "scatter"] or fig.data[-1].x[0] != i % 30:
-                    errors.append(f"thread {k}: {types}, marker at {fig.data[-1].x}")
+                ring = fig.data[1].selectedpoints
+                if types != ["image", "scattergl"] or list(ring) != [k * 30 + i % 30]:
+                    errors.append(f"thread {k}: {types}, ring at {ring}")
             except ValueError as exc:
                 errors.append(f"thread {k}: {str(exc)[:80]}")
 
@@ -193,3 +225,16 @@ def test_sessions_add_markers_to_one_shared_scene_figure_at_once() -> None:
     for thread in threads:
         thread.join()
     assert not errors, errors[:3]
+
+
+def test_a_click_sets_the_bars_of_the_shared_probability_frame() -> None:
+    """The per-pixel probability figure is the shared frame with the pixel's bars: the same as built whole."""
+    names, colours = ["a", "b", "c"], ["#111111", "#222222", "#333333"]
+    frame = probability_figure(np.full(3, 1 / 3), names, colours, 1)
+    proba = np.array([0.2, 0.5, 0.3])
+    assert _wire(with_probabilities(frame, proba, 2)) == _wire(
+        probability_figure(proba, names, colours, 2)
+    )
+    assert frame.data[0].marker.opacity[0] == 1.0  # the shared frame itself is never changed
+    with pytest.raises(SceneError, match="one probability per class"):
+        with_probabilities(frame, proba[:2], 2)

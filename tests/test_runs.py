@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssan.data.demo import make_demo_scene
 from ssan.data.splits import make_split
 from ssan.evaluation.compare import summarise
 from ssan.evaluation.runs import (
@@ -22,22 +21,11 @@ from ssan.evaluation.runs import (
     same_run,
     seed_runs,
 )
-from ssan.models.checkpoints import load_checkpoint
 from ssan.models.fitted import CANCELLED_MARK
 from ssan.models.presets import apply_overrides
 from ui import classmaps
 
 ASSET = Path(__file__).resolve().parents[1] / "assets" / "demo-ssan"
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return make_demo_scene(seed=0)
-
-
-@pytest.fixture(scope="module")
-def shipped():
-    return load_checkpoint(ASSET)
 
 
 def variant(fitted, **changes):

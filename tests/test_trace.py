@@ -9,10 +9,8 @@ import pytest
 import torch
 
 from ssan.data.demo import TEAL_PAINT
-from ssan.data.scene import Scene
 from ssan.inference.trace import trace_network, trace_pixel
 from ssan.models import build_network
-from ssan.models.checkpoints import load_checkpoint
 from ssan.training.trainer import resolve_preset
 
 SHIPPED = "assets/demo-ssan"
@@ -117,9 +115,8 @@ def test_trace_follows_the_paper_order():
     assert [k for k in keys if k in order] == order
 
 
-def test_trace_pixel_of_the_shipped_model_agrees_with_its_prediction(demo_scene_for_trace):
-    fitted = load_checkpoint(SHIPPED)
-    scene = demo_scene_for_trace
+def test_trace_pixel_of_the_shipped_model_agrees_with_its_prediction(demo, shipped):
+    fitted, scene = shipped, demo
     row, col = 75, 40
     trace = trace_pixel(fitted, scene, (row, col))
     sampler = fitted.sampler(scene)
@@ -131,17 +128,9 @@ def test_trace_pixel_of_the_shipped_model_agrees_with_its_prediction(demo_scene_
     assert trace.to_dict()["stages"][0]["shape"] == [scene.n_bands]
 
 
-def test_trace_pixel_refuses_a_pixel_outside_the_scene(demo_scene_for_trace):
-    fitted = load_checkpoint(SHIPPED)
+def test_trace_pixel_refuses_a_pixel_outside_the_scene(demo, shipped):
     with pytest.raises(ValueError, match="outside the 150x150 scene"):
-        trace_pixel(fitted, demo_scene_for_trace, (150, 0))
-
-
-@pytest.fixture(scope="module")
-def demo_scene_for_trace() -> Scene:
-    from ssan.data.demo import make_demo_scene
-
-    return make_demo_scene(seed=0)
+        trace_pixel(shipped, demo, (150, 0))
 
 
 def test_trace_command_prints_every_stage_as_json(capsys):

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssan.data.demo import BLUE_GREEN_BANDS, GREY_PAINT, TEAL_PAINT, make_demo_scene
+from ssan.data.demo import BLUE_GREEN_BANDS, GREY_PAINT, TEAL_PAINT
 from ssan.inference.whatif import BandEdit, Occlusion, edit_spectrum, occlude_patch, what_if
-from ssan.models.checkpoints import load_checkpoint
 
 SHIPPED = "assets/demo-ssan"
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return load_checkpoint(SHIPPED), make_demo_scene(seed=0)
+@pytest.fixture(scope="session")
+def shipped(shipped, demo):
+    """The shipped checkpoint and the demo scene, from the session's (conftest): read-only, so shared
+    by every worker's tests without an xdist group."""
+    return shipped, demo
 
 
 def _first_predicted(fitted, scene, class_id: int) -> tuple[int, int]:

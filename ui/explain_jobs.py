@@ -1,6 +1,7 @@
-"""The "Does attention explain?" page's computations: the held-out test as a background task (one per
-checkpoint weights, sample size and seed, shared across reruns and sessions), the clicked pixel's
-attributions, the branch map, and the debate in two sentences."""
+"""The "Does attention explain?" page's computations, each a background task shared by every session that asks
+for the same (`ui.tasks.shared_task`): the held-out test (one per checkpoint weights, sample size and seed), the
+clicked pixel's attributions (one per pixel and model) and the branch map (one per model and scene); and the
+debate in two sentences."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ from ssan.explain.stability import SeedPair, check_same_setting, seed_stability
 from ssan.models.checkpoints import SIDECAR
 from ssan.models.fitted import FittedModel
 from ui import loaders
-from ui.tasks import EXPLANATIONS, Task, session_owner, shared_task
+from ui.tasks import EXPLANATIONS, Pool, Task, session_owner, shared_task
+
+# A pixel's attributions take about a second, the branch map a minute: each in its own queue, so a click is not
+# kept waiting behind a map or the held-out test.
+PIXEL_WORK = Pool(1)
+BRANCH_MAPS = Pool(1)
 
 DEBATE = (
     "Whether attention weights explain a prediction is disputed. Jain and Wallace (“Attention is not Explanation”, "
@@ -68,27 +74,45 @@ def baseline_for(path: str, mtime: float, spec: tuple) -> Baseline:
     return training_baseline(loaders.model_for(path, mtime), loaders.sampler_for(path, mtime, spec))
 
 
-@st.cache_resource(max_entries=64)
-def pixel_explanation(
-    path: str, mtime: float, spec: tuple, flat: int
-) -> tuple[PixelBatch, Attributions]:
-    """α, mask and every attribution for one pixel."""
-    return explain_pixels(
-        loaders.model_for(path, mtime),
-        loaders.scene_for(spec),
-        np.array([flat]),
-        baseline_for(path, mtime, spec),
+def pixel_task(path: str, mtime: float, spec: tuple, flat: int) -> Task:
+    """α, mask and every attribution for one pixel (flat index) of the model at `path`, as the task's result
+    `(PixelBatch, Attributions)`: computed in the background, once for every session asking for the same pixel
+    of the same scene and model (keyed by `loaders.ReadoutKey`)."""
+    fitted, scene = loaders.model_for(path, mtime), loaders.scene_for(spec)
+    baseline = baseline_for(path, mtime, spec)
+
+    def work(task: Task) -> tuple[PixelBatch, Attributions]:
+        task.report(0.0, "computing the attributions")
+        return explain_pixels(fitted, scene, np.array([flat]), baseline)
+
+    return shared_task(
+        ("explain-pixel", loaders.readout_key(path, mtime, spec), int(flat)),
+        work,
+        PIXEL_WORK,
+        session_owner(),
+        name="ssan-explain-pixel",
     )
 
 
-@st.cache_resource(show_spinner="Neutralising each branch over the labelled pixels…", max_entries=8)
-def branch_map(path: str, mtime: float, spec: tuple) -> BranchDecision:
-    """Which SSAN branch decided each labelled pixel of the scene."""
-    scene = loaders.scene_for(spec)
-    return branch_decision(
-        loaders.model_for(path, mtime),
-        loaders.sampler_for(path, mtime, spec),
-        scene.labelled_pixels(),
+def branch_map_task(path: str, mtime: float, spec: tuple) -> Task:
+    """Which SSAN branch decided each labelled pixel of the scene (a `BranchDecision` as the task's result):
+    computed in the background, once for every session asking for the same scene and model."""
+    fitted, scene = loaders.model_for(path, mtime), loaders.scene_for(spec)
+    sampler = loaders.sampler_for(path, mtime, spec)
+
+    def work(task: Task) -> BranchDecision:
+        def step(fraction: float) -> None:
+            task.report(fraction, "neutralising each branch over the labelled pixels")
+            task.raise_if_cancelled()
+
+        return branch_decision(fitted, sampler, scene.labelled_pixels(), progress=step)
+
+    return shared_task(
+        ("branch-map", loaders.readout_key(path, mtime, spec)),
+        work,
+        BRANCH_MAPS,
+        session_owner(),
+        name="ssan-branch-map",
     )
 
 

@@ -3,6 +3,8 @@ held-out pixels (a background task shared by every session), which SSAN branch d
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -53,8 +55,23 @@ def words(ctx: Context, fitted: FittedModel) -> tuple[str, str]:
     return model, split
 
 
+def background(what: str) -> Callable[[TaskSnapshot], None]:
+    """A `follow` drawing: the progress of a background task, or its place in the queue while it waits."""
+
+    def draw(snap: TaskSnapshot) -> None:
+        if snap.finished:
+            return
+        if snap.queue_position is not None:
+            text = f"{what}: waiting for {snap.queue_position} earlier request(s)…"
+        else:
+            text = f"{what} in the background: {snap.message}…"
+        st.progress(snap.fraction, text=text)
+
+    return draw
+
+
 def one_pixel(ctx: Context, fitted: FittedModel) -> None:
-    """The clicked pixel: its α and mask beside every attribution."""
+    """The clicked pixel: its α and mask beside every attribution (computed in the background)."""
     scene = ctx.scene
     path, mtime = ctx.model_key
     model_words, split_words = words(ctx, fitted)
@@ -64,11 +81,18 @@ def one_pixel(ctx: Context, fitted: FittedModel) -> None:
         row, col = clickable_scene(ctx, key="explain_image", height=400)
         legend(scene, counts=False)
     flat = row * scene.shape[1] + col
-    batch, attributions = tests.pixel_explanation(str(path), mtime, ctx.spec, flat)
-    predicted = int(batch.predicted[0])
+    task = tests.pixel_task(str(path), mtime, ctx.spec, flat)
     provenance = f"{model_words}, {split_words}; pixel (row {row}, col {col})"
     with right:
         st.subheader(f"Pixel (row {row}, col {col})")
+        follow(task, background("Explaining this pixel"), "explain_pixel")
+        snap = task.snapshot()
+        if snap.error:
+            st.error(f"The attributions could not be computed: {snap.error}")
+        if snap.result is None:
+            return
+        batch, attributions = snap.result
+        predicted = int(batch.predicted[0])
         st.markdown(
             f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
             f"**{class_name(scene, predicted)}** ({100 * batch.probabilities[0, predicted - 1]:.1f}%). "
@@ -247,7 +271,14 @@ def branches(ctx: Context, fitted: FittedModel) -> None:
             "Each branch's class scores are replaced by their mean over the training pixels in turn. If the "
             "prediction survives only without the spatial branch, the spectral branch decided; and so on."
         )
-        decision = tests.branch_map(str(path), mtime, ctx.spec)
+        task = tests.branch_map_task(str(path), mtime, ctx.spec)
+        follow(task, background("Neutralising each branch"), "explain_branches")
+        snap = task.snapshot()
+        if snap.error:
+            st.error(f"The branch map could not be computed: {snap.error}")
+        if snap.result is None:
+            return
+        decision = snap.result
         map_provenance = (
             f"{model_words}, {split_words}; all {decision.pixels.size:,} labelled pixels"
         )

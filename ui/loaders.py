@@ -39,6 +39,7 @@ from ui.figures import (
     probability_figure,
     spectrum_figure,
     split_map_figure,
+    with_probabilities,
     with_selected,
     with_spectrum,
 )
@@ -167,6 +168,7 @@ def false_colour_image(
     return false_colour(scene.cube, scene.wavelengths, rgb_nm, stretch)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
 def clickable_figure(
     spec: SceneSpec,
     rgb_nm: tuple[float, float, float],
@@ -175,12 +177,16 @@ def clickable_figure(
     marker: tuple[int, int] | None,
     pinned: tuple[tuple[int, int], ...],
     height: int,
+    revision: int = 0,
 ) -> go.Figure:
-    """The clickable scene image with the selected pixel's rings: the shared image and click grid of
-    `scene_figure` plus one small trace, so a click costs milliseconds, not a new image (never mutated:
-    Streamlit keys the chart's selection by its content)."""
+    """The clickable scene image with `marker`'s grid point selected (see `ui.viewer` for when it changes):
+    the shared image and click grid of `scene_figure` with one selected point, built once for every session
+    showing the same (never mutated: Streamlit keys the chart's selection by its content)."""
     base = scene_figure(spec, rgb_nm, stretch, opacity, pinned, height)
-    return base if marker is None else with_selected(base, marker)
+    if marker is None:
+        return base
+    shape = scene_for(spec).shape
+    return with_selected(base, marker, grid_step_for(shape), revision)
 
 
 @st.cache_resource(max_entries=16)
@@ -385,12 +391,19 @@ def spectrum_frame(
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def pixel_probability_chart(model_path: str, mtime: float, spec: SceneSpec, flat: int) -> go.Figure:
-    """The model's class probabilities for one pixel, built once per pixel for every session (never mutated)."""
-    scene = scene_for(spec)
+    """The model's class probabilities for one pixel, built once per pixel for every session from the shared
+    frame of `probability_frame` (never mutated)."""
     att = pixel_readout(model_path, mtime, spec, flat)
-    return probability_figure(
-        att.probabilities[0], scene.class_names, scene.class_colors, int(att.predicted[0])
-    )
+    return with_probabilities(probability_frame(spec), att.probabilities[0], int(att.predicted[0]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def probability_frame(spec: SceneSpec) -> go.Figure:
+    """The scene's class-probability figure whose bars a click sets (`figures.with_probabilities`), shared by
+    every session (never mutated)."""
+    scene = scene_for(spec)
+    n = scene.n_classes
+    return probability_figure(np.full(n, 1 / n), scene.class_names, scene.class_colors, 1)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -412,27 +425,51 @@ def scene_digest(spec: SceneSpec) -> str:
 def models_for_scene(scene: Scene) -> tuple[list[tuple[Path, FittedModel]], list[str]]:
     """(checkpoint folder, model) for every usable checkpoint trained on this scene, newest first,
     the shipped demo checkpoint last; plus one message per checkpoint that could not be read."""
-    found, problems = [], []
-    use_torch()
-    from ssan.models.checkpoints import list_checkpoints
+    readable, problems = _readable_checkpoints(checkpoint_listing())
+    return [(path, fitted) for path, fitted in readable if fits(fitted, scene)], list(problems)
 
-    candidates = list_checkpoints(runs_dir())
-    if DEMO_CHECKPOINT.is_dir():
-        candidates.append(DEMO_CHECKPOINT)
-    for path in candidates:
+
+def checkpoint_listing() -> tuple[tuple[str, int, int], ...]:
+    """(folder, sidecar mtime in ns, weights size) of every checkpoint in the runs folder, newest first, and the
+    shipped one: a few stat calls that say whether any run was added, rewritten, renamed or deleted."""
+    use_torch()
+    from ssan.models.checkpoints import WEIGHTS, list_checkpoints
+
+    folders = list_checkpoints(runs_dir()) + ([DEMO_CHECKPOINT] if DEMO_CHECKPOINT.is_dir() else [])
+    listing = []
+    for folder in folders:
         try:
-            fitted = model_at(path)
-            usable = fits(fitted, scene)
+            listing.append(
+                (
+                    str(folder),
+                    (folder / SIDECAR).stat().st_mtime_ns,
+                    (folder / WEIGHTS).stat().st_size,
+                )
+            )
+        except OSError:  # deleted between the listing and the stat
+            continue
+    return tuple(listing)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _readable_checkpoints(
+    listing: tuple[tuple[str, int, int], ...],
+) -> tuple[tuple[tuple[Path, FittedModel], ...], tuple[str, ...]]:
+    """Every checkpoint of `listing` loaded once, and one message per checkpoint that could not be read:
+    the Train, Compare and explain pages list the saved runs on every render, so the list is read again
+    only when a run changes (the listing is the key)."""
+    use_torch()
+    found, problems = [], []
+    for folder, _, _ in listing:
+        try:
+            found.append((Path(folder), model_at(folder)))
         except Exception as exc:  # noqa: BLE001 - one unreadable checkpoint must never break a page
             problems.append(
-                f"{path}: {exc}"
+                f"{folder}: {exc}"
                 if isinstance(exc, ValueError)
-                else f"{path}: {type(exc).__name__}: {exc}"
+                else f"{folder}: {type(exc).__name__}: {exc}"
             )
-            continue
-        if usable:
-            found.append((path, fitted))
-    return found, problems
+    return tuple(found), tuple(problems)
 
 
 def fits(fitted: FittedModel, scene: Scene) -> bool:

@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ssan.data.scene import Scene
-from ssan.data.splits import Split
+from ssan.data.splits import Split, protocol_label
 from ui import loaders, owners
-from ui.state import bound, init_state, owner_id, switch_scene
+from ui.state import bound, init_state, owner_id, scene_key, switch_scene
 from ui.tasks import CANCELLED, TaskSnapshot, session_owner
 
 if TYPE_CHECKING:
@@ -125,11 +125,11 @@ def presenting() -> bool:
 def intro(*paragraphs: str) -> None:
     """A page's explanation: shown in full, or folded under "About this page" in presentation mode so the
     figures start near the top of a 1280×720 screen."""
-    if presenting():
-        with st.expander("About this page"):
-            for text in paragraphs:
-                st.markdown(text)
-    else:
+    with (
+        st.expander("About this page", key="about_page")
+        if presenting()
+        else st.container(key="intro")
+    ):
         for text in paragraphs:
             st.markdown(text)
 
@@ -181,6 +181,8 @@ def split_protocol() -> str:
         return f"{kind}:{int(st.session_state.split_n)}"
     if kind == "fraction":
         return f"fraction:{float(st.session_state.split_fraction):g}"
+    if kind == "fixed":  # the maps chosen for this scene; the paper split until there are some
+        return st.session_state.split_fixed.get(scene_key(st.session_state.scene_spec), "paper")
     return kind
 
 
@@ -287,7 +289,7 @@ def model_label(path: Path, fitted: FittedModel) -> str:
 def require_model(ctx: Context) -> FittedModel:
     """The active model, captioned; without one, say how to get one and stop the page."""
     if ctx.model is None:
-        st.info(
+        st.container(key="no_model").info(
             "There is no model for this scene yet. Train one (the quick preset takes one to two minutes on a CPU) "
             "or load a checkpoint on the Train page."
         )
@@ -296,7 +298,9 @@ def require_model(ctx: Context) -> FittedModel:
     where = (
         "" if presenting() else " · change it on the Train page"
     )  # one line less on the projector
-    st.caption(f"Model: {model_label(ctx.model_path, ctx.model)}{where}.")
+    st.container(key="model_line").caption(
+        f"Model: {model_label(ctx.model_path, ctx.model)}{where}."
+    )
     return ctx.model
 
 
@@ -308,7 +312,9 @@ def sidebar_status(ctx: Context) -> None:
             f"**Scene** · {loaders.spec_label(ctx.spec)} ({ctx.scene.shape[0]}×{ctx.scene.shape[1]}, "
             f"{ctx.scene.n_bands} bands)"
         )
-        st.caption(f"**Split** · {ctx.split.protocol}, seed {ctx.split.seed}")
+        st.container(key="status_split").caption(
+            f"**Split** · {protocol_label(ctx.split.protocol)}, seed {ctx.split.seed}"
+        )
         if ctx.model is not None:
             model = model_label(ctx.model_path, ctx.model)
         else:

@@ -187,7 +187,7 @@ def scene_chooser() -> None:
     """Demo, Pavia or own files; on the projector folded away, so the image starts near the top of a 1280×720
     screen."""
     chooser = (
-        st.expander(f"Scene: {loaders.spec_label(ss.scene_spec)}")
+        st.expander(f"Scene: {loaders.spec_label(ss.scene_spec)}", key="scene_chooser")
         if page.presenting()
         else st.container(border=True)
     )
@@ -229,13 +229,13 @@ def scene_description(ctx: Context) -> None:
         if page.presenting()
         else st.container()
     ):
-        st.markdown(showing)
+        st.container(key="scene_facts").markdown(showing)
         if scene.notes:
             notes = "\n".join(f"- {note}" for note in scene.notes)
             if page.presenting():
                 st.markdown(notes)  # already folded (expanders do not nest)
             else:
-                with st.expander("Notes on this scene"):
+                with st.expander("Notes on this scene", key="scene_notes"):
                     st.markdown(notes)
 
 
@@ -253,7 +253,7 @@ def image_and_spectrum(ctx: Context) -> None:
         pixel = clickable_scene(ctx, key="scene_image")
         legend(scene)
         if scene.planted is not None:
-            st.caption(
+            st.container(key="demo_objects").caption(
                 "The small unlabelled objects on the roads are parked cars, each with its own paint, and the "
                 "thin unlabelled seams are boundary pixels that mix two materials. Neither counts in any score, "
                 "but every model still classifies them on its map."

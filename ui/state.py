@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "split_n": 100,
     "split_fraction": 0.05,
     "split_seed": 0,
+    "split_fixed": {},  # scene_key(spec) -> the fixed split's protocol (fixed:TRAIN,TEST) chosen for it
     # presentation mode (set from the URL's ?present=1 on a fresh session, see ui.page.setup)
     "present": False,
     # viewer

@@ -120,11 +120,13 @@ def show_estimate(ctx: Context, model: str, preset: str, overrides: dict) -> Non
 
     def draw(snap: TaskSnapshot) -> None:
         if not snap.finished:
-            st.markdown("**Estimated time:** measuring a few training steps in the background…")
+            st.container(key="estimate_measuring").markdown(
+                "**Estimated time:** measuring a few training steps in the background…"
+            )
         elif snap.error:
             st.error(snap.error)
         elif snap.result is not None:
-            st.markdown(f"**Estimated time:** {snap.result.describe()}")
+            st.container(key="estimate").markdown(f"**Estimated time:** {snap.result.describe()}")
 
     follow(estimate_task(ctx, model, preset, overrides), draw, "estimate")
 
@@ -141,7 +143,7 @@ def monitor(slot: str, spec: tuple) -> None:
     entry = st.session_state.get(slot)
     if entry is not None and entry[0] != spec:
         state = "is training" if running(slot) else "trained"
-        st.caption(
+        st.container(key=f"{slot}_elsewhere").caption(
             f"A job {state} on {loaders.spec_label(entry[0])}: choose that scene on the Scene page "
             "to follow it or see its results."
         )
@@ -204,9 +206,11 @@ def monitor(slot: str, spec: tuple) -> None:
         st.error(f"Training failed: {snap.error}")
     elif snap.state in (DONE, CANCELLED):
         if snap.state == CANCELLED and not snap.metrics:
-            st.warning("Cancelled before training started: nothing was trained.")
+            st.container(key=f"{slot}_cancelled_early").warning(
+                "Cancelled before training started: nothing was trained."
+            )
         elif snap.state == CANCELLED and not snap.note:
-            st.warning(
+            st.container(key=f"{slot}_cancelled_kept").warning(
                 "Cancelled: the best model so far was kept, evaluated and saved, marked as cancelled; "
                 "it is not made the active model or used by default."
             )

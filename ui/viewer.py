@@ -2,10 +2,13 @@
 
 The selected pixel and the pinned pixels belong to the loaded scene and are the same on every
 page (see `ui.state.switch_scene`). A click on the image sets `st.session_state.pixel`. In the
-browser the chart's `on_select` callback does it before the page runs, so the marker moves in the
-same run; a selection put into the session by a test (AppTest cannot click) is applied when the
-chart is read, followed by one rerun. Each selection is applied once, so a stale one never
-overrides the arrows.
+browser the chart's `on_select` callback does it before the page runs; a selection put into the
+session by a test (AppTest cannot click) is applied before the chart is drawn, followed by one
+rerun. Each selection is applied once, so a stale one never overrides the arrows.
+
+A click is ringed by the browser itself (Plotly marks the selected point), so the figure stays as it
+was: Streamlit sends it once, not on every click, and a zoom survives the click. Anything else that
+moves the pixel (arrows, pins, typed row and column, another page) sends a figure ringing it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from ui.figures import grid_step_for
 from ui.page import Context, chart_config, current_pins, current_pixel, presenting
 
 PRESENT_HEIGHT = 330
-CHART_CONFIG = chart_config("scene", modeBarButtonsToRemove=["select2d", "lasso2d"])
+# The wheel zooms the image (a drag zooms too; a double click zooms out).
+CHART_CONFIG = chart_config(
+    "scene", modeBarButtonsToRemove=["select2d", "lasso2d"], scrollZoom=True
+)
 
 
 def clickable_scene(ctx: Context, key: str, height: int = 460) -> tuple[int, int]:
@@ -36,26 +42,58 @@ def clickable_scene(ctx: Context, key: str, height: int = 460) -> tuple[int, int
         )  # the image and the clicked pixel above the fold at 1280×720
     shape = ctx.scene.shape
     step = grid_step_for(shape)
+    if _apply_selection(key, ss.get(key), shape, step):
+        st.rerun()
     pixel = current_pixel(ctx.scene)
-    pins = tuple(current_pins(ctx.scene))
-    fig = loaders.clickable_figure(
-        ctx.spec, tuple(ss.rgb_nm), tuple(ss.stretch), float(ss.gt_opacity), pixel, pins, height
+    view = (
+        ctx.spec,
+        tuple(ss.rgb_nm),
+        tuple(ss.stretch),
+        float(ss.gt_opacity),
+        tuple(current_pins(ctx.scene)),
+        height,
     )
-    event = st.plotly_chart(
+    ring, revision = _ring(key, view, pixel, shape, step)
+    spec, rgb_nm, stretch, opacity, pins, _ = view
+    fig = loaders.clickable_figure(spec, rgb_nm, stretch, opacity, ring, pins, height, revision)
+    st.plotly_chart(
         fig,
         key=key,
         on_select=partial(_on_select, key, shape, step),
         selection_mode="points",
         config=CHART_CONFIG,
     )
-    if _apply_selection(key, event, shape, step):
-        st.rerun()
     if step > 1:
         st.caption(
             f"Large scene: a click picks one pixel per {step}×{step} block; zoom in for detail, or type the "
             "row and column on the Spatial attention page."
         )
     return pixel
+
+
+def _ring(
+    key: str, view: tuple, pixel: tuple[int, int], shape: tuple[int, int], step: int
+) -> tuple[tuple[int, int], int]:
+    """The pixel the figure under `key` selects, and the figure's revision.
+
+    The figure is kept while the browser marks the pixel itself: its selection (the widget's value) is the
+    pixel, or it has none and the figure's own ring is the pixel. Otherwise (arrows, pins, a page switch,
+    another view of the image, a double click that cleared the selection) the figure rings the pixel, in a
+    new revision, so that it differs from the one the browser holds and replaces its selection.
+    """
+    ss = st.session_state
+    state = f"_ring_{key}"
+    shown = pixel_from_selection(ss.get(key), shape, step)
+    last_view, ring, revision, last_shown = ss.get(state, (None, None, 0, None))
+    if last_view == view and (
+        shown == pixel if shown is not None else (last_shown is None and ring == pixel)
+    ):
+        ss[state] = (view, ring, revision, shown)
+        return ring, revision
+    ss[state] = (view, pixel, revision + 1, None)
+    # The new figure starts without a selection: any click on it is new, even on a pixel clicked before.
+    ss.pop(f"_applied_{key}", None)
+    return pixel, revision + 1
 
 
 def _on_select(key: str, shape: tuple[int, int], step: int) -> None:

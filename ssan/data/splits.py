@@ -8,7 +8,8 @@ Every split is seeded and says which protocol produced it:
 - ``disjoint`` / ``disjoint:N``: spatially disjoint blocks with a guard band between the
   training region and every test pixel; N (default 100) train and N validation per class;
 - ``fixed:TRAIN.mat,TEST.mat``: train and test label maps read from two files (or given as
-  arrays), validation carved from train.
+  arrays), validation carved from train; the split's protocol is the spec itself, so the files
+  it names rebuild the split.
 
 A class too small for the request gives at most a third of its pixels to train and a third
 to validation, and the split carries a warning saying so.
@@ -16,6 +17,7 @@ to validation, and the split carries a warning saying so.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +218,14 @@ def parse_split_spec(spec: str) -> tuple[str, float | None]:
         f"unknown split {spec!r}; expected one of paper, per-class:N (N a positive integer), "
         "fraction:F (0 < F < 0.5), disjoint or disjoint:N, fixed:TRAIN.mat,TEST.mat"
     )
+
+
+def protocol_label(protocol: str) -> str:
+    """`protocol` for a person: a fixed split by its two maps' file names, not their folders."""
+    kind, _, files = protocol.partition(":")
+    if kind.strip().lower() != "fixed" or not files:
+        return protocol
+    return "fixed:" + ",".join(Path(p.strip()).name for p in files.split(","))
 
 
 def make_split(
@@ -525,10 +535,12 @@ def fixed_split_from_files(
     seed: int = 0,
     patch_size: int = DEFAULT_PATCH,
 ) -> Split:
-    """`fixed_split` with the two maps read from .mat files (the only 2-D variable in each)."""
+    """`fixed_split` with the two maps read from .mat files (the only 2-D variable in each); its
+    protocol, ``fixed:TRAIN,TEST``, names the two files, so `make_split` rebuilds it from the protocol."""
     maps = [_read_label_map(Path(p)) for p in (train_path, test_path)]
     source = f"{Path(train_path).name} + {Path(test_path).name}"
-    return fixed_split(scene, *maps, seed=seed, patch_size=patch_size, source=source)
+    split = fixed_split(scene, *maps, seed=seed, patch_size=patch_size, source=source)
+    return dataclasses.replace(split, protocol=f"fixed:{train_path},{test_path}")
 
 
 def _read_label_map(path: Path) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ssan.data.scene import Scene
-from ssan.data.splits import Split
+from ssan.data.splits import Split, protocol_label
 
 # torch (seconds to import) is loaded only by the functions that read or write checkpoints: `runs_dir`
 # serves the app's first screen, which needs no model.
@@ -254,7 +254,7 @@ def saved_runs(
 def checkpoint_folder(root: str | Path, fitted: FittedModel) -> Path:
     """A new folder for `fitted` under `root`/<scene>/, named by model, preset, split, seed and time."""
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    split = re.sub(r"[^A-Za-z0-9.]+", "-", str(fitted.split.protocol or "split"))
+    split = re.sub(r"[^A-Za-z0-9.]+", "-", protocol_label(str(fitted.split.protocol or "split")))
     name = f"{fitted.model_name}-{fitted.preset.name}-{split}-seed{fitted.seed}-{stamp}"
     return Path(root) / safe_name(fitted.scene.name) / name
 

@@ -66,7 +66,7 @@ def _branch_scores(
     pixels: np.ndarray,
     progress: Callable[[float], None] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    net = fitted.network.cpu().eval()
+    net = fitted.cpu_network()
     spectral, spatial = [], []
     with torch.inference_mode():
         for start in range(0, pixels.size, CHUNK):
@@ -103,8 +103,9 @@ def branch_decision(
         s.mean(dim=0, keepdim=True) for s in _branch_scores(fitted, sampler, train)
     )
     spectral, spatial = _branch_scores(fitted, sampler, pixels, progress)
+    fusion = fitted.cpu_network().fusion
     with torch.inference_mode():
-        fuse = lambda a, b: net.fusion(a, b).argmax(dim=1).numpy() + 1
+        fuse = lambda a, b: fusion(a, b).argmax(dim=1).numpy() + 1
         return BranchDecision(
             pixels,
             fuse(spectral, spatial),

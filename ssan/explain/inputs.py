@@ -115,7 +115,7 @@ def pixel_batch(
     """Inputs, probabilities, α and mask for `pixels` (one forward pass, on the CPU)."""
     require_explainable(fitted)
     pixels = np.asarray(pixels, dtype=np.int64)
-    net = fitted.network.cpu().eval()
+    net = fitted.cpu_network()
     spectra, patches = network_inputs(net, sampler, pixels, torch.device("cpu"))
     with torch.inference_mode():
         logits, att = net(spectra, patches, return_attention=True)

@@ -243,7 +243,7 @@ def explain_pixels(
     sampler = fitted.sampler(scene)
     batch = pixel_batch(fitted, sampler, scene, np.atleast_1d(pixels))
     baseline = baseline or training_baseline(fitted, sampler)
-    return batch, pixel_attributions(fitted.network, batch, baseline, settings)
+    return batch, pixel_attributions(fitted.cpu_network(), batch, baseline, settings)
 
 
 def explain_model(
@@ -271,7 +271,7 @@ def explain_model(
         seconds[name] = round(now - clock, 3)
         clock = now
 
-    net = fitted.network.cpu().eval()
+    net = fitted.cpu_network()
     sampler = fitted.sampler(scene)
     pixels = sample_pixels(fitted, scene, n_pixels, seed)
     say(0.0, f"reading {pixels.size} held-out pixels")

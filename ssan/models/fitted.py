@@ -10,6 +10,7 @@ flat (row * W + col) indices.
 
 from __future__ import annotations
 
+import copy
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from torch import nn
 
 from ssan.data.preprocess import PixelSampler, Preprocessing
 from ssan.data.scene import Scene
-from ssan.data.splits import SplitRecord
+from ssan.data.splits import SplitRecord, protocol_label
 from ssan.evaluation.metrics import predict_pixels
 from ssan.inference.attention import PixelAttention, pixel_attention
 from ssan.inference.precision import autocast
@@ -170,6 +171,8 @@ class FittedModel:
     _samplers: weakref.WeakKeyDictionary = field(
         default_factory=weakref.WeakKeyDictionary, init=False, repr=False
     )
+    # The network's CPU copy for CPU-only work when the network itself is on an accelerator (see `cpu_network`).
+    _cpu_copy: nn.Module | None = field(default=None, init=False, repr=False)
 
     @property
     def is_neural(self) -> bool:
@@ -193,7 +196,7 @@ class FittedModel:
 
     def __getstate__(self) -> dict:
         """Pickled (shipped to a Ray worker) without the samplers: they are rebuilt where the model is used."""
-        return {**self.__dict__, "_samplers": None}
+        return {**self.__dict__, "_samplers": None, "_cpu_copy": None}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state, _samplers=weakref.WeakKeyDictionary())
@@ -339,18 +342,37 @@ class FittedModel:
                 if net.training:
                     net.eval()
 
+    def cpu_network(self) -> nn.Module:
+        """The network on the CPU in eval mode, for work that runs there (the explanation tests): the network
+        itself when it is on the CPU, else a CPU copy made once. Never moves the network other threads run."""
+        if next(self.network.parameters()).device.type == "cpu":
+            self._place(torch.device("cpu"))
+            return self.network
+        with _MOVE_LOCK:
+            if self._cpu_copy is None:
+                self._cpu_copy = on_cpu(self.network)
+            return self._cpu_copy
+
     def summary(self) -> str:
         """One line for lists: model, scene, split and the headline metrics."""
         preset = f" ({self.preset.name})" if self.is_neural else ""
         text = (
             f"{self.model_name.upper()}{preset} on {self.scene.name}, "
-            f"{self.split.protocol} split (seed {self.split.seed}), training seed {self.seed}"
+            f"{protocol_label(self.split.protocol)} split (seed {self.split.seed}), training seed {self.seed}"
         )
         if self.metrics:
             text += f": OA {100 * self.metrics['oa']:.2f}%, AA {100 * self.metrics['aa']:.2f}%, kappa {self.metrics['kappa']:.4f}"
         if self.cancelled:
             text += f" · {CANCELLED_MARK}"
         return text
+
+
+def on_cpu(net: nn.Module) -> nn.Module:
+    """`net` itself when it is on the CPU in eval mode, else a copy there in eval mode: `net` is never moved or
+    switched, since another thread may be running it (moving a GRU rebuilds its weight list under that thread)."""
+    if not net.training and all(p.device.type == "cpu" for p in net.parameters()):
+        return net
+    return copy.deepcopy(net).cpu().eval()
 
 
 def pixel_indices(scene: Scene, pixels: PixelsLike) -> tuple[np.ndarray, np.ndarray | None]:

@@ -229,7 +229,7 @@ def test_the_readme_lecture_runs_as_written(page: Page, lecture_url: str, tmp_pa
     ).to_be_visible()
     figure = page.locator(key("spectral_spectrum"))
     above_the_fold(figure.locator(".x2y2 .nsewdrag"), "the α panel")
-    verdict = page.locator(key("spectral_verdict"))
+    verdict = page.locator(key("planted_verdict"))
     box = on_screen(verdict, "the verdict and the α note")
     figure_box = figure.bounding_box()
     assert box["y"] - (figure_box["y"] + figure_box["height"]) < 80, (
