@@ -22,7 +22,6 @@ st.title("Spectral attention: which bands does the model weigh?")
 page.intro(
     f"{page.METHOD} reads a pixel's spectrum band by band with a bidirectional GRU and then weighs the bands with "
     "attention weights α (one per band, summing to 1). Click a pixel: its spectrum and α share the wavelength axis.",
-    ALPHA_NOTE,
 )
 explain_link()
 fitted = page.require_model(ctx)
@@ -63,6 +62,15 @@ with right:
     )
     if planted is not None:
         st.caption("Shaded: bands planted in the demo scene, where two class pairs differ.")
+    # Directly under the figure, unfolded: on the projector what the lecture reads aloud follows α.
+    if fitted.has_spectral_attention:
+        with st.container(key="planted_verdict"):
+            line = planted_verdict(
+                scene, loaders.class_attention(path, mtime, ctx.spec, "spectral")
+            )
+            if line:
+                st.markdown(line)
+            st.caption(ALPHA_NOTE)
     table = pixel_table(scene, row, col, sampler.spectra(np.array([flat]))[0], alpha)
     st.download_button(
         "Download spectrum and attention (CSV)",
@@ -80,12 +88,8 @@ page.plot(
 
 if fitted.has_spectral_attention:
     st.subheader("Mean attention per class")
-    mean_att = loaders.class_attention(path, mtime, ctx.spec, "spectral")
-    line = planted_verdict(scene, mean_att)
-    if line:
-        with st.container(key="planted_verdict"):
-            st.markdown(line)
-            st.caption(SEED_NOTE)
+    if planted is not None:
+        st.caption(SEED_NOTE)
     page.plot(loaders.class_attention_chart(path, mtime, ctx.spec), key="class_attention")
     st.caption(
         "Averaged over up to 200 labelled pixels per class that the model never trained or validated on. "

@@ -16,6 +16,14 @@ SUMMARY_MAX_PIXELS = (
     1_000_000  # class-mean masks cost one forward pass per sampled pixel: fine up to Pavia Centre
 )
 
+# Unfolded under the figure: what the mask can and cannot do is the point of this page in a lecture.
+MASK_NOTE = (
+    "Expect a nearly flat mask. It comes from a 1×1 convolution (then tanh and a sigmoid), so each neighbour's "
+    "weight depends only on that neighbour's own principal-component values: not on the pixel being classified, not "
+    "on where the neighbour sits. Stretched to its narrow range, the mask therefore looks like a recoloured copy of "
+    "the patch. The network's spatial reasoning happens in the convolutions after it."
+)
+
 page.setup("Spatial attention")
 ctx = page.context()
 scene = ctx.scene
@@ -26,10 +34,6 @@ page.intro(
     f"{page.METHOD} also looks at the 27×27 patch around the pixel (its first principal components). Before "
     "convolving, it multiplies the patch by a spatial attention mask, one weight per neighbour. Click a pixel, or "
     "step with the arrows, to see its patch and mask.",
-    "Expect a nearly flat mask. It comes from a 1×1 convolution (then tanh and a sigmoid), so each neighbour's "
-    "weight depends only on that neighbour's own principal-component values: not on the pixel being classified, not "
-    "on where the neighbour sits. Stretched to its narrow range, the mask therefore looks like a recoloured copy of "
-    "the patch. The network's spatial reasoning happens in the convolutions after it.",
 )
 explain_link()
 fitted = page.require_model(ctx)
@@ -44,8 +48,8 @@ path, mtime = ctx.model_key
 left, right = st.columns([1, 1.7], gap="large")
 with left:
     clickable_scene(ctx, key="spatial_image", height=380)
+    pin_bar(scene, key="spatial")  # above the row and column fields: on screen at 1280×720
     pixel_inputs(scene, key="spatial")
-    pin_bar(scene, key="spatial")
     legend(scene, counts=False)
 
 row, col = ss.pixel
@@ -89,6 +93,8 @@ with right:
             )
             + ". Bright = neighbours kept, dark = damped. Outside the image the patch is zero padded."
         )
+        with st.container(key="mask_note"):
+            st.caption(MASK_NOTE)
 
 st.subheader("Mean spatial mask per class")
 if scene.shape[0] * scene.shape[1] > SUMMARY_MAX_PIXELS:

@@ -12,10 +12,18 @@ from ui import page
 page.setup("Compare")
 ctx = page.context()
 saved = compare.header(ctx)
+offer = (
+    st.container()
+)  # above the training panel: on the projector, the one-click way back to the results
 chosen = compare.choose_checkpoints(ctx, saved)
-preset = compare.train_missing(ctx, saved, expanded=len(chosen) < len(MODEL_NAMES))
+elsewhere = False
 if not chosen:
-    compare.offer_splits_with_results(ctx, saved)
+    with offer:
+        elsewhere = compare.offer_splits_with_results(ctx, saved)
+preset = compare.train_missing(
+    ctx, saved, expanded=len(chosen) < len(MODEL_NAMES) and not elsewhere
+)
+if not chosen:
     st.stop()
 names = compare.accuracy_tables(ctx, chosen)
 compare.seed_study(ctx, saved, preset)

@@ -12,8 +12,11 @@ ctx = page.context()
 fitted = inside.header(ctx)
 left, right = st.columns([1, 3], gap="medium")
 with left:
-    pixel, edit = inside.pixel_and_edit(ctx, fitted)
+    pixel, kind = inside.pixel_and_edit_kind(ctx)
+with right:
+    head = st.container()  # the pixel's sentence, above the edit's fields
+    edit = inside.edit_controls(ctx, fitted, pixel, kind)
 result = inside.run_what_if(fitted, ctx.scene, pixel, edit)
 with right:
-    inside.overview(ctx, pixel, result, edited=bool(edit))
+    inside.overview(ctx, pixel, result, edited=bool(edit), head=head)
 inside.stage_panel(fitted, ctx.scene, result.original, result.predicted)

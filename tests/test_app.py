@@ -841,7 +841,7 @@ def test_a_waiting_session_sees_its_place_in_the_training_queue(runs_dir, demo):
 
 def test_spatial_page_explains_the_flat_mask_and_spaces_the_class_grid():
     at = app(SPATIAL)
-    assert "1×1 convolution" in shown(at, "intro"), "why the mask is flat"
+    assert "1×1 convolution" in shown(at, "mask_note"), "why the mask is flat, under the mask"
     grid = chart(at, "class_masks")
     titles = [a for a in grid["layout"]["annotations"]]
     assert len(titles) == 12 and all(a["yanchor"] == "bottom" for a in titles)

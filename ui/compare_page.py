@@ -288,29 +288,40 @@ def train_missing(ctx: Context, saved: list[tuple[Path, FittedModel]], expanded:
     return preset
 
 
-def offer_splits_with_results(ctx: Context, saved: list[tuple[Path, FittedModel]]) -> None:
-    """Nothing on this split: say so, and offer the splits of this scene that have saved runs."""
-    st.info(
-        "No model trained on this split yet: train some above, or switch to a split that has results."
-    )
+def offer_splits_with_results(ctx: Context, saved: list[tuple[Path, FittedModel]]) -> bool:
+    """Nothing on this split: say so, and offer the splits of this scene that have saved runs (the split may
+    have been changed on another page), the one with the most models first; True when one was offered."""
     splits: dict[tuple[str, int], set[str]] = {}
     for _, fitted in saved:
         if fitted.metrics is not None:
             key = (fitted.split.protocol, fitted.split.seed)
             splits.setdefault(key, set()).add(fitted.model_name)
+    offers = []
     for (protocol, seed), models in sorted(splits.items(), key=lambda kv: -len(kv[1])):
         try:
             kind, _ = parse_split_spec(protocol)
         except ValueError:
             continue
-        if kind not in SPLIT_KINDS:  # a split the Scene page cannot choose (a fixed one)
-            continue
+        if kind in SPLIT_KINDS:  # not a split the Scene page cannot choose (a fixed one)
+            offers.append((protocol, int(seed), len(models)))
+    where = f"{ctx.split.protocol}, seed {ctx.split.seed}"
+    if not offers:
+        st.info(f"No model trained on this split yet ({where}): train some below.")
+        return False
+    protocol, seed, n = offers[0]
+    st.info(
+        f"No model trained on this split yet ({where}; the split is the Scene page's, shared by every page). "
+        f"The {protocol} split, seed {seed}, has {n} model(s) saved: switch to it, or train on this split below."
+    )
+    for i, (protocol, seed, n) in enumerate(offers):
         st.button(
-            f"Show the {protocol} split, seed {seed} ({len(models)} model(s) saved)",
+            f"Show the {protocol} split, seed {seed} ({n} model(s) saved)",
             key=f"show_split_{protocol}_{seed}",
+            type="primary" if i == 0 else "secondary",
             on_click=use_split,
-            args=(protocol, int(seed)),
+            args=(protocol, seed),
         )
+    return True
 
 
 def use_split(protocol: str, seed: int) -> None:

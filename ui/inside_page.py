@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
+from streamlit.delta_generator import DeltaGenerator
 
 from ssan.data.scene import Scene
 from ssan.inference.trace import Trace
@@ -228,37 +229,36 @@ def fusion_contributions(
 
 
 def band_edit_controls(scene: Scene, class_id: int, key: str) -> BandEdit:
-    """The spectrum edit: a band range (at first the bands planted for `class_id` on the demo) and what
-    replaces it."""
+    """The spectrum edit, in one row: a band range (at first the bands planted for `class_id` on the demo)
+    and what replaces it."""
     n = scene.n_bands
     default = (1, min(n, 10))
     if scene.planted is not None:
         planted = np.flatnonzero(scene.planted.bands_for_class(class_id, n))
         if planted.size:
             default = (int(planted[0]) + 1, int(planted[-1]) + 1)
-    first, last = st.slider("Bands", 1, n, default, key=f"{key}_bands")
-    fill = st.selectbox("Replace them by", BAND_FILLS, key=f"{key}_fill")
+    c1, c2, c3, c4 = st.columns([1.3, 1.2, 0.8, 0.8])
+    first, last = c1.slider("Bands", 1, n, default, key=f"{key}_bands")
+    fill = c2.selectbox("Replace them by", BAND_FILLS, key=f"{key}_fill")
     source, factor = None, 1.0
     if fill == "another pixel":
-        c1, c2 = st.columns(2)
         source = (
-            int(c1.number_input("row", 0, scene.shape[0] - 1, 0, key=f"{key}_row")),
-            int(c2.number_input("col", 0, scene.shape[1] - 1, 0, key=f"{key}_col")),
+            int(c3.number_input("row", 0, scene.shape[0] - 1, 0, key=f"{key}_row")),
+            int(c4.number_input("col", 0, scene.shape[1] - 1, 0, key=f"{key}_col")),
         )
     elif fill == "scale":
-        factor = float(st.slider("factor", 0.0, 2.0, 1.0, 0.05, key=f"{key}_factor"))
+        factor = float(c3.slider("factor", 0.0, 2.0, 1.0, 0.05, key=f"{key}_factor"))
     return BandEdit(first - 1, last, fill, source, factor)
 
 
 def occlusion_controls(patch_size: int, key: str) -> Occlusion:
-    """The patch edit: a rectangle of neighbours set to the training mean (0 for whitened components)."""
+    """The patch edit, in one row: a rectangle of neighbours set to the training mean (0 for whitened
+    components)."""
     c = patch_size // 2
-    rows = st.slider(
-        "Rows", 0, patch_size - 1, (max(0, c - 3), min(patch_size - 1, c + 3)), key=f"{key}_rows"
-    )
-    cols = st.slider(
-        "Columns", 0, patch_size - 1, (max(0, c - 3), min(patch_size - 1, c + 3)), key=f"{key}_cols"
-    )
+    around = (max(0, c - 3), min(patch_size - 1, c + 3))
+    c1, c2 = st.columns(2)
+    rows = c1.slider("Rows", 0, patch_size - 1, around, key=f"{key}_rows")
+    cols = c2.slider("Columns", 0, patch_size - 1, around, key=f"{key}_cols")
     return Occlusion(rows[0], rows[1] + 1, cols[0], cols[1] + 1)
 
 
@@ -345,10 +345,8 @@ def header(ctx: Context) -> FittedModel:
 EDITS = ("nothing", "bands replaced", "patch occluded", "spatial branch fed another pixel")
 
 
-def pixel_and_edit(ctx: Context, fitted: FittedModel) -> tuple[tuple[int, int], dict]:
-    """The clickable scene and the what-if controls under it: the pixel and the edit's keyword arguments
-    for `what_if`."""
-    scene = ctx.scene
+def pixel_and_edit_kind(ctx: Context) -> tuple[tuple[int, int], str]:
+    """The clickable scene and, under it, which what-if edit to make."""
     row, col = clickable_scene(ctx, key="inside_image", height=300)
     kind = st.radio(
         "What if…",
@@ -356,26 +354,36 @@ def pixel_and_edit(ctx: Context, fitted: FittedModel) -> tuple[tuple[int, int], 
         key="inside_edit",
         help="Edit what the network sees for this pixel; the edited pass is drawn in red beside the original.",
     )
+    return (row, col), kind
+
+
+def edit_controls(ctx: Context, fitted: FittedModel, pixel: tuple[int, int], kind: str) -> dict:
+    """The chosen edit's fields in one row (above the overview, so at 1280×720 the fields, the sentence and
+    the figure are on one screen): the edit as `what_if`'s keyword arguments."""
+    scene = ctx.scene
     edit: dict = {}
     if kind == "bands replaced":
-        edit["band_edit"] = band_edit_controls(scene, int(scene.labels[row, col]), "inside_band")
+        edit["band_edit"] = band_edit_controls(scene, int(scene.labels[pixel]), "inside_band")
     elif kind == "patch occluded":
         edit["occlusion"] = occlusion_controls(fitted.preset.patch_size, "inside_occlude")
     elif kind == "spatial branch fed another pixel":
-        c1, c2 = st.columns(2)
+        c1, c2, _ = st.columns([1, 1, 2])
         edit["spatial_pixel"] = (
             int(c1.number_input("row", 0, scene.shape[0] - 1, 0, key="inside_other_row")),
             int(c2.number_input("col", 0, scene.shape[1] - 1, 0, key="inside_other_col")),
         )
-    return (row, col), edit
+    return edit
 
 
-def overview(ctx: Context, pixel: tuple[int, int], result: WhatIf, edited: bool) -> None:
-    """The pixel's classes in one line and the overview figure, the edited pass beside the original."""
+def overview(
+    ctx: Context, pixel: tuple[int, int], result: WhatIf, edited: bool, head: DeltaGenerator
+) -> None:
+    """The pixel's classes in one line (in `head`) and the overview figure, the edited pass beside the
+    original."""
     scene, trace = ctx.scene, result.original
     predicted = result.predicted
     truth = int(scene.labels[pixel])
-    st.markdown(
+    head.markdown(
         f"**Pixel (row {pixel[0]}, col {pixel[1]})** · ground truth **{class_name(scene, truth)}** · "
         f"predicted **{class_name(scene, predicted)}** ({100 * trace.probabilities[predicted - 1]:.1f}%)"
         + (f" · {result.describe()}" if edited else "")

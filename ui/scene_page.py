@@ -11,6 +11,7 @@ import streamlit as st
 from ssan.data.catalog import list_scenes
 from ssan.data.download import data_dir
 from ssan.data.readers import CUBE_FORMATS, LABEL_FORMATS
+from ssan.data.scene import Scene
 from ui import loaders, owners, page
 from ui.controls import split_controls
 from ui.figures import class_counts_figure, pin_color, spectrum_figure
@@ -20,6 +21,9 @@ from ui.state import bound, switch_scene
 from ui.viewer import class_name, clickable_scene, legend
 
 PIXEL_COLOUR = "#e6a800"
+# On the projector the spectrum sits under the heading and the pin buttons: most of it above the fold at 1280×720.
+PRESENT_SPECTRUM_HEIGHT = 300
+RGB = ("Red", "Green", "Blue")
 COMPOSITES = {"True colour": (640.0, 550.0, 470.0), "Colour infrared": (800.0, 650.0, 550.0)}
 SCENE_CHOICES = {
     "demo": "Demo town (synthetic, instant)",
@@ -44,14 +48,11 @@ def intro() -> None:
 def set_composite(bands: tuple[float, float, float], lo: float, hi: float) -> None:
     """Button callback: show a standard composite (clipped to the scene's wavelength range lo..hi nm)."""
     ss.rgb_nm = tuple(float(np.clip(b, lo, hi)) for b in bands)
-    for channel, value in zip(("Red", "Green", "Blue"), ss.rgb_nm):
-        ss[f"w_nm_{channel}"] = value
 
 
-def store_band(index: int) -> None:
-    """Slider callback: the moved channel's wavelength into the persistent `rgb_nm`."""
-    channel = ("Red", "Green", "Blue")[index]
-    ss.rgb_nm = tuple(ss[f"w_nm_{channel}"] if i == index else v for i, v in enumerate(ss.rgb_nm))
+def store_bands() -> None:
+    """Slider callback: keep the chosen red, green and blue wavelengths."""
+    ss.rgb_nm = tuple(float(ss[f"w_nm_{channel}"]) for channel in RGB)
 
 
 def try_load(spec: tuple, progressbar=False, shown: Callable[[str], str] = str) -> bool:
@@ -258,52 +259,7 @@ def image_and_spectrum(ctx: Context) -> None:
     wl = scene.wavelengths
     left, right = st.columns([1.15, 1], gap="large")
     with left:
-        with st.expander("Display: bands, stretch, ground-truth overlay", expanded=False):
-            lo_nm, hi_nm = float(wl.min()), float(wl.max())
-            p1, p2 = st.columns(2)
-            for column, (preset, bands) in zip((p1, p2), COMPOSITES.items()):
-                column.button(
-                    preset,
-                    key=f"composite_{preset}",
-                    width="stretch",
-                    on_click=set_composite,
-                    args=(bands, lo_nm, hi_nm),
-                    disabled=not (lo_nm - 20 <= min(bands) and max(bands) <= hi_nm + 20),
-                    help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).",
-                )
-            c1, c2, c3 = st.columns(3)
-            # Each slider gets its value through its key only: a default as well made Streamlit warn.
-            for ch, v in zip(("Red", "Green", "Blue"), ss.rgb_nm):
-                ss[f"w_nm_{ch}"] = float(np.clip(v, lo_nm, hi_nm))
-            nm = [
-                c.slider(
-                    f"{ch} (nm)",
-                    lo_nm,
-                    hi_nm,
-                    step=1.0,
-                    key=f"w_nm_{ch}",
-                    on_change=store_band,
-                    args=(i,),
-                )
-                for i, (c, ch) in enumerate(zip((c1, c2, c3), ("Red", "Green", "Blue")))
-            ]
-            ss.rgb_nm = tuple(nm)
-            bound(
-                st.slider,
-                "Stretch (percentiles)",
-                "stretch",
-                min_value=0.0,
-                max_value=100.0,
-                step=0.5,
-            )
-            bound(
-                st.slider,
-                "Ground-truth opacity",
-                "gt_opacity",
-                min_value=0.0,
-                max_value=1.0,
-                step=0.05,
-            )
+        display_bar(scene)
         if not page.presenting():
             st.caption(
                 "Click a pixel to see its spectrum. Scroll or drag to zoom; double-click to zoom out."
@@ -321,7 +277,20 @@ def image_and_spectrum(ctx: Context) -> None:
         r, c = pixel
         label = int(scene.labels[r, c])
         st.subheader(f"Pixel (row {r}, col {c})")
-        st.markdown(f"Ground truth: **{class_name(scene, label)}**")
+        # Right under the heading: on the projector the buttons stay on screen beside the image.
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.markdown(f"Ground truth: **{class_name(scene, label)}**")
+            if st.button(
+                "Pin this pixel",
+                disabled=tuple(pixel) in map(tuple, ss.pinned),
+                key="pin",
+                icon=":material/push_pin:",
+            ):
+                ss.pinned = [*ss.pinned, tuple(pixel)]
+                st.rerun()
+            if st.button("Clear pinned pixels", disabled=not ss.pinned, key="unpin"):
+                ss.pinned = []
+                st.rerun()
         spectra = [(f"({r}, {c}) {class_name(scene, label)}", scene.cube[r, c], PIXEL_COLOUR)]
         spectra += [
             (
@@ -339,23 +308,59 @@ def image_and_spectrum(ctx: Context) -> None:
                 planted=planted,
                 wavelengths_estimated=scene.wavelengths_estimated,
                 value_title="Value (as stored)",
+                height=PRESENT_SPECTRUM_HEIGHT if page.presenting() else None,
             ),
             key="scene_spectrum",
         )
-        b1, b2 = st.columns(2)
-        if b1.button(
-            "Pin this pixel",
-            disabled=tuple(pixel) in map(tuple, ss.pinned),
-            width="stretch",
-            key="pin",
-        ):
-            ss.pinned = [*ss.pinned, tuple(pixel)]
-            st.rerun()
-        if b2.button("Clear pinned pixels", disabled=not ss.pinned, width="stretch", key="unpin"):
-            ss.pinned = []
-            st.rerun()
         if planted is not None:
             st.caption("Shaded: the bands planted in the demo scene, where two class pairs differ.")
+
+
+def display_bar(scene: Scene) -> None:
+    """The composites as one row of buttons, and the display settings in a popover beside them (over the
+    page, so the image does not move)."""
+    wl = scene.wavelengths
+    lo_nm, hi_nm = float(wl.min()), float(wl.max())
+    with st.container(horizontal=True, gap="small", key="display_bar"):
+        for preset, bands in COMPOSITES.items():
+            st.button(
+                preset,
+                key=f"composite_{preset}",
+                on_click=set_composite,
+                args=(bands, lo_nm, hi_nm),
+                disabled=not (lo_nm - 20 <= min(bands) and max(bands) <= hi_nm + 20),
+                help=f"Red, green, blue = {', '.join(f'{b:.0f}' for b in bands)} nm (the nearest bands).",
+            )
+        with st.popover("Display", key="display_options"):
+            ss.rgb_nm = tuple(float(np.clip(value, lo_nm, hi_nm)) for value in ss.rgb_nm)
+            for channel, value in zip(RGB, ss.rgb_nm):
+                ss[f"w_nm_{channel}"] = (
+                    value  # from the kept value: a widget is forgotten on other pages
+                )
+                st.slider(
+                    f"{channel} (nm)",
+                    lo_nm,
+                    hi_nm,
+                    step=1.0,
+                    key=f"w_nm_{channel}",
+                    on_change=store_bands,
+                )
+            bound(
+                st.slider,
+                "Stretch (percentiles)",
+                "stretch",
+                min_value=0.0,
+                max_value=100.0,
+                step=0.5,
+            )
+            bound(
+                st.slider,
+                "Ground-truth opacity",
+                "gt_opacity",
+                min_value=0.0,
+                max_value=1.0,
+                step=0.05,
+            )
 
 
 def split_section(ctx: Context) -> None:

@@ -4,12 +4,14 @@ The browser tests are one xdist group (tests/conftest.py): one worker runs them,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,9 +84,10 @@ def _healthy(proc: subprocess.Popen, url: str, log: Path) -> bool:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
-def app_url(runs_dir, tmp_path_factory):
-    """The URL of a fresh `streamlit run app.py` (headless, local only), stopped after the session.
+@contextlib.contextmanager
+def serving(runs_dir: Path, tmp_path_factory) -> Iterator[str]:
+    """A fresh `streamlit run app.py` (headless, local only) saving models under `runs_dir`: its URL, the
+    server stopped on exit.
 
     The port is a free one chosen by the OS; another process (a Ray node, another xdist worker) may
     take it before Streamlit binds it, so the server is started on a new port, up to three times."""
@@ -109,6 +112,19 @@ def app_url(runs_dir, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 proc.kill()
     pytest.fail(f"streamlit found its port taken three times:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def app_url(runs_dir, tmp_path_factory):
+    """The URL of the session's server, saving models in `runs_dir`."""
+    with serving(runs_dir, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def serve(tmp_path_factory):
+    """`serve(runs_dir)`: a server of its own for a test that needs its own runs folder (a context manager)."""
+    return lambda runs_dir: serving(runs_dir, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
