@@ -257,9 +257,15 @@ def shown(at: AppTest, key: str) -> str:
 
 
 def marked(at: AppTest, key: str) -> tuple[int, int]:
-    """The pixel (row, col) the clickable image `key` marks as selected."""
-    trace = next(t for t in chart(at, key)["data"] if t.get("name") == "selected pixel")
-    return int(trace["y"][0]), int(trace["x"][0])
+    """The pixel (row, col) the clickable image `key` shows ringed: after a click on it, the point the browser
+    selected (the figure is not sent again); otherwise the figure's own selected point (step-1 click grid)."""
+    from ui.figures import GRID_TRACE
+
+    clicked = at.session_state[f"_ring_{key}"][3]
+    if clicked is not None:
+        return tuple(clicked)
+    (index,) = chart(at, key)["data"][GRID_TRACE]["selectedpoints"]
+    return divmod(index, loaded_scene(at).shape[1])
 
 
 def split_counts(at: AppTest) -> dict[str, int]:
