@@ -108,6 +108,11 @@ def test_seed_stability_with_a_second_checkpoint(runs_dir):
     )
     save_checkpoint(other, runs_dir / "demo" / "second-seed")
     at = explain_page()
+    deadline = time.monotonic() + 120
+    while not any("seeds" in d.value.columns for d in at.dataframe):  # computed in the background
+        assert time.monotonic() < deadline, "seed stability did not finish"
+        time.sleep(0.5)
+        at.run()
     table = at.dataframe[-1].value
     assert list(table["seeds"]) == [f"{other.seed - 1} vs {other.seed}"]
     assert table["median per-pixel Spearman of α"].iloc[0] == pytest.approx(1.0)

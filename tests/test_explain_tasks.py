@@ -78,3 +78,23 @@ def test_two_sessions_asking_the_same_explanation_start_one_computation(monkeypa
     assert calls == {"explain_pixels": 1, "branch_decision": 1, "explain_model": 1}
     finished(click(second, "explain_image", 12, 34), "pixel (row 12, col 34)")
     assert calls["explain_pixels"] == 2, "another pixel is another computation"
+
+
+def test_seed_stability_is_one_background_task_per_checkpoints_and_pixels(monkeypatch, tmp_path):
+    from ssan.models.checkpoints import load_checkpoint, save_checkpoint
+    from ui import loaders
+
+    monkeypatch.setattr(tasks, "REGISTRY", tasks.Registry())
+    other = load_checkpoint(loaders.DEMO_CHECKPOINT)
+    other.seed += 1
+    save_checkpoint(other, tmp_path / "second-seed")
+    paths, spec = (str(loaders.DEMO_CHECKPOINT), str(tmp_path / "second-seed")), ("demo",)
+    task = explain_jobs.stability_task(paths, spec, (0, 1, 2))
+    assert explain_jobs.stability_task(paths, spec, (0, 1, 2)) is task, "asked twice, computed once"
+    assert explain_jobs.stability_task(paths, spec, (0, 1, 3)) is not task
+    deadline = time.monotonic() + 120
+    while not task.snapshot().finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    (pair,) = task.snapshot().result
+    assert pair.seeds == (other.seed - 1, other.seed)

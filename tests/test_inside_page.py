@@ -38,3 +38,14 @@ def test_an_edit_of_the_planted_bands_changes_the_prediction():
     assert not at.exception, [e.message for e in at.exception]
     header = " ".join(m.value for m in at.markdown)
     assert "the prediction changes to Roof, grey paint" in header
+
+
+def test_each_stage_is_said_in_one_line_in_presentation_mode_too():
+    from ui.inside_page import STAGE_WORDS
+
+    at = click(app(INSIDE), "inside_image", 3, 58)
+    at.toggle(key="w_present").set_value(True).run()
+    assert not at.exception
+    words = at.get_by_key("stage_words")
+    shown = "\n".join(c.value for c in at.caption)
+    assert words is not None and all(line in shown for line in STAGE_WORDS.values())

@@ -1,7 +1,7 @@
 """The "Does attention explain?" page's computations, each a background task shared by every session that asks
 for the same (`ui.tasks.shared_task`): the held-out test (one per checkpoint weights, sample size and seed), the
-clicked pixel's attributions (one per pixel and model) and the branch map (one per model and scene); and the
-debate in two sentences."""
+clicked pixel's attributions (one per pixel and model), the branch map (one per model and scene) and seed
+stability (one per set of checkpoints and pixels); and the debate in two sentences."""
 
 from __future__ import annotations
 
@@ -27,10 +27,11 @@ from ssan.models.fitted import FittedModel
 from ui import loaders
 from ui.tasks import EXPLANATIONS, Pool, Task, session_owner, shared_task
 
-# A pixel's attributions take about a second, the branch map a minute: each in its own queue, so a click is not
-# kept waiting behind a map or the held-out test.
+# A pixel's attributions take about a second, the branch map a minute: each kind in its own queue, so a click is
+# not kept waiting behind a map, the held-out test or a seed comparison.
 PIXEL_WORK = Pool(1)
 BRANCH_MAPS = Pool(1)
+STABILITY = Pool(1)
 
 DEBATE = (
     "Whether attention weights explain a prediction is disputed. Jain and Wallace (“Attention is not Explanation”, "
@@ -132,9 +133,21 @@ def seed_partners(
     return partners
 
 
-@st.cache_resource(show_spinner="Comparing α between seeds…", max_entries=8)
-def stability(paths: tuple[str, ...], spec: tuple, pixels: tuple[int, ...]) -> list[SeedPair]:
-    """Seed stability of α between the checkpoints at `paths` on the given pixels."""
-    return seed_stability(
-        [loaders.model_at(p) for p in paths], loaders.scene_for(spec), np.asarray(pixels)
+def stability_task(paths: tuple[str, ...], spec: tuple, pixels: tuple[int, ...]) -> Task:
+    """Seed stability of α between the checkpoints at `paths` on the given pixels (a list of `SeedPair` as the
+    task's result): computed in the background, once for every session asking for the same checkpoints (as of
+    their current files), scene and pixels."""
+    keys = tuple((p, loaders.checkpoint_mtime(p)) for p in paths)
+    models, scene = [loaders.model_at(p) for p in paths], loaders.scene_for(spec)
+
+    def work(task: Task) -> list[SeedPair]:
+        task.report(0.0, "comparing α between seeds")
+        return seed_stability(models, scene, np.asarray(pixels))
+
+    return shared_task(
+        ("seed-stability", keys, spec, pixels),
+        work,
+        STABILITY,
+        session_owner(),
+        name="ssan-seed-stability",
     )

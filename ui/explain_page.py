@@ -329,9 +329,16 @@ def seed_stability(ctx: Context, fitted: FittedModel, explanation: Explanation |
             key="seed_partners",
         )
         if chosen:
-            pairs = tests.stability(
+            task = tests.stability_task(
                 (str(path), *chosen), ctx.spec, tuple(int(p) for p in explanation.batch.pixels)
             )
+            follow(task, background("Comparing α between seeds"), "explain_stability")
+            snap = task.snapshot()
+            if snap.error:
+                st.error(f"Seed stability could not be computed: {snap.error}")
+            if snap.result is None:
+                return
+            pairs = snap.result
             st.dataframe(
                 pd.DataFrame(
                     [

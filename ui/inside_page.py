@@ -331,7 +331,6 @@ def header(ctx: Context) -> FittedModel:
         f"How does {page.METHOD} get from a spectrum and a patch to a class? Click a pixel: every stage of "
         "the forward pass is drawn for it, in the paper's order. Open a stage for its formula with the "
         "pixel's own numbers, then edit the input and watch every stage answer.",
-        " ".join(STAGE_WORDS.values()),
     )
     fitted = page.require_model(ctx)
     if fitted.network is None:
@@ -392,3 +391,5 @@ def overview(
         trace, scene, result.edited if edited else None, height=300 if page.presenting() else 380
     )
     page.plot(figure, key="inside_overview")
+    with st.container(key="stage_words"):  # unfolded in presentation mode too: the class reads it
+        st.caption("  \n".join(STAGE_WORDS.values()))

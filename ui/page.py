@@ -131,7 +131,7 @@ def intro(*paragraphs: str) -> None:
 
 
 def plot(fig: go.Figure, key: str, **kwargs: Any) -> Any:
-    """`st.plotly_chart` with the app's toolbar (on hover, PNG export) and, in presentation mode, larger type
+    """`st.plotly_chart` with the app's chart config (`chart_config`) and, in presentation mode, larger type
     (on a copy: cached figures are never changed)."""
     if presenting():
         # From a copy of its dict: a new figure given a shared figure's objects consumes them under other sessions.
