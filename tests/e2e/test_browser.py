@@ -115,6 +115,12 @@ def test_train_click_and_see_attention(page: Page, app_url: str, runs_dir: Path,
     )
     saved = list(runs_dir.rglob("model.json"))
     assert len(saved) == 1
+    page.get_by_role(
+        "button", name="Use this model"
+    ).click()  # a trained model is used only when chosen
+    expect(page.get_by_role("button", name="In use: the active model")).to_be_visible(
+        timeout=30_000
+    )
 
     # The new model is active: click a pixel and see its spectrum and attention.
     timing("Spectral attention page", open_page(page, "Spectral attention", "Spectral attention"))

@@ -86,8 +86,9 @@ def above_the_fold(locator: Locator, what: str) -> None:
 
 
 def key(name: str) -> str:
-    """The CSS selector of the element with Streamlit key `name` (spaces become dashes)."""
-    return ".st-key-" + name.replace(" ", "-")
+    """The CSS selector of the element with Streamlit key `name` (spaces become dashes), not the copy a rerun
+    is replacing (Streamlit keeps the old element, marked stale, until the new one is drawn)."""
+    return ".st-key-" + name.replace(" ", "-") + ':not([data-stale="true"])'
 
 
 def go(page: Page, link: str, title: str) -> float:
