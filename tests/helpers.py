@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import scipy.io
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -97,6 +99,25 @@ def tiny_job_scene() -> Scene:
 def tiny_job_split(scene: Scene) -> Split:
     """10 + 10 pixels per class, patches of 7 px, to go with `TINY_JOB`."""
     return make_split(scene, "per-class:10", seed=0, patch_size=7)
+
+
+def saved_copy(runs: Path, name: str, **sidecar) -> Path:
+    """A copy of the shipped checkpoint saved as a run under `runs`/demo with some provenance changed (e.g.
+    cancelled), as the CLI would save it (so the lecturer's)."""
+    folder = runs / "demo" / name
+    shutil.copytree(ASSET, folder)
+    side = json.loads((folder / "model.json").read_text())
+    (folder / "model.json").write_text(json.dumps(side | sidecar))
+    return folder
+
+
+def tiny_mat(folder: Path) -> Path:
+    """A 30×36×8 random cube with three 12-column classes, saved as `folder`/tiny.mat (cube and gt)."""
+    cube = folder / "tiny.mat"
+    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    scipy.io.savemat(cube, {"cube": rng.random((30, 36, 8)).astype(np.float32), "gt": labels})
+    return cube
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -196,6 +217,22 @@ def app(page: str = SCENE) -> AppTest:
         at.switch_page(page).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def long_training(validations: int) -> tuple[AppTest, object]:
+    """The Train page with a job started that would run for long (100,000 iterations, validating every 2),
+    returned with the job once it has done `validations` validations."""
+    at = app(TRAIN)
+    at.session_state["adv_iterations"] = 100_000
+    at.session_state["adv_eval_every"] = 2
+    at.run()
+    at.button(key="start_training").click().run()
+    _, job = at.session_state["train_job"]
+    deadline = time.monotonic() + TIMEOUT
+    while sum(h["val_accuracy"] is not None for h in job.snapshot().history) < validations:
+        assert time.monotonic() < deadline, "the job did not validate in time"
+        time.sleep(0.05)
+    return at.run(), job
 
 
 def texts(at: AppTest) -> str:

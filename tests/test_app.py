@@ -22,6 +22,7 @@ from ssan.inference.attention import pixel_attention
 from ssan.models.checkpoints import CheckpointError
 from ssan.models.fitted import CANCELLED_MARK
 from tests.helpers import (
+    ASSET,
     COMPARE,
     ENTRY,
     SCENE,
@@ -34,14 +35,16 @@ from tests.helpers import (
     click,
     has,
     loaded_scene,
+    long_training,
     marked,
+    saved_copy,
     shown,
     split_counts,
+    tiny_mat,
 )
 from ui.viewer import class_name
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSET = ROOT / "assets" / "demo-ssan"
 
 
 @pytest.fixture(autouse=True)
@@ -51,15 +54,6 @@ def runs_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("SSAN_RUNS_DIR", str(runs))
     monkeypatch.setenv("SSAN_DATA_DIR", str(tmp_path / "data"))
     return runs
-
-
-def saved_copy(runs_dir: Path, name: str, **sidecar) -> Path:
-    """A copy of the shipped checkpoint under `runs_dir` with some provenance changed (e.g. cancelled)."""
-    folder = runs_dir / "demo" / name
-    shutil.copytree(ASSET, folder)
-    side = json.loads((folder / "model.json").read_text())
-    (folder / "model.json").write_text(json.dumps(side | sidecar))
-    return folder
 
 
 def values(data) -> np.ndarray:
@@ -209,12 +203,7 @@ def test_pins_follow_to_the_attention_pages_and_select_the_pixel_there(demo):
 
 
 def test_the_pixel_and_pins_are_kept_per_scene(tmp_path):
-    cube = tmp_path / "tiny.mat"
-    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
-    scipy.io.savemat(
-        cube,
-        {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels},
-    )
+    cube = tiny_mat(tmp_path)
     at = click(app(), "scene_image", 40, 30)
     at.button(key="pin").click().run()
     at = click(at, "scene_image", 100, 20)
@@ -280,10 +269,7 @@ def test_switching_split_changes_the_summary():
 
 
 def test_switching_to_your_own_file_and_back(tmp_path, demo):
-    cube = tmp_path / "tiny.mat"
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
-    scipy.io.savemat(cube, {"cube": rng.random((30, 36, 8)).astype(np.float32), "gt": labels})
+    cube = tiny_mat(tmp_path)
     at = app()
     at.radio(key="w_scene_choice").set_value("file").run()
     at.text_input(key="w_scene_path").set_value(str(cube)).run()
@@ -552,17 +538,7 @@ def test_training_a_quick_model_from_the_train_page(runs_dir, paper_split):
 
 
 def test_cancelling_keeps_the_best_model(runs_dir):
-    at = app(TRAIN)
-    at.session_state["adv_iterations"] = 100_000
-    at.session_state["adv_eval_every"] = 2
-    at.run()
-    at.button(key="start_training").click().run()
-    _, job = at.session_state["train_job"]
-    deadline = time.monotonic() + TIMEOUT
-    while sum(h["val_accuracy"] is not None for h in job.snapshot().history) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    at.run()
+    at, job = long_training(validations=2)
     assert at.get("progress") and at.button(key="train_job_cancel").proto.label.startswith("Cancel")
     at.button(key="train_job_cancel").click().run()
     assert job.join(timeout=TIMEOUT)
@@ -723,12 +699,7 @@ def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir, monk
 
 
 def test_a_job_is_shown_only_on_its_own_scene(tmp_path, runs_dir):
-    cube = tmp_path / "tiny.mat"
-    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
-    scipy.io.savemat(
-        cube,
-        {"cube": np.random.default_rng(0).random((30, 36, 8)).astype(np.float32), "gt": labels},
-    )
+    cube = tiny_mat(tmp_path)
     at = app(TRAIN)
     at.session_state["train_model"] = "knn"
     at.run()

@@ -5,7 +5,6 @@ default, and an active model that disappears is said so."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from ssan.data.uploads import store_checkpoint_upload
 from ssan.evaluation.runs import saved_runs
-from tests.helpers import ASSET, COMPARE, TIMEOUT, TRAIN, app
+from tests.helpers import ASSET, COMPARE, TIMEOUT, TRAIN, app, saved_copy
 from ui import owners
 
 
@@ -30,15 +29,6 @@ def fresh_owners(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(owners, "_jobs", [])
     monkeypatch.setattr(owners, "_in_use", {})
     return runs
-
-
-def saved_copy(runs: Path, name: str, **sidecar) -> Path:
-    """A copy of the shipped checkpoint saved as a run under `runs`/demo (as the CLI would: the lecturer's)."""
-    folder = runs / "demo" / name
-    shutil.copytree(ASSET, folder)
-    side = json.loads((folder / "model.json").read_text())
-    (folder / "model.json").write_text(json.dumps(side | sidecar))
-    return folder
 
 
 def me(at: AppTest) -> str:

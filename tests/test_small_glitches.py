@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.io
 from streamlit.elements.lib import policies
 from streamlit.runtime.state import get_session_state
 
-from tests.helpers import COMPARE, app, chart, texts
+from tests.helpers import COMPARE, app, chart, texts, tiny_mat
 from ui.compare_page import seed_cell
 from ui.explain_figures import branch_shares_figure
 
@@ -85,10 +84,7 @@ def test_the_composite_buttons_set_the_sliders_without_a_second_default(monkeypa
 
 
 def test_scene_notes_name_the_apps_fields_not_cli_flags(tmp_path):
-    cube = tmp_path / "tiny.mat"
-    rng = np.random.default_rng(0)
-    labels = np.repeat(np.arange(1, 4), 12)[None, :].repeat(30, axis=0).astype(np.uint8)
-    scipy.io.savemat(cube, {"cube": rng.random((30, 36, 8)).astype(np.float32), "gt": labels})
+    cube = tiny_mat(tmp_path)
     at = app()
     at.radio(key="w_scene_choice").set_value("file").run()
     at.text_input(key="w_scene_path").set_value(str(cube)).run()

@@ -3,13 +3,12 @@ above the settings; a trained model waits for "Use this model" instead of replac
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ASSET, TIMEOUT, TRAIN, app
+from tests.helpers import ASSET, TIMEOUT, TRAIN, app, long_training
 
 
 @pytest.fixture
@@ -42,17 +41,7 @@ def position(at, element_type: str, key: str | None = None) -> int:
 
 
 def test_a_running_job_is_drawn_above_the_settings(runs_dir):
-    at = app(TRAIN)
-    at.session_state["adv_iterations"] = 100_000
-    at.session_state["adv_eval_every"] = 2
-    at.run()
-    at.button(key="start_training").click().run()
-    _, job = at.session_state["train_job"]
-    deadline = time.monotonic() + TIMEOUT
-    while sum(h["val_accuracy"] is not None for h in job.snapshot().history) < 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    at.run()
+    at, job = long_training(validations=1)
     assert not at.exception
     settings = position(at, "selectbox", "train_model")
     assert position(at, "progress") < settings
