@@ -235,6 +235,23 @@ def long_training(validations: int) -> tuple[AppTest, object]:
     return at.run(), job
 
 
+def open_file_scene(at: AppTest, cube: Path) -> AppTest:
+    """The Scene page `at` with the scene file `cube` loaded by its path."""
+    at.radio(key="w_scene_choice").set_value("file").run()
+    at.text_input(key="w_scene_path").set_value(str(cube)).run()
+    return at.button(key="load_path").click().run()
+
+
+def finished_training(at: AppTest, model: str) -> tuple[AppTest, object]:
+    """The Train page `at` after training `model` with the page's settings to the end, and the job."""
+    at.session_state["train_model"] = model
+    at.run()
+    at.button(key="start_training").click().run()
+    _, job = at.session_state["train_job"]
+    assert job.join(timeout=TIMEOUT)
+    return at.run(), job
+
+
 def texts(at: AppTest) -> str:
     return "\n".join(
         e.value

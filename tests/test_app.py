@@ -33,10 +33,12 @@ from tests.helpers import (
     app,
     chart,
     click,
+    finished_training,
     has,
     loaded_scene,
     long_training,
     marked,
+    open_file_scene,
     saved_copy,
     shown,
     split_counts,
@@ -207,9 +209,7 @@ def test_the_pixel_and_pins_are_kept_per_scene(tmp_path):
     at = click(app(), "scene_image", 40, 30)
     at.button(key="pin").click().run()
     at = click(at, "scene_image", 100, 20)
-    at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_path").set_value(str(cube)).run()
-    at.button(key="load_path").click().run()
+    at = open_file_scene(at, cube)
     assert at.session_state["scene_spec"][:2] == ("file", str(cube))
     assert at.session_state["pinned"] == [] and pins_on(at, "scene_image") == [], (
         "the demo's pins stay with it"
@@ -271,9 +271,7 @@ def test_switching_split_changes_the_summary():
 def test_switching_to_your_own_file_and_back(tmp_path, demo):
     cube = tiny_mat(tmp_path)
     at = app()
-    at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_path").set_value(str(cube)).run()
-    at.button(key="load_path").click().run()
+    at = open_file_scene(at, cube)
     assert not at.exception and not at.error
     assert at.session_state["scene_spec"][:2] == ("file", str(cube))
     assert "30×36" in shown(at, "scene_facts")
@@ -701,17 +699,10 @@ def test_saved_models_are_renamed_and_deleted_from_the_train_page(runs_dir, monk
 def test_a_job_is_shown_only_on_its_own_scene(tmp_path, runs_dir):
     cube = tiny_mat(tmp_path)
     at = app(TRAIN)
-    at.session_state["train_model"] = "knn"
-    at.run()
-    at.button(key="start_training").click().run()
-    _, job = at.session_state["train_job"]
-    assert job.join(timeout=TIMEOUT)
-    at.run()
+    at, job = finished_training(at, "knn")
     assert "KNN OA" in [m.label for m in at.metric]
     at.switch_page(SCENE).run()
-    at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_path").set_value(str(cube)).run()
-    at.button(key="load_path").click().run()
+    at = open_file_scene(at, cube)
     at.switch_page(TRAIN).run()
     assert not at.metric, "the demo's result is not shown under another scene"
     assert "Demo town" in shown(at, "train_job_elsewhere"), "the job's own scene is named"
@@ -726,9 +717,7 @@ def test_no_model_for_the_scene_explains_what_to_do(tmp_path):
         {"cube": np.random.default_rng(1).random((20, 20, 5)).astype(np.float32), "gt": labels},
     )
     at = app()
-    at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_path").set_value(str(cube)).run()
-    at.button(key="load_path").click().run()
+    at = open_file_scene(at, cube)
     for page in (SPATIAL, COMPARE):
         at.switch_page(page).run()
         assert not at.exception and at.info, page

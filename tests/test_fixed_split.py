@@ -13,7 +13,15 @@ from streamlit.testing.v1 import AppTest
 
 from ssan.data.splits import make_split
 from ssan.models.checkpoints import load_checkpoint
-from tests.helpers import SCENE, TIMEOUT, TRAIN, app, shown, split_counts
+from tests.helpers import (
+    SCENE,
+    TRAIN,
+    app,
+    finished_training,
+    open_file_scene,
+    shown,
+    split_counts,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -81,12 +89,7 @@ def test_uploaded_maps_split_the_demo_on_every_page(demo):
     at.switch_page(TRAIN).run()
     assert not at.exception and not at.error
     assert at.selectbox(key="w_split_kind").value == "fixed"
-    at.session_state["train_model"] = "knn"
-    at.run()
-    at.button(key="start_training").click().run()
-    _, job = at.session_state["train_job"]
-    assert job.join(timeout=TIMEOUT)
-    at.run()
+    at, job = finished_training(at, "knn")
     assert not at.exception and not at.error, [e.value for e in at.error]
     (saved,) = job.snapshot().checkpoints
     fitted = load_checkpoint(saved)
@@ -134,9 +137,7 @@ def test_the_standard_paviau_maps_split_a_scene_of_paviau_shape(shared_real, tmp
     rng = np.random.default_rng(0)
     scipy.io.savemat(cube, {"cube": rng.random((*gt.shape, 4)).astype(np.float32), "gt": gt})
     at = app(SCENE)
-    at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_path").set_value(str(cube)).run()
-    at.button(key="load_path").click().run()
+    at = open_file_scene(at, cube)
     at.selectbox(key="w_split_kind").set_value("fixed").run()
     at.button(key="fixed_standard").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -7,7 +7,7 @@ import pytest
 from streamlit.elements.lib import policies
 from streamlit.runtime.state import get_session_state
 
-from tests.helpers import COMPARE, app, chart, texts, tiny_mat
+from tests.helpers import COMPARE, app, chart, open_file_scene, texts, tiny_mat
 from ui.compare_page import seed_cell
 from ui.explain_figures import branch_shares_figure
 
@@ -86,9 +86,7 @@ def test_the_composite_buttons_set_the_sliders_without_a_second_default(monkeypa
 def test_scene_notes_name_the_apps_fields_not_cli_flags(tmp_path):
     cube = tiny_mat(tmp_path)
     at = app()
-    at.radio(key="w_scene_choice").set_value("file").run()
-    at.text_input(key="w_scene_path").set_value(str(cube)).run()
-    at.button(key="load_path").click().run()
+    at = open_file_scene(at, cube)
     assert not at.exception and not at.error
     shown = texts(at)
     assert "band centres are estimates" in shown

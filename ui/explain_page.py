@@ -4,6 +4,7 @@ held-out pixels (a background task shared by every session), which SSAN branch d
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ from ui.explain_figures import (
 )
 from ui.page import Context
 from ui.state import bound
-from ui.tasks import TaskSnapshot, follow
+from ui.tasks import Task, TaskSnapshot, follow
 from ui.viewer import class_name, clickable_scene, legend
 
 
@@ -70,6 +71,16 @@ def background(what: str) -> Callable[[TaskSnapshot], None]:
     return draw
 
 
+def awaited(task: Task, doing: str, what: str, key: str) -> Any:
+    """`task`'s result once it is there (None while it works, or after an error, said in one line); its
+    progress is drawn meanwhile, as "`doing` in the background"."""
+    follow(task, background(doing), key)
+    snap = task.snapshot()
+    if snap.error:
+        st.error(f"{what} could not be computed: {snap.error}")
+    return snap.result
+
+
 def one_pixel(ctx: Context, fitted: FittedModel) -> None:
     """The clicked pixel: its α and mask beside every attribution (computed in the background)."""
     scene = ctx.scene
@@ -85,13 +96,10 @@ def one_pixel(ctx: Context, fitted: FittedModel) -> None:
     provenance = f"{model_words}, {split_words}; pixel (row {row}, col {col})"
     with right:
         st.subheader(f"Pixel (row {row}, col {col})")
-        follow(task, background("Explaining this pixel"), "explain_pixel")
-        snap = task.snapshot()
-        if snap.error:
-            st.error(f"The attributions could not be computed: {snap.error}")
-        if snap.result is None:
+        result = awaited(task, "Explaining this pixel", "The attributions", "explain_pixel")
+        if result is None:
             return
-        batch, attributions = snap.result
+        batch, attributions = result
         predicted = int(batch.predicted[0])
         st.markdown(
             f"Ground truth **{class_name(scene, int(scene.labels[row, col]))}** · predicted "
@@ -272,13 +280,9 @@ def branches(ctx: Context, fitted: FittedModel) -> None:
             "prediction survives only without the spatial branch, the spectral branch decided; and so on."
         )
         task = tests.branch_map_task(str(path), mtime, ctx.spec)
-        follow(task, background("Neutralising each branch"), "explain_branches")
-        snap = task.snapshot()
-        if snap.error:
-            st.error(f"The branch map could not be computed: {snap.error}")
-        if snap.result is None:
+        decision = awaited(task, "Neutralising each branch", "The branch map", "explain_branches")
+        if decision is None:
             return
-        decision = snap.result
         map_provenance = (
             f"{model_words}, {split_words}; all {decision.pixels.size:,} labelled pixels"
         )
@@ -332,13 +336,11 @@ def seed_stability(ctx: Context, fitted: FittedModel, explanation: Explanation |
             task = tests.stability_task(
                 (str(path), *chosen), ctx.spec, tuple(int(p) for p in explanation.batch.pixels)
             )
-            follow(task, background("Comparing α between seeds"), "explain_stability")
-            snap = task.snapshot()
-            if snap.error:
-                st.error(f"Seed stability could not be computed: {snap.error}")
-            if snap.result is None:
+            pairs = awaited(
+                task, "Comparing α between seeds", "Seed stability", "explain_stability"
+            )
+            if pairs is None:
                 return
-            pairs = snap.result
             st.dataframe(
                 pd.DataFrame(
                     [
