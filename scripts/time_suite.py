@@ -14,6 +14,7 @@ Exits with pytest's own exit status.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import subprocess
@@ -43,18 +44,16 @@ def busy_share(start: tuple[int, int], end: tuple[int, int]) -> float:
     return (end[0] - start[0]) / total if total else 0.0
 
 
-def sample_machine(window: float, stop: threading.Event) -> list[float]:
-    """The machine's busy share in each `window` seconds until `stop` is set (the last window may be shorter)."""
-    shares = []
-    previous = machine_jiffies()
-    while previous is not None:
-        stopped = stop.wait(window)
-        now = machine_jiffies()
-        shares.append(busy_share(previous, now))
-        previous = now
-        if stopped:
+def sample_machine(window: float, stop: threading.Event) -> list[tuple[int, int]]:
+    """`machine_jiffies` read now and every `window` seconds until `stop` is set, then once more
+    (so the last window may be shorter); empty where /proc/stat is absent."""
+    readings = []
+    while (reading := machine_jiffies()) is not None:
+        readings.append(reading)
+        if len(readings) > 1 and stop.is_set():
             break
-    return shares
+        stop.wait(window)
+    return readings
 
 
 def children_cpu_seconds() -> float:
@@ -76,17 +75,16 @@ def main(argv: list[str] | None = None) -> int:
     print("running:", " ".join(command), flush=True)
 
     stop = threading.Event()
-    windows: list[float] = []
+    readings: list[tuple[int, int]] = []
     sampler = threading.Thread(
-        target=lambda: windows.extend(sample_machine(args.window, stop)), daemon=True
+        target=lambda: readings.extend(sample_machine(args.window, stop)), daemon=True
     )
-    machine_start, cpu_start = machine_jiffies(), children_cpu_seconds()
+    cpu_start = children_cpu_seconds()
     sampler.start()
     started = time.perf_counter()
     status = subprocess.run(command, cwd=ROOT, check=False).returncode
     wall = time.perf_counter() - started
     cpu = children_cpu_seconds() - cpu_start
-    machine_end = machine_jiffies()
     stop.set()
     sampler.join()
 
@@ -94,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"the suite's own CPU time: {cpu:,.0f} s, {cpu / (cores * wall):.1%} of {cores} cores × wall time"
     )
-    if machine_start is not None and machine_end is not None:
-        print(f"the machine, all processes: busy {busy_share(machine_start, machine_end):.1%}")
+    if readings:
+        windows = [busy_share(start, end) for start, end in itertools.pairwise(readings)]
+        print(f"the machine, all processes: busy {busy_share(readings[0], readings[-1]):.1%}")
         print(f"  by {args.window:g} s window: " + " ".join(f"{share:.0%}" for share in windows))
     return status
 
